@@ -1,0 +1,16 @@
+//! Hookline's domain model, shared by the store, the server and the tools.
+//!
+//! Everything here is pure: no tokio, no SQL, no HTTP client. Decisions that
+//! must be tested in isolation (retry timing, which addresses are private, how
+//! a URL is masked, which endpoints an event fans out to) live here.
+
+pub mod catalogue;
+pub mod id;
+pub mod model;
+pub mod net;
+pub mod retry;
+pub mod secret;
+
+pub use id::{Id, IdKind};
+pub use model::*;
+pub use retry::RetrySchedule;

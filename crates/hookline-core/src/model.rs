@@ -1,0 +1,370 @@
+//! The nouns of the contract: accounts, endpoints, events, deliveries, attempts.
+//!
+//! These are domain types, not the wire format: the API maps them to its own
+//! DTOs. Raw event data is kept as the exact JSON text the platform sent, so
+//! a delivery signs and sends stored bytes without re-serialising them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Time as stored and shown: UTC with millisecond precision.
+pub type Timestamp = DateTime<Utc>;
+
+/// A merchant account: the unit of tenancy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What the body of a delivery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadMode {
+    /// The whole event, `data` included.
+    #[default]
+    Full,
+    /// Only the envelope; the receiver fetches `data` through the API.
+    Thin,
+}
+
+impl PayloadMode {
+    /// The stable name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadMode::Full => "full",
+            PayloadMode::Thin => "thin",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "full" => Some(PayloadMode::Full),
+            "thin" => Some(PayloadMode::Thin),
+            _ => None,
+        }
+    }
+}
+
+/// A merchant's webhook endpoint.
+#[derive(Clone, PartialEq)]
+pub struct Endpoint {
+    pub id: String,
+    pub account_id: String,
+    /// The URL exactly as configured, user info included (never logged).
+    pub url: String,
+    pub description: String,
+    /// Subscribed types; empty means every type.
+    pub event_types: Vec<String>,
+    pub disabled: bool,
+    pub disabled_reason: Option<String>,
+    pub payload: PayloadMode,
+    pub headers: BTreeMap<String, String>,
+    pub secret: String,
+    /// The secret replaced by the last rotation, still used to sign until
+    /// `previous_secret_expires_at`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<Timestamp>,
+    pub rate_limit_per_sec: Option<u32>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Start of the current run of failed attempts; `None` after a success.
+    pub failing_since: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Endpoint {
+    /// Whether an event of `event_type` fans out to this endpoint.
+    pub fn accepts(&self, event_type: &str) -> bool {
+        !self.disabled
+            && (self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type))
+    }
+
+    /// The secrets a delivery made at `now` is signed with: the current one,
+    /// plus the previous one during the 24 hours after a rotation.
+    pub fn signing_secrets(&self, now: Timestamp) -> Vec<String> {
+        let mut secrets = vec![self.secret.clone()];
+        if let (Some(previous), Some(until)) =
+            (&self.previous_secret, self.previous_secret_expires_at)
+        {
+            if now < until {
+                secrets.push(previous.clone());
+            }
+        }
+        secrets
+    }
+}
+
+/// Secrets stay out of `Debug` so they cannot leak into logs.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("url", &crate::net::mask_url(&self.url))
+            .field("event_types", &self.event_types)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event as published: immutable once stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub account_id: String,
+    pub event_type: String,
+    /// The `data` object exactly as received (JSON text).
+    pub data: String,
+    /// Sends the event to this URL instead of the account's endpoints.
+    pub webhook_url: Option<String>,
+    /// Hash of type + data + webhook_url, to tell a retry of the same publish
+    /// from a conflicting reuse of its id.
+    pub payload_hash: String,
+    pub created_at: Timestamp,
+}
+
+impl Event {
+    /// The JSON body delivered for this event in `mode`, built from the stored
+    /// bytes of `data` (no re-serialisation).
+    pub fn body(&self, mode: PayloadMode) -> String {
+        build_body(
+            &self.id,
+            &self.event_type,
+            self.created_at,
+            &self.account_id,
+            (mode == PayloadMode::Full).then_some(self.data.as_str()),
+        )
+    }
+}
+
+/// Builds a delivery body; `data` is raw JSON text or `None` for thin payloads.
+pub fn build_body(
+    id: &str,
+    event_type: &str,
+    created_at: Timestamp,
+    account_id: &str,
+    data: Option<&str>,
+) -> String {
+    // Ids and type names are restricted to characters that need no escaping.
+    let created = format_time(created_at);
+    let mut body = String::with_capacity(128 + data.map_or(0, str::len));
+    body.push_str("{\"id\":\"");
+    body.push_str(id);
+    body.push_str("\",\"type\":");
+    body.push_str(&serde_json::Value::from(event_type).to_string());
+    body.push_str(",\"created_at\":\"");
+    body.push_str(&created);
+    body.push_str("\",\"account_id\":\"");
+    body.push_str(account_id);
+    body.push('"');
+    if let Some(data) = data {
+        body.push_str(",\"data\":");
+        body.push_str(data);
+    }
+    body.push('}');
+    body
+}
+
+/// RFC 3339 with milliseconds and a `Z`, the one time format of the API.
+pub fn format_time(t: Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stable name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "pending" => Some(DeliveryStatus::Pending),
+            "succeeded" => Some(DeliveryStatus::Succeeded),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One event's journey to one URL: retried until it succeeds or fails.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub account_id: String,
+    /// `None` for a delivery to the event's own `webhook_url`.
+    pub endpoint_id: Option<String>,
+    /// The target URL, user info included (mask before showing).
+    pub url: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_status_code: Option<u16>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The closed list of things an attempt can end in, stored as stable strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// A 2xx within the timeout.
+    Succeeded,
+    /// Any other status code (redirects included: they are never followed).
+    HttpError,
+    /// The request did not finish within the timeout.
+    Timeout,
+    /// DNS, connect, TLS, reset: the receiver could not be reached.
+    ConnectionError,
+    /// The address is not allowed (SSRF protection) or the URL is invalid.
+    Blocked,
+}
+
+impl AttemptOutcome {
+    /// The stable name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::HttpError => "http_error",
+            AttemptOutcome::Timeout => "timeout",
+            AttemptOutcome::ConnectionError => "connection_error",
+            AttemptOutcome::Blocked => "blocked",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "succeeded" => AttemptOutcome::Succeeded,
+            "http_error" => AttemptOutcome::HttpError,
+            "timeout" => AttemptOutcome::Timeout,
+            "connection_error" => AttemptOutcome::ConnectionError,
+            "blocked" => AttemptOutcome::Blocked,
+            _ => return None,
+        })
+    }
+}
+
+/// One HTTP request made for a delivery, as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub id: String,
+    pub delivery_id: String,
+    pub event_id: String,
+    pub account_id: String,
+    pub endpoint_id: Option<String>,
+    /// The target URL with user info masked.
+    pub url: String,
+    /// 1 for the first attempt of the delivery.
+    pub attempt: u32,
+    pub started_at: Timestamp,
+    pub duration_ms: u64,
+    pub outcome: AttemptOutcome,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    /// At most 4 KiB of the response body.
+    pub response_body: String,
+}
+
+/// A registered event type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventType {
+    pub name: String,
+    pub description: String,
+    pub example: serde_json::Value,
+    pub schema: Option<serde_json::Value>,
+}
+
+/// A page of a list and the cursor of the next one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(types: &[&str]) -> Endpoint {
+        let now = Utc::now();
+        Endpoint {
+            id: "ep_1".into(),
+            account_id: "acct_1".into(),
+            url: "https://u:p@example.com/hook".into(),
+            description: String::new(),
+            event_types: types.iter().map(|t| t.to_string()).collect(),
+            disabled: false,
+            disabled_reason: None,
+            payload: PayloadMode::Full,
+            headers: BTreeMap::new(),
+            secret: "whsec_new".into(),
+            previous_secret: Some("whsec_old".into()),
+            previous_secret_expires_at: Some(now + chrono::Duration::hours(24)),
+            rate_limit_per_sec: None,
+            metadata: Default::default(),
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn filters_match_listed_types_or_everything() {
+        assert!(endpoint(&[]).accepts("payment.completed"));
+        assert!(endpoint(&["payment.completed"]).accepts("payment.completed"));
+        assert!(!endpoint(&["refund.completed"]).accepts("payment.completed"));
+        let mut disabled = endpoint(&[]);
+        disabled.disabled = true;
+        assert!(!disabled.accepts("payment.completed"));
+    }
+
+    #[test]
+    fn previous_secret_signs_only_until_it_expires() {
+        let ep = endpoint(&[]);
+        let now = Utc::now();
+        assert_eq!(ep.signing_secrets(now).len(), 2);
+        assert_eq!(
+            ep.signing_secrets(now + chrono::Duration::hours(25)).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn body_keeps_data_bytes_and_thin_drops_them() {
+        let event = Event {
+            id: "evt_1".into(),
+            account_id: "acct_1".into(),
+            event_type: "payment.completed".into(),
+            data: "{\"amount\": 100}".into(),
+            webhook_url: None,
+            payload_hash: String::new(),
+            created_at: DateTime::from_timestamp(0, 0).expect("valid"),
+        };
+        let full: serde_json::Value = serde_json::from_str(&event.body(PayloadMode::Full)).unwrap();
+        assert_eq!(full["data"]["amount"], 100);
+        assert_eq!(full["created_at"], "1970-01-01T00:00:00.000Z");
+        assert!(event.body(PayloadMode::Full).contains("{\"amount\": 100}"));
+        let thin: serde_json::Value = serde_json::from_str(&event.body(PayloadMode::Thin)).unwrap();
+        assert!(thin.get("data").is_none());
+        assert_eq!(thin["id"], "evt_1");
+    }
+}

@@ -1,0 +1,322 @@
+//! `/v1/accounts/{account_id}/endpoints`: an account's webhook endpoints,
+//! their secrets, test sends, attempt log and recovery.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use hookline_core::{format_time, Endpoint, PayloadMode};
+use hookline_store::AttemptsOf;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::accounts::SecretOut;
+use super::events::{AttemptOut, EventOut};
+use super::extract::{authorize, some, ApiJson, ApiQuery, ListParams, ListResponse};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::service::endpoints::{self as service, EndpointInput};
+use crate::service::events as event_service;
+use crate::state::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_endpoints, create_endpoint))
+        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(send_test))
+        .routes(routes!(list_endpoint_attempts))
+        .routes(routes!(recover))
+}
+
+/// A webhook endpoint. `secret` appears only in the answer to its creation.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EndpointOut {
+    id: String,
+    account_id: String,
+    /// The URL, with any password masked.
+    url: String,
+    description: String,
+    /// Subscribed event types; empty means all.
+    event_types: Vec<String>,
+    disabled: bool,
+    /// Why the endpoint was disabled (by a user, `410 Gone`, or failing for 5 days).
+    disabled_reason: Option<String>,
+    #[schema(value_type = String, example = "full")]
+    payload: PayloadMode,
+    headers: BTreeMap<String, String>,
+    rate_limit_per_sec: Option<u32>,
+    #[schema(value_type = Object)]
+    metadata: serde_json::Map<String, serde_json::Value>,
+    /// Start of the current run of failed attempts, if failing.
+    failing_since: Option<String>,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl EndpointOut {
+    fn new(e: Endpoint, with_secret: bool) -> Self {
+        EndpointOut {
+            url: hookline_core::net::mask_url(&e.url),
+            secret: with_secret.then_some(e.secret),
+            id: e.id,
+            account_id: e.account_id,
+            description: e.description,
+            event_types: e.event_types,
+            disabled: e.disabled,
+            disabled_reason: e.disabled_reason,
+            payload: e.payload,
+            headers: e.headers,
+            rate_limit_per_sec: e.rate_limit_per_sec,
+            metadata: e.metadata,
+            failing_since: e.failing_since.map(format_time),
+            created_at: format_time(e.created_at),
+            updated_at: format_time(e.updated_at),
+        }
+    }
+}
+
+/// Fields of an endpoint; on create `url` is required, on update every field is optional.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EndpointBody {
+    /// `https://…` (user info becomes an `Authorization: Basic` header).
+    url: Option<String>,
+    description: Option<String>,
+    /// Types to receive; absent or empty means every type.
+    event_types: Option<Vec<String>>,
+    disabled: Option<bool>,
+    /// `full` (default) or `thin` (no `data`; fetch it from the API).
+    #[schema(value_type = Option<String>)]
+    payload: Option<PayloadMode>,
+    /// Extra headers sent with every delivery.
+    headers: Option<BTreeMap<String, String>>,
+    /// `whsec_…`; generated if absent.
+    secret: Option<String>,
+    /// Most deliveries per second to this endpoint; `null` for no limit.
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<u32>)]
+    rate_limit_per_sec: Option<Option<u32>>,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl From<EndpointBody> for EndpointInput {
+    fn from(b: EndpointBody) -> Self {
+        EndpointInput {
+            url: b.url,
+            description: b.description,
+            event_types: b.event_types,
+            disabled: b.disabled,
+            payload: b.payload,
+            headers: b.headers,
+            secret: b.secret,
+            rate_limit_per_sec: b.rate_limit_per_sec,
+            metadata: b.metadata,
+        }
+    }
+}
+
+/// Optional new secret for a rotation.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RotateBody {
+    /// `whsec_…`; generated if absent.
+    secret: Option<String>,
+}
+
+/// Which sample to send.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TestBody {
+    /// A catalogue type; `payment.completed` if absent.
+    event_type: Option<String>,
+}
+
+/// Since when to resend failures.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecoverBody {
+    /// RFC 3339 time.
+    #[schema(value_type = String)]
+    since: DateTime<Utc>,
+}
+
+/// How many deliveries recovery created.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RecoverOut {
+    deliveries: u64,
+}
+
+/// List the account's endpoints, oldest first.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/endpoints", tag = "endpoints", params(ListParams),
+    responses((status = 200, body = ListResponse<EndpointOut>), (status = 404, body = ErrorBody)))]
+async fn list_endpoints(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account_id): Path<String>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<EndpointOut>>> {
+    authorize(&state, &caller, &account_id).await?;
+    let page = state
+        .store
+        .list_endpoints(&account_id, params.page()?)
+        .await?;
+    Ok(Json(ListResponse::from_page(page, |e| {
+        EndpointOut::new(e, false)
+    })))
+}
+
+/// Create an endpoint; the answer is the only one that includes its `secret`.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/endpoints", tag = "endpoints", request_body = EndpointBody,
+    responses((status = 201, body = EndpointOut), (status = 422, body = ErrorBody)))]
+async fn create_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account_id): Path<String>,
+    ApiJson(body): ApiJson<EndpointBody>,
+) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
+    authorize(&state, &caller, &account_id).await?;
+    let endpoint = service::create(&state, &account_id, body.into()).await?;
+    Ok((StatusCode::CREATED, Json(EndpointOut::new(endpoint, true))))
+}
+
+/// Get an endpoint.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}", tag = "endpoints",
+    responses((status = 200, body = EndpointOut), (status = 404, body = ErrorBody)))]
+async fn get_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<EndpointOut>> {
+    authorize(&state, &caller, &account_id).await?;
+    let endpoint = service::get(&state, &account_id, &endpoint_id).await?;
+    Ok(Json(EndpointOut::new(endpoint, false)))
+}
+
+/// Change an endpoint (only the fields given).
+#[utoipa::path(patch, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}", tag = "endpoints",
+    request_body = EndpointBody,
+    responses((status = 200, body = EndpointOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EndpointBody>,
+) -> ApiResult<Json<EndpointOut>> {
+    authorize(&state, &caller, &account_id).await?;
+    let endpoint = service::update(&state, &account_id, &endpoint_id, body.into()).await?;
+    if !endpoint.disabled {
+        // Deliveries parked while it was disabled may be due now.
+        state.wake_scheduler.notify_one();
+    }
+    Ok(Json(EndpointOut::new(endpoint, false)))
+}
+
+/// Delete an endpoint; its pending deliveries fail.
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}", tag = "endpoints",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, &caller, &account_id).await?;
+    state
+        .store
+        .delete_endpoint(&account_id, &endpoint_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reveal the endpoint's signing secret.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/secret", tag = "endpoints",
+    responses((status = 200, body = SecretOut), (status = 404, body = ErrorBody)))]
+async fn get_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    authorize(&state, &caller, &account_id).await?;
+    let endpoint = service::get(&state, &account_id, &endpoint_id).await?;
+    Ok(Json(SecretOut {
+        secret: endpoint.secret,
+    }))
+}
+
+/// Rotate the secret; for 24 hours deliveries carry signatures of the old and the new one.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/secret/rotate", tag = "endpoints",
+    request_body = RotateBody,
+    responses((status = 200, body = SecretOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RotateBody>,
+) -> ApiResult<Json<SecretOut>> {
+    authorize(&state, &caller, &account_id).await?;
+    let secret = service::rotate_secret(&state, &account_id, &endpoint_id, body.secret).await?;
+    Ok(Json(SecretOut { secret }))
+}
+
+/// Send the catalogue example of a type to this endpoint only.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/test", tag = "endpoints",
+    request_body = TestBody,
+    responses((status = 202, body = EventOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn send_test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<TestBody>,
+) -> ApiResult<(StatusCode, Json<EventOut>)> {
+    authorize(&state, &caller, &account_id).await?;
+    let event =
+        event_service::send_test(&state, &account_id, &endpoint_id, body.event_type).await?;
+    Ok((StatusCode::ACCEPTED, Json(EventOut::new(event, None, None))))
+}
+
+/// Attempts to this endpoint, newest first.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/attempts", tag = "endpoints",
+    params(ListParams),
+    responses((status = 200, body = ListResponse<AttemptOut>), (status = 404, body = ErrorBody)))]
+async fn list_endpoint_attempts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<AttemptOut>>> {
+    authorize(&state, &caller, &account_id).await?;
+    let page = state
+        .store
+        .list_attempts(
+            &account_id,
+            AttemptsOf::Endpoint(endpoint_id.clone()),
+            params.page()?,
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))?;
+    Ok(Json(ListResponse::from_page(page, AttemptOut::from)))
+}
+
+/// Resend every delivery to this endpoint that failed since `since`.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/recover", tag = "endpoints",
+    request_body = RecoverBody,
+    responses((status = 202, body = RecoverOut), (status = 404, body = ErrorBody)))]
+async fn recover(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, endpoint_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RecoverBody>,
+) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
+    authorize(&state, &caller, &account_id).await?;
+    let deliveries = event_service::recover(&state, &account_id, &endpoint_id, body.since).await?;
+    Ok((StatusCode::ACCEPTED, Json(RecoverOut { deliveries })))
+}

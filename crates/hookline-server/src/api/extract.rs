@@ -1,0 +1,156 @@
+//! Extractors that turn every bad request into the contract's JSON errors:
+//! the caller's token, JSON bodies (400 malformed, 413 too large, 422 wrong
+//! shape) and list parameters (`limit`, `cursor`).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use hookline_store::PageRequest;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{bearer, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        state.auth.caller(bearer(header)?).await
+    }
+}
+
+/// A JSON body parsed with the contract's error codes.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.max_payload_bytes;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large(limit)
+            } else {
+                ApiError::bad_request(format!("could not read the request body: {rejection}"))
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON: syntax errors are 400, a valid document of the wrong shape 422.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data if path == "." => {
+                ApiError::invalid(format!("the request body does not fit: {inner}"))
+            }
+            serde_json::error::Category::Data => ApiError::invalid(format!("`{path}`: {inner}")),
+            _ => ApiError::malformed(format!("the request body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ListParams {
+    /// Rows per page, 1 to 250 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// The page asked for, or 400 with what is wrong.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=250).contains(&limit) {
+            return Err(ApiError::bad_request("`limit` must be between 1 and 250"));
+        }
+        let after_seq = match &self.cursor {
+            None => None,
+            Some(c) if c.is_empty() => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                ApiError::bad_request("`cursor` is not one this API gave out; pass `next_cursor` from the previous page")
+            })?),
+        };
+        Ok(PageRequest { limit, after_seq })
+    }
+}
+
+/// Query parameters parsed with the contract's 400 error.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::bad_request(format!("bad query parameters: {}", e.body_text())))
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListResponse<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> ListResponse<T> {
+    /// Maps a store page to its wire form.
+    pub fn from_page<U>(page: hookline_core::Page<U>, f: impl FnMut(U) -> T) -> Self {
+        ListResponse {
+            data: page.items.into_iter().map(f).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// `Option<Option<T>>` for PATCH fields where `null` means "clear".
+pub(crate) fn some<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Lets the caller act on `account_id`: its own account, or any existing
+/// account for the admin. Anything else is a 404, never a hint.
+pub(crate) async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &str,
+) -> Result<(), ApiError> {
+    match caller {
+        Caller::Account(own) if own == account_id => Ok(()),
+        Caller::Account(_) => Err(ApiError::not_found(&format!("account {account_id}"))),
+        Caller::Admin => state
+            .store
+            .get_account(account_id)
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiError::from_store(e, &format!("account {account_id}"))),
+    }
+}

@@ -1,0 +1,83 @@
+//! The HTTP API under `/v1`, plus `/health`, `/metrics` and `/openapi.json`.
+//!
+//! One file per resource, each with its own routes; handler doc comments and
+//! `#[utoipa::path]` attributes feed the OpenAPI document, which is built from
+//! the same router that serves the requests, so the two cannot drift. Handlers
+//! only convert between wire DTOs and the `service` layer; they never write SQL
+//! and never contact receivers.
+
+mod accounts;
+mod endpoints;
+mod event_types;
+mod events;
+mod extract;
+mod service_routes;
+
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub use extract::{ApiJson, ApiQuery, ListParams, ListResponse};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Hookline",
+        description = "Self-hosted webhook delivery for payment platforms: publish events, \
+                       Hookline signs, delivers, retries and logs them.",
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "accounts", description = "Merchant accounts and their API keys (admin token)"),
+        (name = "endpoints", description = "Webhook endpoints of an account"),
+        (name = "events", description = "Published events, their deliveries and attempts"),
+        (name = "event-types", description = "The event-type catalogue"),
+        (name = "service", description = "Health, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API router (with its OpenAPI document served at `/openapi.json`).
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts::routes())
+        .merge(endpoints::routes())
+        .merge(events::routes())
+        .merge(event_types::routes())
+        .merge(service_routes::routes())
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .with_state(state)
+}
+
+/// Routes that only a worker node serves: health and metrics.
+pub fn worker_router(state: AppState) -> Router {
+    let (router, _) = OpenApiRouter::new()
+        .merge(service_routes::routes())
+        .split_for_parts();
+    router.with_state(state)
+}

@@ -1,0 +1,136 @@
+//! Building and running a node: open the store, settle the admin token,
+//! bind the listener, serve the API and dashboard, run the delivery engine,
+//! and drain on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use hookline_core::secret::generate_token;
+use hookline_store::{SharedStore, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{hash_token, Authenticator};
+use crate::config::{Config, Role};
+use crate::metrics::Metrics;
+use crate::service::catalogue::Catalogue;
+use crate::state::AppState;
+use crate::{api, dashboard, delivery};
+
+const ADMIN_HASH_SETTING: &str = "admin_token_sha256";
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}; is another process using it? set HOOKLINE_LISTEN to another address")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A node, built and bound, ready to run.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    generated_admin_token: Option<String>,
+}
+
+impl App {
+    /// Opens the store (migrating it), settles the admin token and binds.
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let store = hookline_store::open(&config.database_url).await?;
+        let (admin_hash, generated_admin_token) = admin_token(&config, &store).await?;
+        let catalogue = Catalogue::load(store.clone()).await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState {
+            auth: Arc::new(Authenticator::new(admin_hash, store.clone())),
+            config: Arc::new(config),
+            store,
+            catalogue: Arc::new(catalogue),
+            metrics: Arc::new(Metrics::default()),
+            wake_scheduler: Arc::new(Notify::new()),
+        };
+        Ok(App {
+            listener,
+            state,
+            generated_admin_token,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The admin token generated on this first start, to be shown once.
+    pub fn generated_admin_token(&self) -> Option<&str> {
+        self.generated_admin_token.as_deref()
+    }
+
+    /// The shared state (for embedding, e.g. the demo).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops claiming, finishes
+    /// or releases in-flight attempts, and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartError> {
+        let role = self.state.config.role;
+        let engine = (role != Role::Api).then(|| delivery::start(&self.state, shutdown.clone()));
+        let router = match role {
+            Role::Worker => api::worker_router(self.state.clone()),
+            Role::All | Role::Api => Router::new()
+                .merge(api::router(self.state.clone()))
+                .merge(dashboard::router(self.state.clone())),
+        }
+        .layer(DefaultBodyLimit::max(self.state.config.max_payload_bytes));
+        tracing::info!(addr = %self.local_addr(), ?role, database = self.state.store.backend(), "hookline is serving");
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .map_err(StartError::Serve);
+        shutdown.cancel();
+        if let Some(engine) = engine {
+            let _ = engine.await;
+        }
+        served
+    }
+}
+
+/// The admin token's hash: from configuration, else stored, else a new
+/// token is generated, stored hashed, and returned to be printed once.
+async fn admin_token(
+    config: &Config,
+    store: &SharedStore,
+) -> Result<(String, Option<String>), StoreError> {
+    if let Some(token) = &config.admin_token {
+        return Ok((hash_token(token), None));
+    }
+    if let Some(hash) = store.setting(ADMIN_HASH_SETTING).await? {
+        return Ok((hash, None));
+    }
+    let token = generate_token("hk_admin_");
+    let hash = hash_token(&token);
+    let kept = store.setting_or_insert(ADMIN_HASH_SETTING, &hash).await?;
+    // Another node may have won the race; then its token is the one.
+    let shown = (kept == hash).then_some(token);
+    Ok((kept, shown))
+}

@@ -1,0 +1,301 @@
+//! The one `Config` of a Hookline node, and how it is assembled.
+//!
+//! Sources, strongest first: command-line flags, `HOOKLINE_*` environment
+//! variables (both parsed by clap), an optional TOML file (`--config`), then
+//! defaults. Raw text is validated into types that cannot be wrong
+//! (`Duration`, `SocketAddr`, `RetrySchedule`); foot-guns such as a lease
+//! shorter than the request timeout fail at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hookline_core::retry::parse_duration;
+use hookline_core::RetrySchedule;
+use serde::Deserialize;
+
+/// Which parts of Hookline a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// API, dashboard and delivery workers.
+    #[default]
+    All,
+    /// API and dashboard only; deliveries are left to worker nodes.
+    Api,
+    /// Delivery workers only (plus /health and /metrics).
+    Worker,
+}
+
+/// `hookline serve` options. Every field is optional here so that a value
+/// from the TOML file can fill what flags and environment leave unset.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ServeArgs {
+    /// TOML file with any of these options (snake_case keys, e.g. `listen = "0.0.0.0:8080"`).
+    #[arg(long, env = "HOOKLINE_CONFIG", value_name = "PATH")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address of the API and dashboard [default: 127.0.0.1:8080].
+    #[arg(long, env = "HOOKLINE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// sqlite://PATH (embedded) or postgres://USER@HOST/DB (several nodes)
+    /// [default: sqlite://hookline-data/hookline.db].
+    #[arg(long, env = "HOOKLINE_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// The platform's admin bearer token [default: generated on first start,
+    /// printed once, kept hashed].
+    #[arg(
+        long,
+        env = "HOOKLINE_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// Delays before attempt 2, 3, … such as 5s,30s,2m,10m,1h; when used up
+    /// the delivery fails [default: exponential with jitter over 24 h].
+    #[arg(long, env = "HOOKLINE_RETRY_SCHEDULE", value_name = "LIST")]
+    pub retry_schedule: Option<String>,
+
+    /// Time limit of one delivery attempt [default: 15s].
+    #[arg(long, env = "HOOKLINE_REQUEST_TIMEOUT", value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+
+    /// Allow endpoints on loopback, private and link-local addresses (local
+    /// development and tests only) [default: false].
+    #[arg(long, env = "HOOKLINE_ALLOW_PRIVATE_NETWORKS", value_name = "BOOL")]
+    pub allow_private_networks: Option<bool>,
+
+    /// Largest accepted event body in bytes [default: 1048576].
+    #[arg(long, env = "HOOKLINE_MAX_PAYLOAD_BYTES", value_name = "BYTES")]
+    pub max_payload_bytes: Option<usize>,
+
+    /// Run the API, the delivery workers, or both [default: all].
+    #[arg(long, env = "HOOKLINE_ROLE", value_enum)]
+    pub role: Option<Role>,
+
+    /// Most delivery attempts in flight on this node [default: 512].
+    #[arg(long, env = "HOOKLINE_WORKER_CONCURRENCY", value_name = "N")]
+    pub worker_concurrency: Option<usize>,
+
+    /// Most attempts in flight to one endpoint from this node [default: 32].
+    #[arg(long, env = "HOOKLINE_ENDPOINT_CONCURRENCY", value_name = "N")]
+    pub endpoint_concurrency: Option<usize>,
+
+    /// How long a node owns a claimed delivery; must exceed the request
+    /// timeout [default: twice the timeout plus 30s].
+    #[arg(long, env = "HOOKLINE_LEASE", value_name = "DURATION")]
+    pub lease: Option<String>,
+
+    /// How often idle workers look for due deliveries [default: 500ms].
+    #[arg(long, env = "HOOKLINE_POLL_INTERVAL", value_name = "DURATION")]
+    pub poll_interval: Option<String>,
+
+    /// Events and attempts older than this are deleted [default: 30d].
+    #[arg(long, env = "HOOKLINE_RETENTION", value_name = "DURATION")]
+    pub retention: Option<String>,
+}
+
+/// A validated node configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// Address the API and dashboard listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where the data lives.
+    pub database_url: String,
+    /// Admin token given by the operator, if any (else generated and stored hashed).
+    pub admin_token: Option<String>,
+    /// When failed deliveries are retried.
+    pub retry_schedule: RetrySchedule,
+    /// Time limit of one attempt.
+    pub request_timeout: Duration,
+    /// Whether private addresses may receive webhooks.
+    pub allow_private_networks: bool,
+    /// Largest accepted event body.
+    pub max_payload_bytes: usize,
+    /// What this node runs.
+    pub role: Role,
+    /// Attempts in flight on this node.
+    pub worker_concurrency: usize,
+    /// Attempts in flight to one endpoint.
+    pub endpoint_concurrency: usize,
+    /// Lease on a claimed delivery; always longer than `request_timeout`.
+    pub lease: Duration,
+    /// Idle polling period of the scheduler.
+    pub poll_interval: Duration,
+    /// Age after which events are purged.
+    pub retention: Duration,
+}
+
+/// The admin token never reaches a log through `Debug`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field(
+                "database_url",
+                &hookline_core::net::mask_url(&self.database_url),
+            )
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "****"))
+            .field("retry_schedule", &self.retry_schedule)
+            .field("request_timeout", &self.request_timeout)
+            .field("allow_private_networks", &self.allow_private_networks)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_args(ServeArgs::default()).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Builds the configuration from flags/environment, reading `--config` if given.
+    pub fn load(args: ServeArgs) -> Result<Config, String> {
+        let merged = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                let file: ServeArgs = toml::from_str(&text)
+                    .map_err(|e| format!("config file {}: {e}", path.display()))?;
+                args.or(file)
+            }
+            None => args,
+        };
+        Config::from_args(merged)
+    }
+
+    /// Validates already-merged options and fills defaults.
+    pub fn from_args(a: ServeArgs) -> Result<Config, String> {
+        let listen = a.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            format!("HOOKLINE_LISTEN `{listen}` is not an address; use HOST:PORT such as 127.0.0.1:8080")
+        })?;
+        let duration = |name: &str, value: &Option<String>, default: &str| {
+            parse_duration(value.as_deref().unwrap_or(default)).map_err(|e| format!("{name}: {e}"))
+        };
+        let request_timeout = duration("HOOKLINE_REQUEST_TIMEOUT", &a.request_timeout, "15s")?;
+        if request_timeout.is_zero() {
+            return Err("HOOKLINE_REQUEST_TIMEOUT must be more than zero".into());
+        }
+        let default_lease = format!("{}ms", (request_timeout * 2).as_millis() + 30_000);
+        let lease = duration("HOOKLINE_LEASE", &a.lease, &default_lease)?;
+        if lease <= request_timeout {
+            return Err(format!(
+                "HOOKLINE_LEASE ({lease:?}) must be longer than HOOKLINE_REQUEST_TIMEOUT ({request_timeout:?}); \
+                 otherwise a slow attempt's delivery is claimed again and sent twice"
+            ));
+        }
+        let retry_schedule = match &a.retry_schedule {
+            Some(spec) => {
+                RetrySchedule::parse(spec).map_err(|e| format!("HOOKLINE_RETRY_SCHEDULE: {e}"))?
+            }
+            None => RetrySchedule::Exponential,
+        };
+        let database_url = a
+            .database_url
+            .unwrap_or_else(|| "sqlite://hookline-data/hookline.db".to_string());
+        let positive = |name: &str, v: Option<usize>, default: usize| match v.unwrap_or(default) {
+            0 => Err(format!("{name} must be at least 1")),
+            n => Ok(n),
+        };
+        Ok(Config {
+            listen,
+            database_url,
+            admin_token: a.admin_token.filter(|t| !t.is_empty()),
+            retry_schedule,
+            request_timeout,
+            allow_private_networks: a.allow_private_networks.unwrap_or(false),
+            max_payload_bytes: positive(
+                "HOOKLINE_MAX_PAYLOAD_BYTES",
+                a.max_payload_bytes,
+                1_048_576,
+            )?,
+            role: a.role.unwrap_or_default(),
+            worker_concurrency: positive("HOOKLINE_WORKER_CONCURRENCY", a.worker_concurrency, 512)?,
+            endpoint_concurrency: positive(
+                "HOOKLINE_ENDPOINT_CONCURRENCY",
+                a.endpoint_concurrency,
+                32,
+            )?,
+            lease,
+            poll_interval: duration("HOOKLINE_POLL_INTERVAL", &a.poll_interval, "500ms")?,
+            retention: duration("HOOKLINE_RETENTION", &a.retention, "30d")?,
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Each option from `self`, else from `file`.
+    fn or(self, file: ServeArgs) -> ServeArgs {
+        ServeArgs {
+            config: self.config,
+            listen: self.listen.or(file.listen),
+            database_url: self.database_url.or(file.database_url),
+            admin_token: self.admin_token.or(file.admin_token),
+            retry_schedule: self.retry_schedule.or(file.retry_schedule),
+            request_timeout: self.request_timeout.or(file.request_timeout),
+            allow_private_networks: self.allow_private_networks.or(file.allow_private_networks),
+            max_payload_bytes: self.max_payload_bytes.or(file.max_payload_bytes),
+            role: self.role.or(file.role),
+            worker_concurrency: self.worker_concurrency.or(file.worker_concurrency),
+            endpoint_concurrency: self.endpoint_concurrency.or(file.endpoint_concurrency),
+            lease: self.lease.or(file.lease),
+            poll_interval: self.poll_interval.or(file.poll_interval),
+            retention: self.retention.or(file.retention),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://hookline-data/hookline.db");
+        assert_eq!(c.request_timeout, Duration::from_secs(15));
+        assert_eq!(c.max_payload_bytes, 1_048_576);
+        assert!(!c.allow_private_networks);
+        assert!(c.lease > c.request_timeout);
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookline.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nrequest_timeout = \"3s\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            request_timeout: Some("5s".into()),
+            ..Default::default()
+        };
+        let c = Config::load(args).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.request_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_lease_shorter_than_the_timeout_is_refused() {
+        let args = ServeArgs {
+            request_timeout: Some("30s".into()),
+            lease: Some("10s".into()),
+            ..Default::default()
+        };
+        assert!(Config::from_args(args)
+            .unwrap_err()
+            .contains("HOOKLINE_LEASE"));
+    }
+}

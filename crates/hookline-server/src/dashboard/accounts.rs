@@ -1,0 +1,51 @@
+//! The admin's list of accounts to pick from.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use hookline_store::PageRequest;
+
+use super::session::Session;
+use super::{message, page, Layout};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "accounts.html")]
+struct AccountsPage {
+    layout: Layout,
+    accounts: Vec<(String, String)>,
+}
+
+/// Every account, for the admin.
+pub(super) async fn list(State(state): State<AppState>, session: Session) -> Response {
+    if !session.is_admin() {
+        return message(
+            &session,
+            StatusCode::FORBIDDEN,
+            "Admins only",
+            "Only the admin token can list accounts.",
+        );
+    }
+    let mut accounts = Vec::new();
+    let mut request = PageRequest::first(250);
+    loop {
+        let Ok(found) = state.store.list_accounts(request).await else {
+            return message(
+                &session,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "The database did not answer.",
+            );
+        };
+        accounts.extend(found.items.into_iter().map(|a| (a.id, a.name)));
+        match found.next_cursor.and_then(|c| c.parse().ok()) {
+            Some(seq) if accounts.len() < 5000 => request.after_seq = Some(seq),
+            _ => break,
+        }
+    }
+    page(&AccountsPage {
+        layout: Layout::new(&session, "Accounts", None, "accounts"),
+        accounts,
+    })
+}

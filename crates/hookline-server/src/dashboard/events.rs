@@ -1,0 +1,332 @@
+//! Event pages: the list (newest first, filters, pages), one event with its
+//! payload, deliveries and every attempt, a resend button, and a live
+//! fragment the page polls while deliveries are pending.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use hookline_core::{format_time, Attempt, Delivery, DeliveryStatus};
+use hookline_store::{AttemptsOf, EventFilter, PageRequest};
+use serde::Deserialize;
+
+use super::csrf::FormData;
+use super::session::Session;
+use super::urls::Urls;
+use super::{check_csrf, message, page, scope, Layout};
+use crate::service::events as service;
+use crate::state::AppState;
+
+/// One attempt as shown.
+pub(crate) struct AttemptRow {
+    pub(crate) started_at: String,
+    pub(crate) attempt: u32,
+    pub(crate) result: String,
+    pub(crate) ok: bool,
+    pub(crate) duration_ms: u64,
+    pub(crate) response_body: String,
+    pub(crate) endpoint_id: String,
+    pub(crate) event_link: String,
+    pub(crate) event_id: String,
+}
+
+impl AttemptRow {
+    pub(crate) fn new(a: Attempt, urls: &Urls<'_>) -> Self {
+        let ok = a.outcome == hookline_core::AttemptOutcome::Succeeded;
+        let result = match (a.status_code, &a.error) {
+            (Some(code), _) => format!("HTTP {code}"),
+            (None, Some(error)) => format!("{}: {error}", a.outcome.as_str().replace('_', " ")),
+            (None, None) => a.outcome.as_str().into(),
+        };
+        AttemptRow {
+            started_at: format_time(a.started_at),
+            attempt: a.attempt,
+            result,
+            ok,
+            duration_ms: a.duration_ms,
+            response_body: a.response_body,
+            endpoint_id: a.endpoint_id.unwrap_or_else(|| "event URL".into()),
+            event_link: urls.event(&a.event_id),
+            event_id: a.event_id,
+        }
+    }
+}
+
+struct EventRow {
+    id: String,
+    link: String,
+    event_type: String,
+    created_at: String,
+    status: String,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct ListQuery {
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "events.html")]
+struct EventsPage {
+    layout: Layout,
+    base: String,
+    rows: Vec<EventRow>,
+    types: Vec<String>,
+    chosen_type: String,
+    chosen_status: String,
+    next: String,
+}
+
+/// The account's events, newest first.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Path(account): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Err(r) = scope(&state, &session, &account).await {
+        return r;
+    }
+    let urls = Urls { account: &account };
+    let chosen_type = q.event_type.clone().filter(|t| !t.is_empty());
+    let status = q.status.as_deref().and_then(DeliveryStatus::parse);
+    let filter = EventFilter {
+        event_type: chosen_type.clone(),
+        status,
+    };
+    let request = PageRequest {
+        limit: 50,
+        after_seq: q.cursor.as_deref().and_then(|c| c.parse().ok()),
+    };
+    let Ok(found) = state.store.list_events(&account, &filter, request).await else {
+        return message(
+            &session,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            "The database did not answer.",
+        );
+    };
+    let next = match found.next_cursor {
+        Some(cursor) => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(t) = &chosen_type {
+                query.append_pair("type", t);
+            }
+            if let Some(s) = status {
+                query.append_pair("status", s.as_str());
+            }
+            query.append_pair("cursor", &cursor);
+            format!("{}?{}", urls.events(), query.finish())
+        }
+        None => String::new(),
+    };
+    let rows = found
+        .items
+        .into_iter()
+        .map(|l| EventRow {
+            link: urls.event(&l.event.id),
+            id: l.event.id,
+            event_type: l.event.event_type,
+            created_at: format_time(l.event.created_at),
+            status: l
+                .status
+                .map_or("no deliveries", DeliveryStatus::as_str)
+                .to_string(),
+        })
+        .collect();
+    page(&EventsPage {
+        layout: Layout::new(&session, "Events", Some(&account), "events"),
+        base: urls.events(),
+        rows,
+        types: state.catalogue.names(),
+        chosen_type: chosen_type.unwrap_or_default(),
+        chosen_status: status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        next,
+    })
+}
+
+struct DeliveryRow {
+    endpoint: String,
+    endpoint_link: String,
+    url: String,
+    status: String,
+    attempts: u32,
+    next_attempt_at: String,
+    last_status_code: String,
+}
+
+impl DeliveryRow {
+    fn new(d: Delivery, urls: &Urls<'_>) -> Self {
+        DeliveryRow {
+            endpoint_link: d
+                .endpoint_id
+                .as_deref()
+                .map(|id| urls.endpoint(id))
+                .unwrap_or_default(),
+            endpoint: d
+                .endpoint_id
+                .unwrap_or_else(|| "the event's own URL".into()),
+            url: hookline_core::net::mask_url(&d.url),
+            status: d.status.as_str().into(),
+            attempts: d.attempts,
+            next_attempt_at: d
+                .next_attempt_at
+                .filter(|_| d.status == DeliveryStatus::Pending)
+                .map(format_time)
+                .unwrap_or_else(|| "—".into()),
+            last_status_code: d
+                .last_status_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "—".into()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "event_live.html")]
+struct LiveFragment {
+    base: String,
+    csrf: String,
+    pending: bool,
+    deliveries: Vec<DeliveryRow>,
+    attempts: Vec<AttemptRow>,
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    layout: Layout,
+    id: String,
+    event_type: String,
+    created_at: String,
+    webhook_url: String,
+    payload: String,
+    live_html: String,
+}
+
+async fn live_fragment(
+    state: &AppState,
+    session: &Session,
+    account: &str,
+    id: &str,
+) -> Option<LiveFragment> {
+    let urls = Urls { account };
+    let deliveries = state.store.list_deliveries(account, id).await.ok()?;
+    let attempts = state
+        .store
+        .list_attempts(
+            account,
+            AttemptsOf::Event(id.to_string()),
+            PageRequest::first(250),
+        )
+        .await
+        .ok()?;
+    Some(LiveFragment {
+        base: urls.event(id),
+        csrf: session.csrf(),
+        pending: deliveries
+            .iter()
+            .any(|d| d.status == DeliveryStatus::Pending),
+        deliveries: deliveries
+            .into_iter()
+            .map(|d| DeliveryRow::new(d, &urls))
+            .collect(),
+        attempts: attempts
+            .items
+            .into_iter()
+            .map(|a| AttemptRow::new(a, &urls))
+            .collect(),
+    })
+}
+
+fn not_found(session: &Session) -> Response {
+    message(
+        session,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such event in this account.",
+    )
+}
+
+/// One event.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+) -> Response {
+    if let Err(r) = scope(&state, &session, &account).await {
+        return r;
+    }
+    let Ok(event) = state.store.get_event(&account, &id).await else {
+        return not_found(&session);
+    };
+    let Some(live) = live_fragment(&state, &session, &account, &id).await else {
+        return not_found(&session);
+    };
+    let payload = serde_json::from_str::<serde_json::Value>(&event.data)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or(event.data);
+    let live_html = match live.render() {
+        Ok(html) => html,
+        Err(err) => {
+            return message(
+                &session,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error",
+                &err.to_string(),
+            )
+        }
+    };
+    page(&EventPage {
+        layout: Layout::new(&session, format!("Event {id}"), Some(&account), "events"),
+        id: event.id,
+        event_type: event.event_type,
+        created_at: format_time(event.created_at),
+        webhook_url: event
+            .webhook_url
+            .as_deref()
+            .map(hookline_core::net::mask_url)
+            .unwrap_or_default(),
+        payload,
+        live_html,
+    })
+}
+
+/// The deliveries and attempts of an event, polled while any is pending.
+pub(super) async fn live(
+    State(state): State<AppState>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+) -> Response {
+    if let Err(r) = scope(&state, &session, &account).await {
+        return r;
+    }
+    match live_fragment(&state, &session, &account, &id).await {
+        Some(fragment) => page(&fragment),
+        None => not_found(&session),
+    }
+}
+
+/// Resends the event to every endpoint it went to.
+pub(super) async fn resend(
+    State(state): State<AppState>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let form = FormData::parse(&body);
+    if let Err(r) = check_csrf(&session, &form) {
+        return r;
+    }
+    if let Err(r) = scope(&state, &session, &account).await {
+        return r;
+    }
+    match service::resend(&state, &account, &id, None).await {
+        Ok(_) => Redirect::to(&Urls { account: &account }.event(&id)).into_response(),
+        Err(e) => message(&session, e.status, "Could not resend", &e.message),
+    }
+}

@@ -1,0 +1,200 @@
+//! The merchant dashboard at `/dashboard`: server-rendered pages (askama
+//! templates compiled into the binary), a stylesheet and a little script,
+//! nothing loaded from the internet. Rules come from `service/`; this module
+//! only renders and routes. Logged-in forms carry a CSRF token.
+
+// Page helpers answer `Err(Response)` with the finished error page; boxing a
+// response that is returned at once would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+mod accounts;
+mod csrf;
+mod endpoints;
+mod events;
+mod login;
+mod session;
+mod urls;
+
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::auth::Caller;
+use crate::state::AppState;
+use session::Session;
+
+/// The dashboard's routes.
+pub fn router(state: AppState) -> Router {
+    let account = "/dashboard/accounts/{account_id}";
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard", get(login::home))
+        .route("/dashboard/login", get(login::form).post(login::submit))
+        .route("/dashboard/logout", post(login::logout))
+        .route("/dashboard/assets/app.css", get(stylesheet))
+        .route("/dashboard/assets/app.js", get(script))
+        .route("/dashboard/accounts", get(accounts::list))
+        .route(
+            &format!("{account}/endpoints"),
+            get(endpoints::list).post(endpoints::create),
+        )
+        .route(
+            &format!("{account}/endpoints/new"),
+            get(endpoints::new_form),
+        )
+        .route(
+            &format!("{account}/endpoints/{{endpoint_id}}"),
+            get(endpoints::show).post(endpoints::update),
+        )
+        .route(
+            &format!("{account}/endpoints/{{endpoint_id}}/toggle"),
+            post(endpoints::toggle),
+        )
+        .route(
+            &format!("{account}/endpoints/{{endpoint_id}}/delete"),
+            post(endpoints::delete),
+        )
+        .route(
+            &format!("{account}/endpoints/{{endpoint_id}}/rotate"),
+            post(endpoints::rotate),
+        )
+        .route(
+            &format!("{account}/endpoints/{{endpoint_id}}/test"),
+            post(endpoints::send_test),
+        )
+        .route(
+            &format!("{account}/endpoints/{{endpoint_id}}/secret"),
+            get(endpoints::secret),
+        )
+        .route(&format!("{account}/events"), get(events::list))
+        .route(&format!("{account}/events/{{event_id}}"), get(events::show))
+        .route(
+            &format!("{account}/events/{{event_id}}/live"),
+            get(events::live),
+        )
+        .route(
+            &format!("{account}/events/{{event_id}}/resend"),
+            post(events::resend),
+        )
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/app.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/app.js"),
+    )
+}
+
+/// What the page frame needs: title, navigation and the session's CSRF token.
+pub(crate) struct Layout {
+    pub(crate) title: String,
+    pub(crate) account: Option<String>,
+    pub(crate) section: &'static str,
+    pub(crate) csrf: String,
+    pub(crate) is_admin: bool,
+}
+
+impl Layout {
+    pub(crate) fn new(
+        session: &Session,
+        title: impl Into<String>,
+        account: Option<&str>,
+        section: &'static str,
+    ) -> Self {
+        Layout {
+            title: title.into(),
+            account: account.map(str::to_string),
+            section,
+            csrf: session.csrf(),
+            is_admin: session.is_admin(),
+        }
+    }
+}
+
+/// Renders a template as a page.
+pub(crate) fn page<T: Template>(template: &T) -> Response {
+    page_with_status(StatusCode::OK, template)
+}
+
+pub(crate) fn page_with_status<T: Template>(status: StatusCode, template: &T) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "a dashboard template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered; it was logged",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    layout: Layout,
+    heading: String,
+    text: String,
+}
+
+/// A plain page for "not found" and "forbidden" answers.
+pub(crate) fn message(
+    session: &Session,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> Response {
+    let page = MessagePage {
+        layout: Layout::new(session, heading, None, ""),
+        heading: heading.into(),
+        text: text.into(),
+    };
+    page_with_status(status, &page)
+}
+
+/// Lets the session act on `account_id`, or answers a 404 page.
+pub(crate) async fn scope(
+    state: &AppState,
+    session: &Session,
+    account_id: &str,
+) -> Result<(), Response> {
+    let allowed = match &session.caller {
+        Caller::Account(own) => own == account_id,
+        Caller::Admin => state.store.get_account(account_id).await.is_ok(),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(message(
+            session,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such account, or it is not yours.",
+        ))
+    }
+}
+
+/// Rejects a form without this session's CSRF token.
+pub(crate) fn check_csrf(session: &Session, form: &csrf::FormData) -> Result<(), Response> {
+    if csrf::tokens_match(form.get("csrf").as_deref(), &session.csrf()) {
+        Ok(())
+    } else {
+        Err(message(
+            session,
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form was not sent from this dashboard session (missing or wrong CSRF token). Reload the page and try again.",
+        ))
+    }
+}

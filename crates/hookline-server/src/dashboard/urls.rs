@@ -1,0 +1,31 @@
+//! The one place dashboard paths are built, so links and routes agree.
+
+/// Paths under `/dashboard` for one account.
+pub(crate) struct Urls<'a> {
+    pub(crate) account: &'a str,
+}
+
+impl Urls<'_> {
+    pub(crate) fn endpoints(&self) -> String {
+        format!("/dashboard/accounts/{}/endpoints", self.account)
+    }
+
+    pub(crate) fn new_endpoint(&self) -> String {
+        format!("{}/new", self.endpoints())
+    }
+
+    pub(crate) fn endpoint(&self, id: &str) -> String {
+        format!("{}/{id}", self.endpoints())
+    }
+
+    pub(crate) fn events(&self) -> String {
+        format!("/dashboard/accounts/{}/events", self.account)
+    }
+
+    pub(crate) fn event(&self, id: &str) -> String {
+        format!("{}/{id}", self.events())
+    }
+}
+
+pub(crate) const LOGIN: &str = "/dashboard/login";
+pub(crate) const ACCOUNTS: &str = "/dashboard/accounts";

@@ -1,0 +1,143 @@
+//! One attempt: build the body from stored bytes, sign it, send it, and
+//! decide what happens next (success, retry at a time, give up, disable the
+//! endpoint). The decisions themselves are pure functions in `hookline-core`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use hookline_core::retry::{should_disable_endpoint, RetryDecision};
+use hookline_core::{build_body, Attempt, AttemptOutcome, Id, IdKind, RetrySchedule};
+use hookline_store::{AttemptResult, DueDelivery, EndpointEffect, NextStep};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+
+use super::client::{DeliveryClient, SendResult};
+
+/// Makes one attempt of `due` and returns what to record.
+pub(super) async fn run(
+    client: &DeliveryClient,
+    schedule: &RetrySchedule,
+    due: &DueDelivery,
+) -> AttemptResult {
+    let started_at = Utc::now();
+    let data = (due.payload == hookline_core::PayloadMode::Full).then_some(due.data.as_str());
+    let body = build_body(
+        &due.event_id,
+        &due.event_type,
+        due.event_created_at,
+        &due.account_id,
+        data,
+    );
+    let sent = match reqwest::Url::parse(&due.url) {
+        Ok(url) => {
+            let (url, basic_auth) = hookline_core::net::split_basic_auth(&url);
+            let headers = headers(due, started_at.timestamp(), &body, basic_auth);
+            client.post(&url, headers, Bytes::from(body)).await
+        }
+        Err(_) => SendResult {
+            outcome: AttemptOutcome::Blocked,
+            status_code: None,
+            error: Some("the URL is not valid".into()),
+            response_body: String::new(),
+            retry_after: None,
+            duration: Duration::ZERO,
+        },
+    };
+    decide(schedule, due, started_at, sent)
+}
+
+/// Signed headers: Standard Webhooks, `x-signature`, the endpoint's own.
+fn headers(due: &DueDelivery, timestamp: i64, body: &str, basic_auth: Option<String>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(8 + due.headers.len());
+    for (name, value) in &due.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    if let Some(value) = basic_auth.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        headers.insert(AUTHORIZATION, value);
+    }
+    let signature = signature(&due.secrets, &due.event_id, timestamp, body);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let text =
+        |s: &str| HeaderValue::from_str(s).expect("ids, digits and base64 are valid header text");
+    headers.insert("webhook-id", text(&due.event_id));
+    headers.insert("webhook-timestamp", text(&timestamp.to_string()));
+    headers.insert("webhook-signature", text(&signature));
+    headers.insert("x-signature", text(&signature));
+    headers
+}
+
+/// `v1,<sig>` for each secret, space-separated (two during a rotation).
+fn signature(secrets: &[String], msg_id: &str, timestamp: i64, body: &str) -> String {
+    let secrets: Vec<hookline_verify::Secret> = secrets
+        .iter()
+        .filter_map(|s| hookline_verify::Secret::parse(s).ok())
+        .collect();
+    hookline_verify::sign_all(&secrets, msg_id, timestamp, body.as_bytes())
+}
+
+/// Turns what the request came to into the attempt row and its consequences.
+fn decide(
+    schedule: &RetrySchedule,
+    due: &DueDelivery,
+    started_at: chrono::DateTime<Utc>,
+    sent: SendResult,
+) -> AttemptResult {
+    let number = due.attempts + 1;
+    let succeeded = sent.outcome == AttemptOutcome::Succeeded;
+    let (next, endpoint_effect) = if succeeded {
+        // Only an endpoint that was failing needs its state written.
+        let effect = match due.endpoint_failing_since {
+            Some(_) => EndpointEffect::Healthy,
+            None => EndpointEffect::None,
+        };
+        (NextStep::Succeeded, effect)
+    } else if sent.status_code == Some(410) && due.endpoint_id.is_some() {
+        (
+            NextStep::Failed,
+            EndpointEffect::Disable(
+                "the endpoint answered 410 Gone, asking for no more webhooks".into(),
+            ),
+        )
+    } else {
+        let first = due.first_attempt_at.unwrap_or(started_at);
+        let next = match schedule.next(number, first, Utc::now(), sent.retry_after) {
+            RetryDecision::RetryAt(at) => NextStep::RetryAt(at),
+            RetryDecision::GiveUp => NextStep::Failed,
+        };
+        let effect = match due.endpoint_failing_since {
+            Some(since) if should_disable_endpoint(since, started_at) => {
+                EndpointEffect::Disable(format!(
+                    "every attempt has failed since {}",
+                    hookline_core::format_time(since)
+                ))
+            }
+            None if due.endpoint_id.is_some() => EndpointEffect::Failing,
+            _ => EndpointEffect::None,
+        };
+        (next, effect)
+    };
+    AttemptResult {
+        attempt: Attempt {
+            id: Id::generate(IdKind::Attempt),
+            delivery_id: due.delivery_id.clone(),
+            event_id: due.event_id.clone(),
+            account_id: due.account_id.clone(),
+            endpoint_id: due.endpoint_id.clone(),
+            url: hookline_core::net::mask_url(&due.url),
+            attempt: number,
+            started_at,
+            duration_ms: sent.duration.as_millis() as u64,
+            outcome: sent.outcome,
+            status_code: sent.status_code,
+            error: sent.error,
+            response_body: sent.response_body,
+        },
+        next,
+        endpoint_effect,
+    }
+}

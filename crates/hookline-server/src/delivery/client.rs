@@ -1,0 +1,273 @@
+//! The SSRF-safe HTTP client that makes delivery attempts.
+//!
+//! Names are resolved by our own resolver, which drops loopback, private,
+//! link-local, CGNAT, unique-local and metadata addresses (unless private
+//! networks are allowed) and hands reqwest only the checked addresses, so the
+//! connection goes to an address that was checked. Literal IPs are checked
+//! before the request. Redirects are never followed; response bodies are read
+//! to at most 4 KiB; connections are pooled and reused.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hookline_core::net::forbidden_reason;
+use hookline_core::AttemptOutcome;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::HeaderMap;
+
+/// Most response body kept in the attempt log.
+pub const MAX_RESPONSE_BODY: usize = 4096;
+
+/// What one request came to.
+#[derive(Debug, Clone)]
+pub struct SendResult {
+    pub outcome: AttemptOutcome,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub response_body: String,
+    /// `Retry-After` of a 429 or 503.
+    pub retry_after: Option<Duration>,
+    pub duration: Duration,
+}
+
+/// A refused address: the resolver's error, found again in reqwest's error chain.
+#[derive(Debug)]
+struct BlockedAddress(String);
+
+impl std::fmt::Display for BlockedAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BlockedAddress {}
+
+struct CheckedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if allow_private {
+                return Ok(Box::new(resolved.into_iter()) as Addrs);
+            }
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|addr| match forbidden_reason(addr.ip()) {
+                    Some(reason) => {
+                        refused = Some(reason);
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            if allowed.is_empty() {
+                let reason = refused.unwrap_or("no address");
+                return Err(Box::new(BlockedAddress(format!(
+                    "{host} resolves to {reason}; deliveries to private networks are refused \
+                     (HOOKLINE_ALLOW_PRIVATE_NETWORKS=true allows them)"
+                )))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Sends attempts. Clone it freely: clones share the connection pool.
+#[derive(Clone)]
+pub struct DeliveryClient {
+    http: reqwest::Client,
+    allow_private: bool,
+    timeout: Duration,
+}
+
+impl DeliveryClient {
+    /// A client with the given per-attempt timeout and network policy.
+    pub fn new(timeout: Duration, allow_private: bool) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .user_agent(concat!("hookline/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(CheckedResolver { allow_private }))
+            .build()
+            .expect("the TLS backend initialises");
+        DeliveryClient {
+            http,
+            allow_private,
+            timeout,
+        }
+    }
+
+    /// POSTs `body` to `url` with `headers`; never fails, classifies instead.
+    pub async fn post(&self, url: &reqwest::Url, headers: HeaderMap, body: Bytes) -> SendResult {
+        let started = Instant::now();
+        if let Some(reason) = self.literal_refusal(url) {
+            return SendResult::failed(AttemptOutcome::Blocked, reason, started);
+        }
+        let request = self.http.post(url.clone()).headers(headers).body(body);
+        match tokio::time::timeout(self.timeout, send_and_read(request)).await {
+            Ok(Ok((status, retry_after, response_body))) => SendResult {
+                outcome: if (200..300).contains(&status) {
+                    AttemptOutcome::Succeeded
+                } else {
+                    AttemptOutcome::HttpError
+                },
+                status_code: Some(status),
+                error: None,
+                response_body,
+                retry_after,
+                duration: started.elapsed(),
+            },
+            Ok(Err(err)) => {
+                let (outcome, message) = classify(&err);
+                SendResult::failed(outcome, message, started)
+            }
+            Err(_) => SendResult::failed(
+                AttemptOutcome::Timeout,
+                format!("no complete answer within {:?}", self.timeout),
+                started,
+            ),
+        }
+    }
+
+    fn literal_refusal(&self, url: &reqwest::Url) -> Option<String> {
+        if self.allow_private {
+            return None;
+        }
+        let ip: IpAddr = match url.host()? {
+            url::Host::Ipv4(ip) => ip.into(),
+            url::Host::Ipv6(ip) => ip.into(),
+            url::Host::Domain(_) => return None,
+        };
+        forbidden_reason(ip).map(|reason| {
+            format!("{ip} is {reason}; deliveries to private networks are refused (HOOKLINE_ALLOW_PRIVATE_NETWORKS=true allows them)")
+        })
+    }
+}
+
+impl SendResult {
+    fn failed(outcome: AttemptOutcome, error: String, started: Instant) -> Self {
+        SendResult {
+            outcome,
+            status_code: None,
+            error: Some(error),
+            response_body: String::new(),
+            retry_after: None,
+            duration: started.elapsed(),
+        }
+    }
+}
+
+async fn send_and_read(
+    request: reqwest::RequestBuilder,
+) -> Result<(u16, Option<Duration>, String), reqwest::Error> {
+    let mut response = request.send().await?;
+    let status = response.status().as_u16();
+    let retry_after = if status == 429 || status == 503 {
+        response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after)
+    } else {
+        None
+    };
+    let mut body = Vec::new();
+    while body.len() < MAX_RESPONSE_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            // The status decided the outcome; a body cut short is still logged.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(MAX_RESPONSE_BODY);
+    Ok((
+        status,
+        retry_after,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
+fn classify(err: &reqwest::Error) -> (AttemptOutcome, String) {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(blocked) = e.downcast_ref::<BlockedAddress>() {
+            return (AttemptOutcome::Blocked, blocked.0.clone());
+        }
+        source = e.source();
+    }
+    if err.is_timeout() {
+        return (AttemptOutcome::Timeout, "the request timed out".into());
+    }
+    // reqwest's messages name the URL; keep only the cause chain.
+    let mut message = String::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&e.to_string());
+        source = e.source();
+    }
+    if message.is_empty() {
+        message = "the connection failed".into();
+    }
+    (AttemptOutcome::ConnectionError, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc2822();
+        let parsed = parse_retry_after(&later).unwrap();
+        assert!(parsed > Duration::from_secs(50) && parsed <= Duration::from_secs(60));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
+
+#[cfg(test)]
+mod ssrf_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused_before_connecting() {
+        let client = DeliveryClient::new(Duration::from_secs(2), false);
+        let url = reqwest::Url::parse("http://localhost:9/hook").unwrap();
+        let sent = client
+            .post(&url, HeaderMap::new(), Bytes::from_static(b"{}"))
+            .await;
+        assert_eq!(sent.outcome, AttemptOutcome::Blocked, "{:?}", sent.error);
+        assert!(sent.error.unwrap().contains("loopback"));
+        let literal = reqwest::Url::parse("http://169.254.169.254/latest/meta-data").unwrap();
+        let sent = client.post(&literal, HeaderMap::new(), Bytes::new()).await;
+        assert_eq!(sent.outcome, AttemptOutcome::Blocked);
+    }
+}

@@ -1,0 +1,54 @@
+//! The delivery engine: claims due deliveries, attempts them, records the
+//! outcomes, and purges old events.
+//!
+//! `scheduler` leases work from the store (a lease always outlives the
+//! request timeout) and runs attempts bounded overall and per endpoint;
+//! `attempt` signs, sends and classifies one attempt through `client`, the
+//! SSRF-safe connector; `recorder` batches finished attempts into one store
+//! write. No database transaction or lock is held across a network call.
+
+mod attempt;
+pub mod client;
+mod recorder;
+mod retention;
+mod scheduler;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
+/// Results waiting to be recorded; bounded so a stalled database slows
+/// attempts down instead of filling memory.
+const RESULT_QUEUE: usize = 4096;
+
+/// Starts the engine; the returned task ends once `shutdown` is cancelled
+/// and in-flight attempts are finished and recorded (or released).
+pub fn start(state: &AppState, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    let (results_tx, results_rx) = mpsc::channel(RESULT_QUEUE);
+    let client = client::DeliveryClient::new(
+        state.config.request_timeout,
+        state.config.allow_private_networks,
+    );
+    let scheduler = scheduler::Scheduler::new(state, client, results_tx);
+    let recorder = tokio::spawn(recorder::run(
+        state.store.clone(),
+        results_rx,
+        state.metrics.clone(),
+    ));
+    let retention = tokio::spawn(retention::run(
+        state.store.clone(),
+        state.config.retention,
+        shutdown.clone(),
+    ));
+    tokio::spawn(async move {
+        Arc::new(scheduler).run(shutdown).await;
+        // The scheduler dropped its sender; the recorder ends after the last result.
+        if let Err(err) = recorder.await {
+            tracing::error!(error = %err, "the attempt recorder stopped abnormally");
+        }
+        let _ = retention.await;
+    })
+}

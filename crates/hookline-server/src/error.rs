@@ -1,0 +1,147 @@
+//! `ApiError`: the closed set of API error codes and their JSON form.
+//!
+//! Every non-2xx answer of the API is `{"error": {"code", "message"}}`.
+//! Internal failures are logged with detail and answered without it.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use hookline_store::StoreError;
+use serde::Serialize;
+
+/// An API failure with a stable code and a sentence a person can act on.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// The request field at fault, for forms that show errors beside fields.
+    pub field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 400: the body is not valid JSON.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_json", message)
+    }
+
+    /// 400: a query parameter or cursor is not understood.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 401: missing or wrong token.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403: a valid token that may not do this (an account key on an admin route).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404: unknown, or another account's.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} was not found in this account"),
+        )
+    }
+
+    /// 409: the request conflicts with what exists.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 413: the body is over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes (HOOKLINE_MAX_PAYLOAD_BYTES)"),
+        )
+    }
+
+    /// 422: valid JSON that breaks a rule.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+    }
+
+    /// 422 about one field of the request.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field),
+            ..Self::invalid(message)
+        }
+    }
+
+    /// 500/503: something inside failed; details go to the log only.
+    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "internal_error",
+            "Hookline could not complete the request; it was logged. Try again shortly.",
+        )
+    }
+
+    /// Maps a store error, naming the object for a 404.
+    pub fn from_store(err: StoreError, what: &str) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::not_found(what),
+            StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::Invalid(message) => ApiError::invalid(message),
+            StoreError::Unavailable(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::from_store(err, "the object")
+    }
+}
+
+/// The contract's error body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// Code and message of an error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code.
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Results of API handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,107 @@
+//! Prometheus metrics of a node: what was published, how attempts ended,
+//! how long they took, and how big the backlog is.
+//!
+//! Counters and the histogram are updated in place; backlog gauges are read
+//! from the store when `/metrics` is scraped, so they are right for the fleet.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Label of an attempt outcome (`succeeded`, `http_error`, `timeout`, …).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+/// The node's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Events accepted by the API.
+    pub events_published: Counter,
+    /// Attempts by outcome.
+    pub attempts: Family<OutcomeLabel, Counter>,
+    /// Deliveries that reached a final state, by outcome (`succeeded`, `failed`).
+    pub deliveries: Family<OutcomeLabel, Counter>,
+    /// Seconds per attempt.
+    pub attempt_duration: Histogram,
+    /// Attempts in flight on this node.
+    pub in_flight: Gauge,
+    pending: Gauge,
+    oldest_pending_age: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("hookline");
+        let events_published = Counter::default();
+        registry.register(
+            "events_published",
+            "Events accepted by the API",
+            events_published.clone(),
+        );
+        let attempts = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts by outcome",
+            attempts.clone(),
+        );
+        let deliveries = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "deliveries_finished",
+            "Deliveries that succeeded or failed for good",
+            deliveries.clone(),
+        );
+        let attempt_duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ]);
+        registry.register(
+            "attempt_duration_seconds",
+            "Duration of delivery attempts",
+            attempt_duration.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "attempts_in_flight",
+            "Attempts in flight on this node",
+            in_flight.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register(
+            "pending_deliveries",
+            "Deliveries waiting for a successful attempt",
+            pending.clone(),
+        );
+        let oldest_pending_age = Gauge::default();
+        registry.register(
+            "oldest_pending_delivery_age_seconds",
+            "Age of the oldest pending delivery",
+            oldest_pending_age.clone(),
+        );
+        Metrics {
+            registry,
+            events_published,
+            attempts,
+            deliveries,
+            attempt_duration,
+            in_flight,
+            pending,
+            oldest_pending_age,
+        }
+    }
+}
+
+impl Metrics {
+    /// Prometheus text with the backlog figures just read from the store.
+    pub fn render(&self, pending: u64, oldest_age_secs: i64) -> String {
+        self.pending.set(pending as i64);
+        self.oldest_pending_age.set(oldest_age_secs);
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,102 @@
+//! The event-type catalogue: built-in types plus the registered custom ones,
+//! cached in memory and reloaded when a type is not found (another node may
+//! have registered it).
+
+use std::sync::RwLock;
+
+use hookline_core::catalogue::builtin_event_types;
+use hookline_core::EventType;
+use hookline_store::{SharedStore, StoreResult};
+
+/// Cached catalogue.
+pub struct Catalogue {
+    store: SharedStore,
+    types: RwLock<Vec<EventType>>,
+}
+
+impl Catalogue {
+    /// Loads the catalogue from the store.
+    pub async fn load(store: SharedStore) -> StoreResult<Self> {
+        let catalogue = Catalogue {
+            store,
+            types: RwLock::new(Vec::new()),
+        };
+        catalogue.reload().await?;
+        Ok(catalogue)
+    }
+
+    async fn reload(&self) -> StoreResult<()> {
+        let mut types = builtin_event_types();
+        types.extend(self.store.list_event_types().await?);
+        *self
+            .types
+            .write()
+            .expect("catalogue lock is never poisoned") = types;
+        Ok(())
+    }
+
+    /// Every known type.
+    pub fn all(&self) -> Vec<EventType> {
+        self.types
+            .read()
+            .expect("catalogue lock is never poisoned")
+            .clone()
+    }
+
+    /// Every known type name.
+    pub fn names(&self) -> Vec<String> {
+        self.types
+            .read()
+            .expect("catalogue lock is never poisoned")
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    fn lookup(&self, name: &str) -> Option<EventType> {
+        self.types
+            .read()
+            .expect("catalogue lock is never poisoned")
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.types
+            .read()
+            .expect("catalogue lock is never poisoned")
+            .iter()
+            .any(|t| t.name == name)
+    }
+
+    /// Whether `name` is a known type (the publish path: no cloning).
+    pub async fn contains(&self, name: &str) -> StoreResult<bool> {
+        if self.has(name) {
+            return Ok(true);
+        }
+        self.reload().await?;
+        Ok(self.has(name))
+    }
+
+    /// The type called `name`, reloading once if it is not cached.
+    pub async fn get(&self, name: &str) -> StoreResult<Option<EventType>> {
+        if let Some(t) = self.lookup(name) {
+            return Ok(Some(t));
+        }
+        self.reload().await?;
+        Ok(self.lookup(name))
+    }
+
+    /// Registers a custom type.
+    pub async fn register(&self, event_type: EventType) -> StoreResult<()> {
+        if self.lookup(&event_type.name).is_some() {
+            return Err(hookline_store::StoreError::Conflict(format!(
+                "event type {} already exists",
+                event_type.name
+            )));
+        }
+        self.store.create_event_type(&event_type).await?;
+        self.reload().await
+    }
+}

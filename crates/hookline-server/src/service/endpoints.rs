@@ -1,0 +1,241 @@
+//! Creating, changing and rotating endpoints, with the contract's rules:
+//! http(s) URLs that pass the SSRF check, known event types, sane custom
+//! headers, well-formed `whsec_` secrets.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use hookline_core::secret::{generate_signing_secret, is_valid_signing_secret};
+use hookline_core::{Endpoint, Id, IdKind, PayloadMode};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// How long the previous secret keeps signing after a rotation.
+const ROTATION_OVERLAP_HOURS: i64 = 24;
+
+/// Headers Hookline sets itself, which an endpoint may not override.
+const RESERVED_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-signature",
+    "content-type",
+    "content-length",
+    "user-agent",
+    "host",
+    "transfer-encoding",
+    "connection",
+];
+
+/// Fields of an endpoint as given on create (all) or update (any).
+#[derive(Debug, Default, Clone)]
+pub struct EndpointInput {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub disabled: Option<bool>,
+    pub payload: Option<PayloadMode>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub secret: Option<String>,
+    /// `Some(None)` clears the limit.
+    pub rate_limit_per_sec: Option<Option<u32>>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Creates an endpoint; the answer carries its secret.
+pub async fn create(
+    state: &AppState,
+    account_id: &str,
+    input: EndpointInput,
+) -> ApiResult<Endpoint> {
+    let url = input.url.clone().ok_or_else(|| {
+        ApiError::invalid_field("url", "`url` is required: where should webhooks be sent?")
+    })?;
+    let now = Utc::now();
+    let mut endpoint = Endpoint {
+        id: Id::generate(IdKind::Endpoint),
+        account_id: account_id.to_string(),
+        url,
+        description: String::new(),
+        event_types: Vec::new(),
+        disabled: false,
+        disabled_reason: None,
+        payload: PayloadMode::Full,
+        headers: BTreeMap::new(),
+        secret: generate_signing_secret(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        rate_limit_per_sec: None,
+        metadata: Default::default(),
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(state, &mut endpoint, input).await?;
+    state
+        .store
+        .create_endpoint(&endpoint)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the account"))?;
+    Ok(endpoint)
+}
+
+/// Applies the given fields to an endpoint of the account.
+pub async fn update(
+    state: &AppState,
+    account_id: &str,
+    endpoint_id: &str,
+    input: EndpointInput,
+) -> ApiResult<Endpoint> {
+    let mut endpoint = get(state, account_id, endpoint_id).await?;
+    apply(state, &mut endpoint, input).await?;
+    endpoint.updated_at = Utc::now();
+    state
+        .store
+        .update_endpoint(&endpoint)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
+    Ok(endpoint)
+}
+
+/// The endpoint, or 404.
+pub async fn get(state: &AppState, account_id: &str, endpoint_id: &str) -> ApiResult<Endpoint> {
+    state
+        .store
+        .get_endpoint(account_id, endpoint_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))
+}
+
+/// Replaces the secret (with `new_secret` or a generated one); the old one
+/// keeps signing for 24 hours so receivers can switch without dropping any.
+pub async fn rotate_secret(
+    state: &AppState,
+    account_id: &str,
+    endpoint_id: &str,
+    new_secret: Option<String>,
+) -> ApiResult<String> {
+    let mut endpoint = get(state, account_id, endpoint_id).await?;
+    let secret = match new_secret {
+        Some(s) => checked_secret(s)?,
+        None => generate_signing_secret(),
+    };
+    let now = Utc::now();
+    endpoint.previous_secret = Some(std::mem::replace(&mut endpoint.secret, secret.clone()));
+    endpoint.previous_secret_expires_at =
+        Some(now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS));
+    endpoint.updated_at = now;
+    state
+        .store
+        .update_endpoint(&endpoint)
+        .await
+        .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
+    Ok(secret)
+}
+
+fn checked_secret(secret: String) -> ApiResult<String> {
+    if is_valid_signing_secret(&secret) {
+        Ok(secret)
+    } else {
+        Err(ApiError::invalid_field(
+            "secret",
+            "`secret` must be `whsec_` followed by base64 of 24 to 64 bytes; omit it to have one generated",
+        ))
+    }
+}
+
+async fn apply(state: &AppState, endpoint: &mut Endpoint, input: EndpointInput) -> ApiResult<()> {
+    if let Some(url) = input.url {
+        hookline_core::net::validate_url(&url, state.config.allow_private_networks)
+            .map_err(|e| ApiError::invalid_field("url", e.to_string()))?;
+        endpoint.url = url;
+    }
+    if let Some(description) = input.description {
+        if description.len() > 1000 {
+            return Err(ApiError::invalid_field(
+                "description",
+                "`description` is limited to 1000 characters",
+            ));
+        }
+        endpoint.description = description;
+    }
+    if let Some(types) = input.event_types {
+        let mut unknown = Vec::new();
+        for t in &types {
+            if !state.catalogue.contains(t).await? {
+                unknown.push(t.clone());
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ApiError::invalid_field(
+                "event_types",
+                format!(
+                    "unknown event types: {}; known types are: {}",
+                    unknown.join(", "),
+                    state.catalogue.names().join(", ")
+                ),
+            ));
+        }
+        let mut types = types;
+        types.sort();
+        types.dedup();
+        endpoint.event_types = types;
+    }
+    if let Some(disabled) = input.disabled {
+        if endpoint.disabled != disabled {
+            endpoint.disabled = disabled;
+            endpoint.disabled_reason = disabled.then(|| "disabled by a user".to_string());
+            endpoint.failing_since = None;
+        }
+    }
+    if let Some(payload) = input.payload {
+        endpoint.payload = payload;
+    }
+    if let Some(headers) = input.headers {
+        endpoint.headers = checked_headers(headers)?;
+    }
+    if let Some(secret) = input.secret {
+        endpoint.secret = checked_secret(secret)?;
+    }
+    if let Some(limit) = input.rate_limit_per_sec {
+        if limit == Some(0) {
+            return Err(ApiError::invalid_field(
+                "rate_limit_per_sec",
+                "`rate_limit_per_sec` must be at least 1, or null for no limit",
+            ));
+        }
+        endpoint.rate_limit_per_sec = limit;
+    }
+    if let Some(metadata) = input.metadata {
+        endpoint.metadata = metadata;
+    }
+    Ok(())
+}
+
+fn checked_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if axum::http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+            return Err(ApiError::invalid_field(
+                "headers",
+                format!("`{name}` is not a valid header name"),
+            ));
+        }
+        if axum::http::HeaderValue::from_str(&value).is_err() {
+            return Err(ApiError::invalid_field(
+                "headers",
+                format!("the value of header `{name}` is not valid"),
+            ));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
+            return Err(ApiError::invalid_field(
+                "headers",
+                format!("header `{name}` is set by Hookline itself and cannot be overridden"),
+            ));
+        }
+        out.insert(lower, value);
+    }
+    Ok(out)
+}

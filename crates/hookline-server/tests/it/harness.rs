@@ -1,0 +1,418 @@
+//! The test harness: a real server on an ephemeral port with a real
+//! database, real local receivers, and polling with a deadline.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use hookline_server::{App, Config, ServeArgs};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN: &str = "test-admin-token";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from one body: `name::sqlite`, `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, |$server:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let Some($server) =
+                    $crate::harness::TestServer::start($crate::harness::Backend::Sqlite).await
+                else {
+                    return;
+                };
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($server) =
+                    $crate::harness::TestServer::start($crate::harness::Backend::Postgres).await
+                else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+
+/// Options of a test server beyond the test defaults.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub retry_schedule: Option<String>,
+    pub request_timeout: Option<String>,
+    pub allow_private_networks: Option<bool>,
+    pub max_payload_bytes: Option<usize>,
+    pub endpoint_concurrency: Option<usize>,
+    /// Share a database between servers (SQLite only).
+    pub database_url: Option<String>,
+}
+
+/// A running Hookline node; stops when dropped.
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+    _db: Option<crate::pg::TestDatabase>,
+}
+
+impl TestServer {
+    /// A server with test defaults; `None` when the backend is unavailable
+    /// (PostgreSQL without `HOOKLINE_TEST_PG_URL`).
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with(backend, Options::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, options: Options) -> Option<TestServer> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, db) = match backend {
+            Backend::Sqlite => (
+                options
+                    .database_url
+                    .clone()
+                    .unwrap_or_else(|| format!("sqlite://{}/hookline.db", dir.path().display())),
+                None,
+            ),
+            Backend::Postgres => {
+                let db = crate::pg::TestDatabase::create().await?;
+                (db.url.clone(), Some(db))
+            }
+        };
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:0".into()),
+            database_url: Some(database_url),
+            admin_token: Some(ADMIN.into()),
+            retry_schedule: Some(
+                options
+                    .retry_schedule
+                    .unwrap_or_else(|| "100ms,100ms".into()),
+            ),
+            request_timeout: Some(options.request_timeout.unwrap_or_else(|| "3s".into())),
+            allow_private_networks: Some(options.allow_private_networks.unwrap_or(true)),
+            max_payload_bytes: options.max_payload_bytes,
+            endpoint_concurrency: options.endpoint_concurrency,
+            poll_interval: Some("50ms".into()),
+            ..Default::default()
+        };
+        let config = Config::from_args(args).expect("test config is valid");
+        let app = App::build(config).await.expect("server builds");
+        let base = format!("http://{}", app.local_addr());
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            app.run(token).await.expect("server runs");
+        });
+        Some(TestServer {
+            base,
+            http: reqwest::Client::new(),
+            shutdown,
+            task: Some(task),
+            _dir: dir,
+            _db: db,
+        })
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task ends");
+        }
+    }
+
+    /// Sends a request with `token` and answers status and JSON body (Null if none).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("server answers");
+        let status = StatusCode::from_u16(response.status().as_u16()).expect("status");
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// Like `call`, asserting the status.
+    pub async fn expect(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
+        let (got, value) = self.call(method, path, token, body).await;
+        assert_eq!(
+            got.as_u16(),
+            status,
+            "{method} {path} answered {got}: {value}"
+        );
+        value
+    }
+
+    /// A new account and an API key for it.
+    pub async fn account(&self, name: &str) -> (String, String) {
+        let account = self
+            .expect(
+                201,
+                "POST",
+                "/v1/accounts",
+                Some(ADMIN),
+                Some(json!({"name": name})),
+            )
+            .await;
+        let id = account["id"].as_str().expect("id").to_string();
+        let key = self
+            .expect(
+                201,
+                "POST",
+                &format!("/v1/accounts/{id}/api-keys"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        (id, key["key"].as_str().expect("key").to_string())
+    }
+
+    /// A new endpoint with `extra` fields merged into the body.
+    pub async fn endpoint(&self, account: &str, key: &str, url: &str, extra: Value) -> Value {
+        let mut body = json!({"url": url});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        self.expect(
+            201,
+            "POST",
+            &format!("/v1/accounts/{account}/endpoints"),
+            Some(key),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Publishes an event and answers its JSON.
+    pub async fn publish(&self, account: &str, key: &str, body: Value) -> Value {
+        self.expect(
+            202,
+            "POST",
+            &format!("/v1/accounts/{account}/events"),
+            Some(key),
+            Some(body),
+        )
+        .await
+    }
+
+    /// The event with its deliveries.
+    pub async fn event(&self, account: &str, key: &str, id: &str) -> Value {
+        self.expect(
+            200,
+            "GET",
+            &format!("/v1/accounts/{account}/events/{id}"),
+            Some(key),
+            None,
+        )
+        .await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Polls `check` until it answers `Some`, failing after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub path: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// How a receiver answers one request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub delay: Duration,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Reply {
+            status,
+            delay: Duration::ZERO,
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    pub fn delayed(status: u16, delay: Duration) -> Self {
+        Reply {
+            delay,
+            ..Reply::status(status)
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn with_body(mut self, body: &str) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    script: VecDeque<Reply>,
+    default: Option<Reply>,
+    received: Vec<Received>,
+}
+
+/// A real HTTP receiver on 127.0.0.1 that records requests and answers
+/// from a script (then with its default, 200 unless changed).
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let state = Arc::new(Mutex::new(ReceiverState::default()));
+        let shared = state.clone();
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+                let state = shared.clone();
+                async move {
+                    let reply = {
+                        let mut s = state.lock().unwrap();
+                        s.received.push(Received {
+                            headers,
+                            body,
+                            path: uri.path().to_string(),
+                        });
+                        s.script
+                            .pop_front()
+                            .or_else(|| s.default.clone())
+                            .unwrap_or(Reply::status(200))
+                    };
+                    tokio::time::sleep(reply.delay).await;
+                    let mut response =
+                        (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+                    for (name, value) in reply.headers {
+                        response.headers_mut().insert(
+                            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                            value.parse().unwrap(),
+                        );
+                    }
+                    response
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Answers these replies first, in order.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.lock().unwrap().script.extend(replies);
+    }
+
+    /// Answers this once the script is used up.
+    pub fn set_default(&self, reply: Reply) {
+        self.state.lock().unwrap().default = Some(reply);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// Waits until at least `n` requests arrived and answers them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let this = self.clone();
+        eventually(
+            &format!("{n} requests at the receiver"),
+            Duration::from_secs(20),
+            move || {
+                let got = this.received();
+                async move { (got.len() >= n).then_some(got) }
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real server on an ephemeral port, real receivers,
+//! SQLite always and PostgreSQL when `HOOKLINE_TEST_PG_URL` is set.
+
+#![allow(unreachable_pub)]
+
+mod harness;
+mod pg;
+
+mod accounts;
+mod dashboard;
+mod delivery;
+mod endpoints;
+mod events;
+mod service;

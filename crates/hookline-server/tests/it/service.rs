@@ -1,0 +1,52 @@
+//! Health, metrics and the OpenAPI document.
+
+use crate::both;
+use crate::harness::ADMIN;
+
+both!(health_metrics_and_openapi_answer, |s| {
+    let health = s.expect(200, "GET", "/health", None, None).await;
+    assert_eq!(health["status"], "ok");
+    s.expect(401, "GET", "/metrics", None, None).await;
+    let (a, key) = s.account("Acme").await;
+    s.expect(403, "GET", "/metrics", Some(&key), None).await;
+    s.publish(
+        &a,
+        &key,
+        serde_json::json!({"type": "payment.completed", "data": {}}),
+    )
+    .await;
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "hookline_events_published_total 1",
+        "hookline_pending_deliveries",
+        "hookline_oldest_pending_delivery_age_seconds",
+        "hookline_attempt_duration_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} in:\n{metrics}");
+    }
+    let doc = s.expect(200, "GET", "/openapi.json", None, None).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/v1/accounts",
+        "/v1/accounts/{account_id}/endpoints/{endpoint_id}/secret/rotate",
+        "/v1/accounts/{account_id}/events/{event_id}/attempts",
+        "/v1/event-types",
+        "/health",
+    ] {
+        assert!(paths.contains_key(path), "{path} documented");
+    }
+    assert!(
+        doc["paths"]["/v1/accounts/{account_id}/events"]["post"]["description"].is_string()
+            || doc["paths"]["/v1/accounts/{account_id}/events"]["post"]["summary"].is_string()
+    );
+});

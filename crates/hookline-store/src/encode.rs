@@ -1,0 +1,45 @@
+//! Encodings both stores share: times as epoch milliseconds, maps and lists
+//! as JSON text, and list pages cut by `seq`.
+
+use chrono::{DateTime, Utc};
+use hookline_core::{Page, Timestamp};
+
+/// Now, in stored form.
+pub(crate) fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// A time in stored form.
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A stored time.
+pub(crate) fn time(ms: i64) -> Timestamp {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A stored optional time.
+pub(crate) fn opt_time(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(time)
+}
+
+/// A map or list as stored JSON text.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("maps and lists of strings always serialise")
+}
+
+/// Turns `limit + 1` rows (with their `seq`) into a page and the cursor of the next one.
+pub(crate) fn paginate<T>(mut rows: Vec<(T, i64)>, limit: u32) -> Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|(_, seq)| seq.to_string())
+    } else {
+        None
+    };
+    Page {
+        items: rows.into_iter().map(|(item, _)| item).collect(),
+        next_cursor,
+    }
+}

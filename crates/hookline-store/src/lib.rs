@@ -1,0 +1,153 @@
+//! Hookline's storage seam: the [`Store`] trait and its two implementations.
+//!
+//! This crate is the only code that writes SQL. The embedded SQLite store
+//! (the default) funnels every write through one thread that group-commits
+//! batches; the PostgreSQL store serves a fleet of nodes sharing one
+//! database. Both pass the same conformance suite (`tests/conformance.rs`).
+//! Every method that touches tenant data takes the account id first.
+
+mod encode;
+mod error;
+pub mod postgres;
+pub mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page, Timestamp};
+
+pub use error::{StoreError, StoreResult};
+pub use types::*;
+
+/// A shared handle to whichever store the configuration chose.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store named by a `sqlite://PATH` or `postgres://…` URL and
+/// applies pending migrations.
+pub async fn open(database_url: &str) -> StoreResult<SharedStore> {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(database_url).await?))
+    } else {
+        Err(StoreError::Invalid(format!(
+            "unsupported database URL `{}`: use sqlite://PATH or postgres://USER@HOST/DB",
+            database_url.split('@').next_back().unwrap_or_default()
+        )))
+    }
+}
+
+/// Everything Hookline keeps. Tenant-scoped methods take `account_id` first
+/// and answer [`StoreError::NotFound`] for another account's objects.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `Ok` when the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Which backend this is, for logs and the benchmark (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    // --- settings (admin token hash, dashboard session key) ---
+    /// A stored setting.
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores `value` under `key` unless a value exists; answers the value kept.
+    async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
+    /// Stores `value` under `key`, replacing any value.
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    // --- accounts and keys ---
+    /// Creates an account with its signing secret; `Conflict` if the id exists.
+    async fn create_account(&self, account: &Account, signing_secret: &str) -> StoreResult<()>;
+    async fn list_accounts(&self, page: PageRequest) -> StoreResult<Page<Account>>;
+    async fn get_account(&self, account_id: &str) -> StoreResult<Account>;
+    /// Saves the account's name and `updated_at`.
+    async fn update_account(&self, account: &Account) -> StoreResult<()>;
+    /// Deletes the account and everything it owns.
+    async fn delete_account(&self, account_id: &str) -> StoreResult<()>;
+    /// The secret that signs deliveries to per-event `webhook_url`s.
+    async fn account_signing_secret(&self, account_id: &str) -> StoreResult<String>;
+    /// Stores an API key (hashed by the caller).
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// The account an API key hash belongs to.
+    async fn account_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<String>>;
+
+    // --- event types ---
+    /// Custom event types (the built-in catalogue lives in `hookline-core`).
+    async fn list_event_types(&self) -> StoreResult<Vec<EventType>>;
+    /// Registers a custom type; `Conflict` if the name exists.
+    async fn create_event_type(&self, event_type: &EventType) -> StoreResult<()>;
+
+    // --- endpoints ---
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()>;
+    async fn list_endpoints(
+        &self,
+        account_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Endpoint>>;
+    async fn get_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<Endpoint>;
+    /// Saves every mutable field of the endpoint (url, filters, secrets, state…).
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()>;
+    /// Deletes the endpoint; its pending deliveries become `failed`.
+    async fn delete_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<()>;
+
+    // --- events ---
+    /// Stores the event and its deliveries in one durable transaction.
+    async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome>;
+    /// Events newest first, filtered by type and delivery status.
+    async fn list_events(
+        &self,
+        account_id: &str,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ListedEvent>>;
+    async fn get_event(&self, account_id: &str, event_id: &str) -> StoreResult<Event>;
+    /// The event's deliveries, oldest first.
+    async fn list_deliveries(&self, account_id: &str, event_id: &str)
+        -> StoreResult<Vec<Delivery>>;
+    /// Attempts newest first, for one event or one endpoint.
+    async fn list_attempts(
+        &self,
+        account_id: &str,
+        of: AttemptsOf,
+        page: PageRequest,
+    ) -> StoreResult<Page<Attempt>>;
+    /// Fresh deliveries of an event: to one endpoint, or to every target it
+    /// had before. `NotFound` if the event or endpoint is not the account's.
+    async fn resend(
+        &self,
+        account_id: &str,
+        event_id: &str,
+        endpoint_id: Option<&str>,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// Fresh deliveries for every delivery to the endpoint that failed since
+    /// `since` (one per event); answers how many were created.
+    async fn recover(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Succeeded and failed attempt counts per hour for one endpoint since `since`.
+    async fn endpoint_hourly_stats(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<Vec<HourlyStats>>;
+
+    // --- delivery engine ---
+    /// Leases up to `limit` due deliveries until `lease_until`; a delivery
+    /// whose lease is live is never handed out twice.
+    async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>>;
+    /// Records finished attempts and their consequences, in one transaction.
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()>;
+    /// Gives claimed deliveries back (graceful shutdown) so they are due again.
+    async fn release(&self, delivery_ids: &[String]) -> StoreResult<()>;
+    /// The earliest `next_attempt_at` of a pending, unleased delivery.
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// Pending deliveries and the creation time of the oldest one.
+    async fn pending_stats(&self) -> StoreResult<PendingStats>;
+    /// Deletes up to `batch` events created before `before` that have nothing
+    /// pending, with their deliveries and attempts; answers how many.
+    async fn purge_events_before(&self, before: Timestamp, batch: u32) -> StoreResult<u64>;
+}

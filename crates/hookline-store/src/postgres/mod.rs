@@ -1,0 +1,278 @@
+//! The PostgreSQL store: several Hookline nodes sharing one database.
+//!
+//! Same semantics as the SQLite store, through a pooled sqlx connection;
+//! times are BIGINT epoch milliseconds on both. Claims use `FOR UPDATE SKIP
+//! LOCKED`, so nodes never take the same delivery, and leases expire by
+//! themselves (a claim moves `next_attempt_at` to the lease's end). Writers
+//! lock endpoints before deliveries, always in that order. Migrations are
+//! numbered, recorded in `schema_migrations` and applied at connect under a
+//! transaction-scoped advisory lock, so nodes starting together don't race.
+//!
+//! The tables live in the first schema of the connection's `search_path`.
+//! To use another schema than `public` (one per test, or several
+//! installations in one database), name it the libpq way in the URL, which
+//! sqlx passes to the server at connection start-up:
+//! `postgres://user@host/db?options=-c%20search_path%3Dname` (the schema
+//! must exist).
+
+mod engine;
+mod events;
+mod rows;
+mod tenant;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page, Timestamp};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgPool};
+
+use crate::types::*;
+use crate::{Store, StoreError, StoreResult};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+/// Arbitrary constant naming Hookline's migration lock.
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
+
+/// A store on PostgreSQL.
+pub struct PgStore {
+    db: PgPool,
+}
+
+impl PgStore {
+    /// Connects, then applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let db = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot connect to PostgreSQL at {}: {e}",
+                    hookline_core::net::mask_url(url)
+                ))
+            })?;
+        migrate(&db).await?;
+        Ok(PgStore { db })
+    }
+}
+
+async fn migrate(db: &PgPool) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&mut *tx)
+        .await?;
+    if schema.is_none() {
+        return Err(StoreError::Invalid(
+            "the search_path of the database URL names no existing schema".into(),
+        ));
+    }
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+    if current as usize > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "the database schema is version {current}, newer than this hookline ({}); upgrade hookline",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        // A plain string runs as a simple query (several statements at once);
+        // unlike `raw_sql`, its future is `Send`, so `open` can be spawned.
+        (&mut *tx).execute(*sql).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(index as i64 + 1)
+            .bind(rows::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tracing::info!(version = index + 1, "applied PostgreSQL migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.db).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        tenant::setting(&self.db, key).await
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        tenant::setting_or_insert(&self.db, key, value).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        tenant::set_setting(&self.db, key, value).await
+    }
+
+    async fn create_account(&self, account: &Account, signing_secret: &str) -> StoreResult<()> {
+        tenant::create_account(&self.db, account, signing_secret).await
+    }
+
+    async fn list_accounts(&self, page: PageRequest) -> StoreResult<Page<Account>> {
+        tenant::list_accounts(&self.db, page).await
+    }
+
+    async fn get_account(&self, account_id: &str) -> StoreResult<Account> {
+        tenant::get_account(&mut *self.db.acquire().await?, account_id).await
+    }
+
+    async fn update_account(&self, account: &Account) -> StoreResult<()> {
+        tenant::update_account(&self.db, account).await
+    }
+
+    async fn delete_account(&self, account_id: &str) -> StoreResult<()> {
+        tenant::delete_account(&self.db, account_id).await
+    }
+
+    async fn account_signing_secret(&self, account_id: &str) -> StoreResult<String> {
+        tenant::account_signing_secret(&self.db, account_id).await
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        tenant::create_api_key(&self.db, key).await
+    }
+
+    async fn account_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<String>> {
+        tenant::account_for_key_hash(&self.db, key_hash).await
+    }
+
+    async fn list_event_types(&self) -> StoreResult<Vec<EventType>> {
+        tenant::list_event_types(&self.db).await
+    }
+
+    async fn create_event_type(&self, event_type: &EventType) -> StoreResult<()> {
+        tenant::create_event_type(&self.db, event_type).await
+    }
+
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        tenant::create_endpoint(&self.db, endpoint).await
+    }
+
+    async fn list_endpoints(
+        &self,
+        account_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Endpoint>> {
+        tenant::list_endpoints(&self.db, account_id, page).await
+    }
+
+    async fn get_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<Endpoint> {
+        tenant::get_endpoint(&mut *self.db.acquire().await?, account_id, endpoint_id).await
+    }
+
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        tenant::update_endpoint(&self.db, endpoint).await
+    }
+
+    async fn delete_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<()> {
+        tenant::delete_endpoint(&self.db, account_id, endpoint_id).await
+    }
+
+    async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
+        events::publish(&self.db, &request).await
+    }
+
+    async fn list_events(
+        &self,
+        account_id: &str,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ListedEvent>> {
+        events::list_events(&self.db, account_id, filter, page).await
+    }
+
+    async fn get_event(&self, account_id: &str, event_id: &str) -> StoreResult<Event> {
+        Ok(
+            events::get_event(&mut *self.db.acquire().await?, account_id, event_id)
+                .await?
+                .0,
+        )
+    }
+
+    async fn list_deliveries(
+        &self,
+        account_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Vec<Delivery>> {
+        events::list_deliveries(&self.db, account_id, event_id).await
+    }
+
+    async fn list_attempts(
+        &self,
+        account_id: &str,
+        of: AttemptsOf,
+        page: PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        events::list_attempts(&self.db, account_id, &of, page).await
+    }
+
+    async fn resend(
+        &self,
+        account_id: &str,
+        event_id: &str,
+        endpoint_id: Option<&str>,
+    ) -> StoreResult<Vec<Delivery>> {
+        events::resend(&self.db, account_id, event_id, endpoint_id).await
+    }
+
+    async fn recover(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<u64> {
+        events::recover(&self.db, account_id, endpoint_id, since).await
+    }
+
+    async fn endpoint_hourly_stats(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<Vec<HourlyStats>> {
+        events::endpoint_hourly_stats(&self.db, account_id, endpoint_id, since).await
+    }
+
+    async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
+        engine::claim_due(&self.db, request).await
+    }
+
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
+        engine::record_attempts(&self.db, &results).await
+    }
+
+    async fn release(&self, delivery_ids: &[String]) -> StoreResult<()> {
+        engine::release(&self.db, delivery_ids).await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        engine::next_due_at(&self.db).await
+    }
+
+    async fn pending_stats(&self) -> StoreResult<PendingStats> {
+        engine::pending_stats(&self.db).await
+    }
+
+    async fn purge_events_before(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
+        engine::purge_events_before(&self.db, before, batch).await
+    }
+}

@@ -1,0 +1,122 @@
+//! Mapping between PostgreSQL rows and domain types (times as BIGINT epoch
+//! milliseconds, maps and lists as JSON text), mirroring the SQLite store.
+
+use hookline_core::{
+    Account, Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, Event, PayloadMode,
+};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use crate::{StoreError, StoreResult};
+
+pub(super) use crate::encode::{ms, now_ms, opt_time, time, to_json};
+
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Unavailable(format!("bad JSON in the database: {e}")))
+}
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("unknown {what} in the database"))
+}
+
+pub(super) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq";
+
+pub(super) fn account(r: &PgRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        created_at: time(r.try_get("created_at")?),
+        updated_at: time(r.try_get("updated_at")?),
+    })
+}
+
+pub(super) const ENDPOINT_COLUMNS: &str =
+    "id, account_id, url, description, event_types, disabled, \
+    disabled_reason, payload, headers, secret, previous_secret, previous_secret_expires_at, \
+    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq";
+
+pub(super) fn endpoint(r: &PgRow) -> StoreResult<Endpoint> {
+    let payload: String = r.try_get("payload")?;
+    let rate: Option<i64> = r.try_get("rate_limit_per_sec")?;
+    Ok(Endpoint {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        url: r.try_get("url")?,
+        description: r.try_get("description")?,
+        event_types: from_json(r.try_get("event_types")?)?,
+        disabled: r.try_get("disabled")?,
+        disabled_reason: r.try_get("disabled_reason")?,
+        payload: PayloadMode::parse(&payload).ok_or_else(|| bad("payload mode"))?,
+        headers: from_json(r.try_get("headers")?)?,
+        secret: r.try_get("secret")?,
+        previous_secret: r.try_get("previous_secret")?,
+        previous_secret_expires_at: opt_time(r.try_get("previous_secret_expires_at")?),
+        rate_limit_per_sec: rate.map(|v| v as u32),
+        metadata: from_json(r.try_get("metadata")?)?,
+        failing_since: opt_time(r.try_get("failing_since")?),
+        created_at: time(r.try_get("created_at")?),
+        updated_at: time(r.try_get("updated_at")?),
+    })
+}
+
+/// Event columns, for queries that name the events table `e`.
+pub(super) const EVENT_COLUMNS: &str =
+    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq";
+
+pub(super) fn event(r: &PgRow) -> StoreResult<Event> {
+    Ok(Event {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        event_type: r.try_get("event_type")?,
+        data: r.try_get("data")?,
+        webhook_url: r.try_get("webhook_url")?,
+        payload_hash: r.try_get("payload_hash")?,
+        created_at: time(r.try_get("created_at")?),
+    })
+}
+
+pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, status, \
+    attempts, next_attempt_at, last_status_code, created_at, updated_at";
+
+pub(super) fn delivery(r: &PgRow) -> StoreResult<Delivery> {
+    let status: String = r.try_get("status")?;
+    let code: Option<i64> = r.try_get("last_status_code")?;
+    Ok(Delivery {
+        id: r.try_get("id")?,
+        event_id: r.try_get("event_id")?,
+        account_id: r.try_get("account_id")?,
+        endpoint_id: r.try_get("endpoint_id")?,
+        url: r.try_get("url")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| bad("delivery status"))?,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        next_attempt_at: opt_time(r.try_get("next_attempt_at")?),
+        last_status_code: code.map(|c| c as u16),
+        created_at: time(r.try_get("created_at")?),
+        updated_at: time(r.try_get("updated_at")?),
+    })
+}
+
+pub(super) const ATTEMPT_COLUMNS: &str =
+    "id, delivery_id, event_id, account_id, endpoint_id, url, \
+    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq";
+
+pub(super) fn attempt(r: &PgRow) -> StoreResult<Attempt> {
+    let outcome: String = r.try_get("outcome")?;
+    let code: Option<i64> = r.try_get("status_code")?;
+    Ok(Attempt {
+        id: r.try_get("id")?,
+        delivery_id: r.try_get("delivery_id")?,
+        event_id: r.try_get("event_id")?,
+        account_id: r.try_get("account_id")?,
+        endpoint_id: r.try_get("endpoint_id")?,
+        url: r.try_get("url")?,
+        attempt: r.try_get::<i64, _>("attempt")? as u32,
+        started_at: time(r.try_get("started_at")?),
+        duration_ms: r.try_get::<i64, _>("duration_ms")?.max(0) as u64,
+        outcome: AttemptOutcome::parse(&outcome).ok_or_else(|| bad("attempt outcome"))?,
+        status_code: code.map(|c| c as u16),
+        error: r.try_get("error")?,
+        response_body: r.try_get("response_body")?,
+    })
+}

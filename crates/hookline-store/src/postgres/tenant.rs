@@ -1,0 +1,341 @@
+//! Settings, accounts, API keys, event types and endpoints on PostgreSQL.
+
+use hookline_core::{Account, Endpoint, EventType, Page};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::rows::{self, ms, now_ms, to_json};
+use crate::types::{ApiKey, PageRequest};
+use crate::{StoreError, StoreResult};
+
+pub(super) use crate::encode::paginate;
+
+fn not_found_if_zero(changed: u64) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) async fn setting(db: &PgPool, key: &str) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+pub(super) async fn setting_or_insert(db: &PgPool, key: &str, value: &str) -> StoreResult<String> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        .bind(key)
+        .bind(value)
+        .execute(db)
+        .await?;
+    setting(db, key).await?.ok_or(StoreError::NotFound)
+}
+
+pub(super) async fn set_setting(db: &PgPool, key: &str, value: &str) -> StoreResult<()> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn create_account(db: &PgPool, a: &Account, secret: &str) -> StoreResult<()> {
+    sqlx::query("INSERT INTO accounts (id, name, signing_secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(secret)
+        .bind(ms(a.created_at))
+        .bind(ms(a.updated_at))
+        .execute(db)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("an account with id {} already exists", a.id)),
+            other => other,
+        })?;
+    Ok(())
+}
+
+pub(super) async fn list_accounts(db: &PgPool, page: PageRequest) -> StoreResult<Page<Account>> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE seq > $1 ORDER BY seq LIMIT $2",
+        rows::ACCOUNT_COLUMNS
+    );
+    let found = sqlx::query(&sql)
+        .bind(page.after_seq.unwrap_or(0))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(db)
+        .await?;
+    let rows = found
+        .iter()
+        .map(|r| Ok((rows::account(r)?, r.try_get("seq")?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(paginate(rows, page.limit))
+}
+
+pub(super) async fn get_account(db: &mut PgConnection, id: &str) -> StoreResult<Account> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE id = $1",
+        rows::ACCOUNT_COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    rows::account(&row)
+}
+
+pub(super) async fn update_account(db: &PgPool, a: &Account) -> StoreResult<()> {
+    let done = sqlx::query("UPDATE accounts SET name = $2, updated_at = $3 WHERE id = $1")
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(ms(a.updated_at))
+        .execute(db)
+        .await?;
+    not_found_if_zero(done.rows_affected())
+}
+
+pub(super) async fn delete_account(db: &PgPool, id: &str) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    not_found_if_zero(done.rows_affected())?;
+    for table in ["api_keys", "endpoints", "events", "deliveries", "attempts"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn account_signing_secret(db: &PgPool, id: &str) -> StoreResult<String> {
+    sqlx::query_scalar("SELECT signing_secret FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Holds the account row until the transaction ends, so a concurrent
+/// `delete_account` cannot leave what is being created behind; `NotFound`
+/// if there is no such account.
+async fn lock_account(conn: &mut PgConnection, id: &str) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR KEY SHARE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(|_| ())
+        .ok_or(StoreError::NotFound)
+}
+
+pub(super) async fn create_api_key(db: &PgPool, key: &ApiKey) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    lock_account(&mut tx, &key.account_id).await?;
+    sqlx::query(
+        "INSERT INTO api_keys (id, account_id, key_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&key.id)
+    .bind(&key.account_id)
+    .bind(&key.key_hash)
+    .bind(ms(key.created_at))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn account_for_key_hash(db: &PgPool, hash: &str) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT account_id FROM api_keys WHERE key_hash = $1")
+            .bind(hash)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+pub(super) async fn list_event_types(db: &PgPool) -> StoreResult<Vec<EventType>> {
+    let found =
+        sqlx::query("SELECT name, description, example, schema FROM event_types ORDER BY name")
+            .fetch_all(db)
+            .await?;
+    found
+        .iter()
+        .map(|r| {
+            let schema: Option<String> = r.try_get("schema")?;
+            Ok(EventType {
+                name: r.try_get("name")?,
+                description: r.try_get("description")?,
+                example: rows::from_json(r.try_get("example")?)?,
+                schema: schema.map(|s| rows::from_json(&s)).transpose()?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn create_event_type(db: &PgPool, t: &EventType) -> StoreResult<()> {
+    sqlx::query("INSERT INTO event_types (name, description, example, schema, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(to_json(&t.example))
+        .bind(t.schema.as_ref().map(to_json))
+        .bind(now_ms())
+        .execute(db)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("event type {} already exists", t.name)),
+            other => other,
+        })?;
+    Ok(())
+}
+
+pub(super) async fn create_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    lock_account(&mut tx, &e.account_id).await?;
+    sqlx::query(
+        "INSERT INTO endpoints (id, account_id, url, description, event_types, disabled, disabled_reason, \
+         payload, headers, secret, previous_secret, previous_secret_expires_at, rate_limit_per_sec, \
+         metadata, failing_since, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&e.id)
+    .bind(&e.account_id)
+    .bind(&e.url)
+    .bind(&e.description)
+    .bind(to_json(&e.event_types))
+    .bind(e.disabled)
+    .bind(&e.disabled_reason)
+    .bind(e.payload.as_str())
+    .bind(to_json(&e.headers))
+    .bind(&e.secret)
+    .bind(&e.previous_secret)
+    .bind(e.previous_secret_expires_at.map(ms))
+    .bind(e.rate_limit_per_sec.map(i64::from))
+    .bind(to_json(&e.metadata))
+    .bind(e.failing_since.map(ms))
+    .bind(ms(e.created_at))
+    .bind(ms(e.updated_at))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn list_endpoints(
+    db: &PgPool,
+    account: &str,
+    page: PageRequest,
+) -> StoreResult<Page<Endpoint>> {
+    let sql = format!(
+        "SELECT {} FROM endpoints WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        rows::ENDPOINT_COLUMNS
+    );
+    let found = sqlx::query(&sql)
+        .bind(account)
+        .bind(page.after_seq.unwrap_or(0))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(db)
+        .await?;
+    let rows = found
+        .iter()
+        .map(|r| Ok((rows::endpoint(r)?, r.try_get("seq")?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(paginate(rows, page.limit))
+}
+
+pub(super) async fn get_endpoint(
+    db: &mut PgConnection,
+    account: &str,
+    id: &str,
+) -> StoreResult<Endpoint> {
+    let sql = format!(
+        "SELECT {} FROM endpoints WHERE account_id = $1 AND id = $2",
+        rows::ENDPOINT_COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(account)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    rows::endpoint(&row)
+}
+
+pub(super) async fn update_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    let was_disabled: bool = sqlx::query_scalar(
+        "SELECT disabled FROM endpoints WHERE account_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(&e.account_id)
+    .bind(&e.id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    sqlx::query(
+        "UPDATE endpoints SET url = $3, description = $4, event_types = $5, disabled = $6, \
+         disabled_reason = $7, payload = $8, headers = $9, secret = $10, previous_secret = $11, \
+         previous_secret_expires_at = $12, rate_limit_per_sec = $13, metadata = $14, \
+         failing_since = $15, updated_at = $16 WHERE account_id = $1 AND id = $2",
+    )
+    .bind(&e.account_id)
+    .bind(&e.id)
+    .bind(&e.url)
+    .bind(&e.description)
+    .bind(to_json(&e.event_types))
+    .bind(e.disabled)
+    .bind(&e.disabled_reason)
+    .bind(e.payload.as_str())
+    .bind(to_json(&e.headers))
+    .bind(&e.secret)
+    .bind(&e.previous_secret)
+    .bind(e.previous_secret_expires_at.map(ms))
+    .bind(e.rate_limit_per_sec.map(i64::from))
+    .bind(to_json(&e.metadata))
+    .bind(e.failing_since.map(ms))
+    .bind(ms(e.updated_at))
+    .execute(&mut *tx)
+    .await?;
+    if was_disabled && !e.disabled {
+        // Deliveries parked while the endpoint was disabled are due again;
+        // one in flight under a live lease is left to its node.
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $2 WHERE endpoint_id = $1 \
+             AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $2)",
+        )
+        .bind(&e.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn delete_endpoint(db: &PgPool, account: &str, id: &str) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query("DELETE FROM endpoints WHERE account_id = $1 AND id = $2")
+        .bind(account)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    not_found_if_zero(done.rows_affected())?;
+    sqlx::query(
+        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, \
+         updated_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The delivery engine's queries on SQLite: claim, record, release, backlog
+//! statistics and retention.
+
+use hookline_core::{PayloadMode, Timestamp};
+use rusqlite::{params, Connection};
+
+use super::rows::{self, ms, now_ms, to_json};
+use crate::types::*;
+use crate::StoreResult;
+
+/// How long deliveries to a disabled endpoint are parked before being
+/// looked at again (re-enabling the endpoint makes them due at once).
+const PARK_MS: i64 = 3_600_000;
+
+/// Makes every leased delivery due now: at open, no other process can hold
+/// a lease on this file, so leases left behind are a crashed run's.
+pub(super) fn release_all_leases(c: &Connection, now: i64) -> StoreResult<()> {
+    let released = c.execute(
+        "UPDATE deliveries SET next_attempt_at = ?1, lease_until = NULL, leased_by = NULL \
+         WHERE status = 'pending' AND lease_until IS NOT NULL",
+        [now],
+    )?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "re-queued deliveries that were in flight when the last run stopped"
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
+    let now = ms(req.now);
+    let lease = ms(req.lease_until);
+    let mut select = c.prepare_cached(
+        "SELECT d.seq, d.id, d.event_id, d.account_id, d.endpoint_id, d.url, d.attempts, \
+         d.first_attempt_at, e.event_type, e.created_at, e.data, \
+         ep.id, ep.disabled, ep.payload, ep.headers, ep.secret, ep.previous_secret, \
+         ep.previous_secret_expires_at, ep.rate_limit_per_sec, ep.failing_since, a.signing_secret \
+         FROM deliveries d \
+         JOIN events e ON e.seq = d.event_seq \
+         LEFT JOIN endpoints ep ON ep.id = d.endpoint_id \
+         LEFT JOIN accounts a ON d.endpoint_id IS NULL AND a.id = d.account_id \
+         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
+         AND (d.endpoint_id IS NULL OR d.endpoint_id NOT IN (SELECT value FROM json_each(?2))) \
+         ORDER BY d.next_attempt_at LIMIT ?3",
+    )?;
+    let mut lease_stmt = c.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = ?2, leased_by = ?3 WHERE seq = ?1",
+    )?;
+    // Both clear a lease left by an earlier claim whose node gave up, so a
+    // re-enabled endpoint finds its parked deliveries unleased.
+    let mut park_stmt = c.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = NULL, leased_by = NULL WHERE seq = ?1",
+    )?;
+    let mut fail_stmt = c.prepare_cached(
+        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, \
+         leased_by = NULL, updated_at = ?2 WHERE seq = ?1",
+    )?;
+    let mut rows = select.query(params![now, to_json(&req.skip_endpoints), req.limit])?;
+    let mut due = Vec::new();
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let endpoint_id: Option<String> = r.get(4)?;
+        let endpoint_row: Option<String> = r.get(11)?;
+        let mut delivery = DueDelivery {
+            delivery_id: r.get(1)?,
+            event_id: r.get(2)?,
+            account_id: r.get(3)?,
+            endpoint_id: endpoint_id.clone(),
+            url: r.get(5)?,
+            attempts: r.get(6)?,
+            first_attempt_at: rows::opt_time(r.get(7)?),
+            event_type: r.get(8)?,
+            event_created_at: rows::time(r.get(9)?),
+            data: r.get(10)?,
+            payload: PayloadMode::Full,
+            headers: Default::default(),
+            secrets: Vec::new(),
+            rate_limit_per_sec: None,
+            endpoint_failing_since: None,
+        };
+        match (endpoint_id, endpoint_row) {
+            (None, _) => {
+                let secret: Option<String> = r.get(20)?;
+                delivery.secrets = secret.into_iter().collect();
+            }
+            (Some(_), None) => {
+                // The endpoint was deleted: nothing left to deliver to.
+                fail_stmt.execute(params![seq, now])?;
+                continue;
+            }
+            (Some(_), Some(_)) => {
+                if r.get::<_, bool>(12)? {
+                    park_stmt.execute(params![seq, now + PARK_MS])?;
+                    continue;
+                }
+                let payload: String = r.get(13)?;
+                delivery.payload = PayloadMode::parse(&payload).unwrap_or_default();
+                delivery.headers = rows::from_json(&r.get::<_, String>(14)?)?;
+                delivery.secrets.push(r.get(15)?);
+                let previous: Option<String> = r.get(16)?;
+                let previous_until: Option<i64> = r.get(17)?;
+                if let (Some(previous), Some(until)) = (previous, previous_until) {
+                    if until > now {
+                        delivery.secrets.push(previous);
+                    }
+                }
+                delivery.rate_limit_per_sec = r.get(18)?;
+                delivery.endpoint_failing_since = rows::opt_time(r.get(19)?);
+            }
+        }
+        lease_stmt.execute(params![seq, lease, req.node_id])?;
+        due.push(delivery);
+    }
+    Ok(due)
+}
+
+/// Records attempts in order. An attempt id already stored is skipped with
+/// all its consequences, so retrying a batch whose answer was lost is harmless.
+pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> StoreResult<()> {
+    let mut insert = c.prepare_cached(
+        "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
+         attempt, started_at, duration_ms, outcome, status_code, error, response_body) \
+         SELECT ?1, ?2, d.event_seq, d.event_id, d.account_id, d.endpoint_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+         FROM deliveries d WHERE d.id = ?2 ON CONFLICT (id) DO NOTHING",
+    )?;
+    let mut update = c.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, \
+         lease_until = NULL, leased_by = NULL, first_attempt_at = COALESCE(first_attempt_at, ?5), \
+         last_status_code = ?6, updated_at = ?7 WHERE id = ?1 AND status = 'pending'",
+    )?;
+    let now = now_ms();
+    for result in results {
+        let a = &result.attempt;
+        let inserted = insert.execute(params![
+            a.id,
+            a.delivery_id,
+            a.url,
+            a.attempt,
+            ms(a.started_at),
+            a.duration_ms as i64,
+            a.outcome.as_str(),
+            a.status_code,
+            a.error,
+            a.response_body
+        ])?;
+        if inserted == 0 {
+            // Recorded before, or its delivery is gone.
+            continue;
+        }
+        let (status, next_at) = match result.next {
+            NextStep::Succeeded => ("succeeded", None),
+            NextStep::RetryAt(at) => ("pending", Some(ms(at))),
+            NextStep::Failed => ("failed", None),
+        };
+        update.execute(params![
+            a.delivery_id,
+            status,
+            a.attempt,
+            next_at,
+            ms(a.started_at),
+            a.status_code,
+            now
+        ])?;
+        if let Some(endpoint_id) = &a.endpoint_id {
+            apply_endpoint_effect(c, endpoint_id, &result.endpoint_effect, ms(a.started_at))?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_endpoint_effect(
+    c: &Connection,
+    endpoint_id: &str,
+    effect: &EndpointEffect,
+    at: i64,
+) -> StoreResult<()> {
+    match effect {
+        EndpointEffect::None => {}
+        EndpointEffect::Healthy => {
+            c.prepare_cached(
+                "UPDATE endpoints SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL",
+            )?
+            .execute([endpoint_id])?;
+        }
+        EndpointEffect::Failing => {
+            c.prepare_cached(
+                "UPDATE endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+            )?
+            .execute(params![endpoint_id, at])?;
+        }
+        EndpointEffect::Disable(reason) => {
+            c.prepare_cached(
+                "UPDATE endpoints SET disabled = 1, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![endpoint_id, reason, now_ms()])?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn release(c: &Connection, ids: &[String]) -> StoreResult<()> {
+    let mut stmt = c.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = NULL, leased_by = NULL \
+         WHERE id = ?1 AND status = 'pending'",
+    )?;
+    let now = now_ms();
+    for id in ids {
+        stmt.execute(params![id, now])?;
+    }
+    Ok(())
+}
+
+pub(super) fn next_due_at(c: &Connection) -> StoreResult<Option<Timestamp>> {
+    let at: Option<i64> = c
+        .prepare_cached("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(rows::opt_time(at))
+}
+
+pub(super) fn pending_stats(c: &Connection) -> StoreResult<PendingStats> {
+    let (pending, oldest): (i64, Option<i64>) = c
+        .prepare_cached(
+            "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status = 'pending'",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(PendingStats {
+        pending: pending as u64,
+        oldest_created_at: rows::opt_time(oldest),
+    })
+}
+
+pub(super) fn purge_events_before(
+    c: &Connection,
+    before: Timestamp,
+    batch: u32,
+) -> StoreResult<u64> {
+    let seqs: Vec<i64> = c
+        .prepare_cached(
+            "SELECT e.seq FROM events e WHERE e.created_at < ?1 AND NOT EXISTS \
+             (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending') \
+             ORDER BY e.created_at LIMIT ?2",
+        )?
+        .query_map(params![ms(before), batch], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for seq in &seqs {
+        c.prepare_cached("DELETE FROM attempts WHERE event_seq = ?1")?
+            .execute([seq])?;
+        c.prepare_cached("DELETE FROM deliveries WHERE event_seq = ?1")?
+            .execute([seq])?;
+        c.prepare_cached("DELETE FROM events WHERE seq = ?1")?
+            .execute([seq])?;
+    }
+    Ok(seqs.len() as u64)
+}

@@ -1,0 +1,330 @@
+//! Publishing (event + fan-out in one transaction), event and attempt
+//! listings, resend and recover on SQLite.
+
+use hookline_core::{
+    Attempt, Delivery, DeliveryStatus, Endpoint, Event, Id, IdKind, Page, Timestamp,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::rows::{self, ms, now_ms};
+use super::tenant::{self, paginate};
+use crate::types::*;
+use crate::{StoreError, StoreResult};
+
+/// Where a new delivery goes.
+struct NewDelivery<'a> {
+    endpoint_id: Option<&'a str>,
+    url: &'a str,
+}
+
+pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<PublishOutcome> {
+    let e = &req.event;
+    if let Some((existing, _)) = find_event(c, &e.account_id, &e.id)? {
+        return Ok(if existing.payload_hash == e.payload_hash {
+            PublishOutcome::Duplicate(existing)
+        } else {
+            PublishOutcome::Conflict
+        });
+    }
+    let endpoints: Vec<Endpoint> = match (&req.target, &e.webhook_url) {
+        (Target::Endpoint(id), _) => vec![tenant::get_endpoint(c, &e.account_id, id)?],
+        (Target::Subscribed, Some(_)) => Vec::new(),
+        (Target::Subscribed, None) => enabled_endpoints(c, &e.account_id)?
+            .into_iter()
+            .filter(|ep| ep.accepts(&e.event_type))
+            .collect(),
+    };
+    c.prepare_cached(
+        "INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        e.id,
+        e.account_id,
+        e.event_type,
+        e.data,
+        e.webhook_url,
+        e.payload_hash,
+        ms(e.created_at)
+    ])?;
+    let event_seq = c.last_insert_rowid();
+    let targets: Vec<NewDelivery<'_>> = match (&req.target, &e.webhook_url) {
+        (Target::Subscribed, Some(url)) => vec![NewDelivery {
+            endpoint_id: None,
+            url,
+        }],
+        _ => endpoints
+            .iter()
+            .map(|ep| NewDelivery {
+                endpoint_id: Some(&ep.id),
+                url: &ep.url,
+            })
+            .collect(),
+    };
+    for target in &targets {
+        insert_delivery(c, event_seq, e, target, ms(e.created_at))?;
+    }
+    Ok(PublishOutcome::Created {
+        event: e.clone(),
+        deliveries: targets.len() as u32,
+    })
+}
+
+fn enabled_endpoints(c: &Connection, account: &str) -> StoreResult<Vec<Endpoint>> {
+    let sql = format!(
+        "SELECT {} FROM endpoints WHERE account_id = ?1 AND disabled = 0",
+        rows::ENDPOINT_COLUMNS
+    );
+    let endpoints = c
+        .prepare_cached(&sql)?
+        .query_map([account], rows::endpoint)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(endpoints)
+}
+
+fn insert_delivery(
+    c: &Connection,
+    event_seq: i64,
+    e: &Event,
+    target: &NewDelivery<'_>,
+    due_ms: i64,
+) -> StoreResult<Delivery> {
+    let id = Id::generate(IdKind::Delivery);
+    let now = now_ms();
+    c.prepare_cached(
+        "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
+         attempts, next_attempt_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?8)",
+    )?
+    .execute(params![
+        id,
+        event_seq,
+        e.id,
+        e.account_id,
+        target.endpoint_id,
+        target.url,
+        due_ms,
+        now
+    ])?;
+    Ok(Delivery {
+        id,
+        event_id: e.id.clone(),
+        account_id: e.account_id.clone(),
+        endpoint_id: target.endpoint_id.map(str::to_string),
+        url: target.url.to_string(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: Some(rows::time(due_ms)),
+        last_status_code: None,
+        created_at: rows::time(now),
+        updated_at: rows::time(now),
+    })
+}
+
+fn find_event(c: &Connection, account: &str, id: &str) -> StoreResult<Option<(Event, i64)>> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.account_id = ?1 AND e.id = ?2",
+        rows::EVENT_COLUMNS
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([account, id], |r| Ok((rows::event(r)?, r.get(7)?)))
+        .optional()?)
+}
+
+pub(super) fn get_event(c: &Connection, account: &str, id: &str) -> StoreResult<(Event, i64)> {
+    find_event(c, account, id)?.ok_or(StoreError::NotFound)
+}
+
+/// The summary status of an event's deliveries, as a SQL expression over `e`.
+const STATUS_EXPR: &str = "CASE \
+    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending') THEN 'pending' \
+    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'failed') THEN 'failed' \
+    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq) THEN 'succeeded' \
+    ELSE NULL END";
+
+pub(super) fn list_events(
+    c: &Connection,
+    account: &str,
+    filter: &EventFilter,
+    page: PageRequest,
+) -> StoreResult<Page<ListedEvent>> {
+    let sql = format!(
+        "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
+         WHERE e.account_id = ?1 AND e.seq < ?2 AND (?3 IS NULL OR e.event_type = ?3) \
+         AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) ORDER BY e.seq DESC LIMIT ?5",
+        cols = rows::EVENT_COLUMNS,
+    );
+    let rows = c
+        .prepare_cached(&sql)?
+        .query_map(
+            params![
+                account,
+                page.after_seq.unwrap_or(i64::MAX),
+                filter.event_type,
+                filter.status.map(DeliveryStatus::as_str),
+                page.limit + 1
+            ],
+            |r| {
+                let status: Option<String> = r.get(8)?;
+                let seq: i64 = r.get(7)?;
+                Ok((
+                    ListedEvent {
+                        event: rows::event(r)?,
+                        status: status.as_deref().and_then(DeliveryStatus::parse),
+                        seq,
+                    },
+                    seq,
+                ))
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(paginate(rows, page.limit))
+}
+
+pub(super) fn list_deliveries(
+    c: &Connection,
+    account: &str,
+    event_id: &str,
+) -> StoreResult<Vec<Delivery>> {
+    let (_, seq) = get_event(c, account, event_id)?;
+    let sql = format!(
+        "SELECT {} FROM deliveries WHERE event_seq = ?1 ORDER BY seq",
+        rows::DELIVERY_COLUMNS
+    );
+    let deliveries = c
+        .prepare_cached(&sql)?
+        .query_map([seq], rows::delivery)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(deliveries)
+}
+
+pub(super) fn list_attempts(
+    c: &Connection,
+    account: &str,
+    of_event: bool,
+    id: &str,
+    page: PageRequest,
+) -> StoreResult<Page<Attempt>> {
+    let before = page.after_seq.unwrap_or(i64::MAX);
+    let sql_tail = "AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+    let rows = if of_event {
+        let (_, event_seq) = get_event(c, account, id)?;
+        let sql = format!(
+            "SELECT {} FROM attempts WHERE event_seq = ?1 {sql_tail}",
+            rows::ATTEMPT_COLUMNS
+        );
+        collect_attempts(c, &sql, params![event_seq, before, page.limit + 1])?
+    } else {
+        tenant::get_endpoint(c, account, id)?;
+        let sql = format!(
+            "SELECT {} FROM attempts WHERE endpoint_id = ?1 {sql_tail}",
+            rows::ATTEMPT_COLUMNS
+        );
+        collect_attempts(c, &sql, params![id, before, page.limit + 1])?
+    };
+    Ok(paginate(rows, page.limit))
+}
+
+fn collect_attempts(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<(Attempt, i64)>> {
+    let rows = c
+        .prepare_cached(sql)?
+        .query_map(params, |r| Ok((rows::attempt(r)?, r.get(13)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(super) fn resend(
+    c: &Connection,
+    account: &str,
+    event_id: &str,
+    endpoint_id: Option<&str>,
+) -> StoreResult<Vec<Delivery>> {
+    let (event, seq) = get_event(c, account, event_id)?;
+    let now = now_ms();
+    let mut created = Vec::new();
+    if let Some(endpoint_id) = endpoint_id {
+        let ep = tenant::get_endpoint(c, account, endpoint_id)?;
+        let target = NewDelivery {
+            endpoint_id: Some(&ep.id),
+            url: &ep.url,
+        };
+        created.push(insert_delivery(c, seq, &event, &target, now)?);
+        return Ok(created);
+    }
+    // Every target the event had: its endpoints (current URL) or its own URL.
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT d.endpoint_id, COALESCE(ep.url, d.url) FROM deliveries d \
+         LEFT JOIN endpoints ep ON ep.id = d.endpoint_id \
+         WHERE d.event_seq = ?1 AND (d.endpoint_id IS NULL OR ep.id IS NOT NULL)",
+    )?;
+    let targets = stmt
+        .query_map([seq], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (endpoint_id, url) in &targets {
+        let target = NewDelivery {
+            endpoint_id: endpoint_id.as_deref(),
+            url,
+        };
+        created.push(insert_delivery(c, seq, &event, &target, now)?);
+    }
+    Ok(created)
+}
+
+pub(super) fn recover(
+    c: &Connection,
+    account: &str,
+    endpoint_id: &str,
+    since: Timestamp,
+) -> StoreResult<u64> {
+    let ep = tenant::get_endpoint(c, account, endpoint_id)?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {} FROM events e WHERE e.seq IN (SELECT DISTINCT event_seq FROM deliveries \
+         WHERE endpoint_id = ?1 AND status = 'failed' AND updated_at >= ?2)",
+        rows::EVENT_COLUMNS,
+    ))?;
+    let events = stmt
+        .query_map(params![ep.id, ms(since)], |r| {
+            Ok((rows::event(r)?, r.get::<_, i64>(7)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let now = now_ms();
+    let target = NewDelivery {
+        endpoint_id: Some(&ep.id),
+        url: &ep.url,
+    };
+    for (event, seq) in &events {
+        insert_delivery(c, *seq, event, &target, now)?;
+    }
+    Ok(events.len() as u64)
+}
+
+pub(super) fn endpoint_hourly_stats(
+    c: &Connection,
+    account: &str,
+    endpoint_id: &str,
+    since: Timestamp,
+) -> StoreResult<Vec<HourlyStats>> {
+    tenant::get_endpoint(c, account, endpoint_id)?;
+    let mut stmt = c.prepare_cached(
+        "SELECT (started_at / 3600000) * 3600000 AS hour, \
+         SUM(CASE WHEN outcome = 'succeeded' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN outcome = 'succeeded' THEN 0 ELSE 1 END) \
+         FROM attempts WHERE endpoint_id = ?1 AND started_at >= ?2 GROUP BY hour ORDER BY hour",
+    )?;
+    let stats = stmt
+        .query_map(params![endpoint_id, ms(since)], |r| {
+            Ok(HourlyStats {
+                hour: rows::time(r.get(0)?),
+                succeeded: r.get::<_, i64>(1)? as u64,
+                failed: r.get::<_, i64>(2)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(stats)
+}

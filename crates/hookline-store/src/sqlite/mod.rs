@@ -1,0 +1,510 @@
+//! The embedded SQLite store, Hookline's default.
+//!
+//! One writer thread owns the only read-write connection and group-commits:
+//! it takes every queued write job, runs them in one transaction (each inside
+//! its own savepoint, so one failure does not spoil the batch), commits once
+//! with `synchronous=FULL`, and only then answers each caller. Reads run on a
+//! small pool of WAL readers in `spawn_blocking`. SQLite serves one node: at
+//! open, leases left by a crashed process are released at once.
+
+mod engine;
+mod events;
+mod rows;
+mod tenant;
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page, Timestamp};
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::types::*;
+use crate::{Store, StoreError, StoreResult};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const READERS: usize = 4;
+/// Most write jobs committed in one transaction.
+const MAX_BATCH: usize = 2048;
+
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// The embedded store. Cheap to share behind an `Arc`.
+pub struct SqliteStore {
+    writer: mpsc::Sender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_slots: Arc<Semaphore>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates it and
+    /// starts the writer thread.
+    pub async fn open(path: &str) -> StoreResult<Self> {
+        let path = path.to_string();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    fn open_blocking(path: &str) -> StoreResult<Self> {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let lock = lock_database(path)?;
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
+        engine::release_all_leases(&conn, rows::now_ms())?;
+        let readers = (0..READERS)
+            .map(|_| connect(path))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let (tx, rx) = mpsc::channel::<Job>(8192);
+        std::thread::Builder::new()
+            .name("hookline-sqlite-writer".into())
+            .spawn(move || {
+                run_writer(conn, rx);
+                // The lock is held for as long as this process can write.
+                drop(lock);
+            })
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(SqliteStore {
+            writer: tx,
+            readers: Arc::new(Mutex::new(readers)),
+            reader_slots: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    /// Runs `f` in the next group commit and answers once it is durable.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let _ = tx.send(commit.and(result));
+            });
+            (ok, reply)
+        });
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?
+    }
+
+    /// Runs `f` on a reader connection off the async threads.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _slot = self
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers
+                .lock()
+                .expect("reader pool lock is never poisoned: no code panics while holding it")
+                .pop()
+                .expect("a reader is free while holding a slot");
+            let result = f(&conn);
+            readers
+                .lock()
+                .expect("reader pool lock is never poisoned")
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+/// Takes an exclusive lock beside the database file: SQLite serves one node,
+/// and a second process would re-queue the first one's in-flight work at
+/// open and deliver it twice. A lock just released by a stopping store in
+/// this process is waited for briefly.
+fn lock_database(path: &str) -> StoreResult<std::fs::File> {
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {lock_path}: {e}")))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Unavailable(format!(
+                    "another hookline process is using {path}; the embedded database serves one \
+                     process — stop the other one, or use PostgreSQL (HOOKLINE_DATABASE_URL=postgres://…) \
+                     to run several nodes"
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Unavailable(format!("cannot lock {lock_path}: {e}")))
+            }
+        }
+    }
+}
+
+fn connect(path: &str) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // WAL lets readers run beside the writer; FULL makes every commit
+    // durable before a 202 is answered (the contract's promise).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -16384)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Applies migrations newer than the database's `user_version`.
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "the database schema is version {current}, newer than this hookline ({}); upgrade hookline",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+/// The writer loop: one transaction per batch of queued jobs.
+fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: VecDeque<Job> = VecDeque::with_capacity(MAX_BATCH);
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push_back(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push_back(job),
+                Err(_) => break,
+            }
+        }
+        let commit = run_batch(&conn, &mut batch, &mut replies);
+        if let Err(err) = &commit {
+            tracing::error!(error = %err, "group commit failed");
+        }
+        for reply in replies.drain(..) {
+            reply(commit.clone());
+        }
+    }
+}
+
+fn run_batch(
+    conn: &Connection,
+    batch: &mut VecDeque<Job>,
+    replies: &mut Vec<Reply>,
+) -> Result<(), StoreError> {
+    let result = run_jobs(conn, batch, replies).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+    if result.is_err() {
+        // Leave no transaction open for the next batch; every reply gets the error.
+        let _ = conn.execute_batch("ROLLBACK");
+        for job in batch.drain(..) {
+            replies.push(job_failed(job));
+        }
+    }
+    result
+}
+
+fn run_jobs(
+    conn: &Connection,
+    batch: &mut VecDeque<Job>,
+    replies: &mut Vec<Reply>,
+) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    while let Some(job) = batch.pop_front() {
+        conn.execute_batch("SAVEPOINT job")?;
+        let (ok, reply) = job(conn);
+        replies.push(reply);
+        if !ok {
+            conn.execute_batch("ROLLBACK TO job")?;
+        }
+        conn.execute_batch("RELEASE job")?;
+    }
+    Ok(())
+}
+
+/// A job that never ran: dropping it drops its answer channel, so its
+/// caller learns the write failed.
+fn job_failed(job: Job) -> Reply {
+    drop(job);
+    Box::new(|_| {})
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| tenant::setting(c, &key)).await
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |c| tenant::setting_or_insert(c, &key, &value))
+            .await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |c| tenant::set_setting(c, &key, &value))
+            .await
+    }
+
+    async fn create_account(&self, account: &Account, signing_secret: &str) -> StoreResult<()> {
+        let (account, secret) = (account.clone(), signing_secret.to_string());
+        self.write(move |c| tenant::create_account(c, &account, &secret))
+            .await
+    }
+
+    async fn list_accounts(&self, page: PageRequest) -> StoreResult<Page<Account>> {
+        self.read(move |c| tenant::list_accounts(c, page)).await
+    }
+
+    async fn get_account(&self, account_id: &str) -> StoreResult<Account> {
+        let id = account_id.to_string();
+        self.read(move |c| tenant::get_account(c, &id)).await
+    }
+
+    async fn update_account(&self, account: &Account) -> StoreResult<()> {
+        let account = account.clone();
+        self.write(move |c| tenant::update_account(c, &account))
+            .await
+    }
+
+    async fn delete_account(&self, account_id: &str) -> StoreResult<()> {
+        let id = account_id.to_string();
+        self.write(move |c| tenant::delete_account(c, &id)).await
+    }
+
+    async fn account_signing_secret(&self, account_id: &str) -> StoreResult<String> {
+        let id = account_id.to_string();
+        self.read(move |c| tenant::account_signing_secret(c, &id))
+            .await
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let key = key.clone();
+        self.write(move |c| tenant::create_api_key(c, &key)).await
+    }
+
+    async fn account_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<String>> {
+        let hash = key_hash.to_string();
+        self.read(move |c| tenant::account_for_key_hash(c, &hash))
+            .await
+    }
+
+    async fn list_event_types(&self) -> StoreResult<Vec<EventType>> {
+        self.read(tenant::list_event_types).await
+    }
+
+    async fn create_event_type(&self, event_type: &EventType) -> StoreResult<()> {
+        let event_type = event_type.clone();
+        self.write(move |c| tenant::create_event_type(c, &event_type))
+            .await
+    }
+
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        let endpoint = endpoint.clone();
+        self.write(move |c| tenant::create_endpoint(c, &endpoint))
+            .await
+    }
+
+    async fn list_endpoints(
+        &self,
+        account_id: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Endpoint>> {
+        let id = account_id.to_string();
+        self.read(move |c| tenant::list_endpoints(c, &id, page))
+            .await
+    }
+
+    async fn get_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<Endpoint> {
+        let (account, id) = (account_id.to_string(), endpoint_id.to_string());
+        self.read(move |c| tenant::get_endpoint(c, &account, &id))
+            .await
+    }
+
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        let endpoint = endpoint.clone();
+        self.write(move |c| tenant::update_endpoint(c, &endpoint))
+            .await
+    }
+
+    async fn delete_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<()> {
+        let (account, id) = (account_id.to_string(), endpoint_id.to_string());
+        self.write(move |c| tenant::delete_endpoint(c, &account, &id))
+            .await
+    }
+
+    async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
+        self.write(move |c| events::publish(c, &request)).await
+    }
+
+    async fn list_events(
+        &self,
+        account_id: &str,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ListedEvent>> {
+        let (account, filter) = (account_id.to_string(), filter.clone());
+        self.read(move |c| events::list_events(c, &account, &filter, page))
+            .await
+    }
+
+    async fn get_event(&self, account_id: &str, event_id: &str) -> StoreResult<Event> {
+        let (account, id) = (account_id.to_string(), event_id.to_string());
+        self.read(move |c| events::get_event(c, &account, &id).map(|(e, _)| e))
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        account_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Vec<Delivery>> {
+        let (account, id) = (account_id.to_string(), event_id.to_string());
+        self.read(move |c| events::list_deliveries(c, &account, &id))
+            .await
+    }
+
+    async fn list_attempts(
+        &self,
+        account_id: &str,
+        of: AttemptsOf,
+        page: PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        let account = account_id.to_string();
+        let of = match of {
+            AttemptsOf::Event(id) => (true, id),
+            AttemptsOf::Endpoint(id) => (false, id),
+        };
+        self.read(move |c| events::list_attempts(c, &account, of.0, &of.1, page))
+            .await
+    }
+
+    async fn resend(
+        &self,
+        account_id: &str,
+        event_id: &str,
+        endpoint_id: Option<&str>,
+    ) -> StoreResult<Vec<Delivery>> {
+        let (account, event) = (account_id.to_string(), event_id.to_string());
+        let endpoint = endpoint_id.map(str::to_string);
+        self.write(move |c| events::resend(c, &account, &event, endpoint.as_deref()))
+            .await
+    }
+
+    async fn recover(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<u64> {
+        let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
+        self.write(move |c| events::recover(c, &account, &endpoint, since))
+            .await
+    }
+
+    async fn endpoint_hourly_stats(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<Vec<HourlyStats>> {
+        let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
+        self.read(move |c| events::endpoint_hourly_stats(c, &account, &endpoint, since))
+            .await
+    }
+
+    async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
+        let request = request.clone();
+        self.write(move |c| engine::claim_due(c, &request)).await
+    }
+
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
+        self.write(move |c| engine::record_attempts(c, &results))
+            .await
+    }
+
+    async fn release(&self, delivery_ids: &[String]) -> StoreResult<()> {
+        let ids = delivery_ids.to_vec();
+        self.write(move |c| engine::release(c, &ids)).await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        self.read(engine::next_due_at).await
+    }
+
+    async fn pending_stats(&self) -> StoreResult<PendingStats> {
+        self.read(engine::pending_stats).await
+    }
+
+    async fn purge_events_before(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
+        self.write(move |c| engine::purge_events_before(c, before, batch))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_second_process_cannot_open_the_same_database() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db.sqlite").display().to_string();
+        let first = SqliteStore::open(&path)
+            .await
+            .expect("the first store opens");
+        let second = SqliteStore::open(&path).await;
+        let message = second.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("another hookline process"), "{message}");
+        drop(first);
+        // Once the first store is gone its lock is released.
+        SqliteStore::open(&path)
+            .await
+            .expect("reopens after the first closed");
+    }
+}

@@ -1,0 +1,125 @@
+//! Mapping between SQLite rows and domain types (times as epoch milliseconds,
+//! maps and lists as JSON text).
+
+use hookline_core::{
+    Account, Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, Event, PayloadMode,
+};
+use rusqlite::Row;
+
+use crate::StoreError;
+
+pub(super) use crate::encode::{ms, now_ms, opt_time, time, to_json};
+
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn bad_value(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(StoreError::Invalid(format!(
+            "unknown {what} in the database"
+        ))),
+    )
+}
+
+pub(super) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq";
+
+pub(super) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: time(row.get(2)?),
+        updated_at: time(row.get(3)?),
+    })
+}
+
+pub(super) const ENDPOINT_COLUMNS: &str =
+    "id, account_id, url, description, event_types, disabled, \
+    disabled_reason, payload, headers, secret, previous_secret, previous_secret_expires_at, \
+    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq";
+
+pub(super) fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
+    let payload: String = row.get(7)?;
+    Ok(Endpoint {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        url: row.get(2)?,
+        description: row.get(3)?,
+        event_types: from_json(&row.get::<_, String>(4)?)?,
+        disabled: row.get(5)?,
+        disabled_reason: row.get(6)?,
+        payload: PayloadMode::parse(&payload).ok_or_else(|| bad_value("payload mode"))?,
+        headers: from_json(&row.get::<_, String>(8)?)?,
+        secret: row.get(9)?,
+        previous_secret: row.get(10)?,
+        previous_secret_expires_at: opt_time(row.get(11)?),
+        rate_limit_per_sec: row.get(12)?,
+        metadata: from_json(&row.get::<_, String>(13)?)?,
+        failing_since: opt_time(row.get(14)?),
+        created_at: time(row.get(15)?),
+        updated_at: time(row.get(16)?),
+    })
+}
+
+/// Event columns, for queries that name the events table `e`.
+pub(super) const EVENT_COLUMNS: &str =
+    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq";
+
+pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        event_type: row.get(2)?,
+        data: row.get(3)?,
+        webhook_url: row.get(4)?,
+        payload_hash: row.get(5)?,
+        created_at: time(row.get(6)?),
+    })
+}
+
+pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, status, \
+    attempts, next_attempt_at, last_status_code, created_at, updated_at";
+
+pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let status: String = row.get(5)?;
+    Ok(Delivery {
+        id: row.get(0)?,
+        event_id: row.get(1)?,
+        account_id: row.get(2)?,
+        endpoint_id: row.get(3)?,
+        url: row.get(4)?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| bad_value("delivery status"))?,
+        attempts: row.get(6)?,
+        next_attempt_at: opt_time(row.get(7)?),
+        last_status_code: row.get(8)?,
+        created_at: time(row.get(9)?),
+        updated_at: time(row.get(10)?),
+    })
+}
+
+pub(super) const ATTEMPT_COLUMNS: &str =
+    "id, delivery_id, event_id, account_id, endpoint_id, url, \
+    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq";
+
+pub(super) fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
+    let outcome: String = row.get(9)?;
+    Ok(Attempt {
+        id: row.get(0)?,
+        delivery_id: row.get(1)?,
+        event_id: row.get(2)?,
+        account_id: row.get(3)?,
+        endpoint_id: row.get(4)?,
+        url: row.get(5)?,
+        attempt: row.get(6)?,
+        started_at: time(row.get(7)?),
+        duration_ms: row.get::<_, i64>(8)?.max(0) as u64,
+        outcome: AttemptOutcome::parse(&outcome).ok_or_else(|| bad_value("attempt outcome"))?,
+        status_code: row.get(10)?,
+        error: row.get(11)?,
+        response_body: row.get(12)?,
+    })
+}

@@ -1,0 +1,268 @@
+//! Settings, accounts, API keys, event types and endpoints on SQLite.
+
+use hookline_core::{Account, Endpoint, EventType, Page};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::rows::{self, ms, now_ms, to_json};
+use crate::types::{ApiKey, PageRequest};
+use crate::{StoreError, StoreResult};
+
+pub(super) use crate::encode::paginate;
+
+fn not_found_if_zero(changed: usize) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn setting(c: &Connection, key: &str) -> StoreResult<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub(super) fn setting_or_insert(c: &Connection, key: &str, value: &str) -> StoreResult<String> {
+    c.prepare_cached(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+    )?
+    .execute([key, value])?;
+    setting(c, key)?.ok_or(StoreError::NotFound)
+}
+
+pub(super) fn set_setting(c: &Connection, key: &str, value: &str) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}
+
+pub(super) fn create_account(c: &Connection, a: &Account, secret: &str) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO accounts (id, name, signing_secret, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![a.id, a.name, secret, ms(a.created_at), ms(a.updated_at)])
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("an account with id {} already exists", a.id)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+pub(super) fn list_accounts(c: &Connection, page: PageRequest) -> StoreResult<Page<Account>> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        rows::ACCOUNT_COLUMNS
+    );
+    let rows = c
+        .prepare_cached(&sql)?
+        .query_map(params![page.after_seq.unwrap_or(0), page.limit + 1], |r| {
+            Ok((rows::account(r)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(paginate(rows, page.limit))
+}
+
+pub(super) fn get_account(c: &Connection, id: &str) -> StoreResult<Account> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE id = ?1",
+        rows::ACCOUNT_COLUMNS
+    );
+    Ok(c.prepare_cached(&sql)?.query_row([id], rows::account)?)
+}
+
+pub(super) fn update_account(c: &Connection, a: &Account) -> StoreResult<()> {
+    not_found_if_zero(
+        c.prepare_cached("UPDATE accounts SET name = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute(params![a.id, a.name, ms(a.updated_at)])?,
+    )
+}
+
+pub(super) fn delete_account(c: &Connection, id: &str) -> StoreResult<()> {
+    not_found_if_zero(c.execute("DELETE FROM accounts WHERE id = ?1", [id])?)?;
+    for table in ["api_keys", "endpoints", "events", "deliveries", "attempts"] {
+        c.execute(&format!("DELETE FROM {table} WHERE account_id = ?1"), [id])?;
+    }
+    Ok(())
+}
+
+pub(super) fn account_signing_secret(c: &Connection, id: &str) -> StoreResult<String> {
+    Ok(
+        c.prepare_cached("SELECT signing_secret FROM accounts WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?,
+    )
+}
+
+pub(super) fn create_api_key(c: &Connection, key: &ApiKey) -> StoreResult<()> {
+    get_account(c, &key.account_id)?;
+    c.prepare_cached(
+        "INSERT INTO api_keys (id, account_id, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        key.id,
+        key.account_id,
+        key.key_hash,
+        ms(key.created_at)
+    ])?;
+    Ok(())
+}
+
+pub(super) fn account_for_key_hash(c: &Connection, hash: &str) -> StoreResult<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT account_id FROM api_keys WHERE key_hash = ?1")?
+            .query_row([hash], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub(super) fn list_event_types(c: &Connection) -> StoreResult<Vec<EventType>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT name, description, example, schema FROM event_types ORDER BY name",
+    )?;
+    let types = stmt
+        .query_map([], |r| {
+            let schema: Option<String> = r.get(3)?;
+            Ok(EventType {
+                name: r.get(0)?,
+                description: r.get(1)?,
+                example: rows::from_json(&r.get::<_, String>(2)?)?,
+                schema: schema.map(|s| rows::from_json(&s)).transpose()?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(types)
+}
+
+pub(super) fn create_event_type(c: &Connection, t: &EventType) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO event_types (name, description, example, schema, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        t.name,
+        t.description,
+        to_json(&t.example),
+        t.schema.as_ref().map(to_json),
+        now_ms()
+    ])
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("event type {} already exists", t.name)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+pub(super) fn create_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
+    get_account(c, &e.account_id)?;
+    c.prepare_cached(
+        "INSERT INTO endpoints (id, account_id, url, description, event_types, disabled, disabled_reason, \
+         payload, headers, secret, previous_secret, previous_secret_expires_at, rate_limit_per_sec, \
+         metadata, failing_since, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?
+    .execute(params![
+        e.id,
+        e.account_id,
+        e.url,
+        e.description,
+        to_json(&e.event_types),
+        e.disabled,
+        e.disabled_reason,
+        e.payload.as_str(),
+        to_json(&e.headers),
+        e.secret,
+        e.previous_secret,
+        e.previous_secret_expires_at.map(ms),
+        e.rate_limit_per_sec,
+        to_json(&e.metadata),
+        e.failing_since.map(ms),
+        ms(e.created_at),
+        ms(e.updated_at),
+    ])?;
+    Ok(())
+}
+
+pub(super) fn list_endpoints(
+    c: &Connection,
+    account: &str,
+    page: PageRequest,
+) -> StoreResult<Page<Endpoint>> {
+    let sql = format!(
+        "SELECT {} FROM endpoints WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        rows::ENDPOINT_COLUMNS
+    );
+    let rows = c
+        .prepare_cached(&sql)?
+        .query_map(
+            params![account, page.after_seq.unwrap_or(0), page.limit + 1],
+            |r| Ok((rows::endpoint(r)?, r.get(17)?)),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(paginate(rows, page.limit))
+}
+
+pub(super) fn get_endpoint(c: &Connection, account: &str, id: &str) -> StoreResult<Endpoint> {
+    let sql = format!(
+        "SELECT {} FROM endpoints WHERE account_id = ?1 AND id = ?2",
+        rows::ENDPOINT_COLUMNS
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([account, id], rows::endpoint)?)
+}
+
+pub(super) fn update_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
+    let was_disabled: bool = c
+        .prepare_cached("SELECT disabled FROM endpoints WHERE account_id = ?1 AND id = ?2")?
+        .query_row([&e.account_id, &e.id], |r| r.get(0))?;
+    c.prepare_cached(
+        "UPDATE endpoints SET url = ?3, description = ?4, event_types = ?5, disabled = ?6, \
+         disabled_reason = ?7, payload = ?8, headers = ?9, secret = ?10, previous_secret = ?11, \
+         previous_secret_expires_at = ?12, rate_limit_per_sec = ?13, metadata = ?14, \
+         failing_since = ?15, updated_at = ?16 WHERE account_id = ?1 AND id = ?2",
+    )?
+    .execute(params![
+        e.account_id,
+        e.id,
+        e.url,
+        e.description,
+        to_json(&e.event_types),
+        e.disabled,
+        e.disabled_reason,
+        e.payload.as_str(),
+        to_json(&e.headers),
+        e.secret,
+        e.previous_secret,
+        e.previous_secret_expires_at.map(ms),
+        e.rate_limit_per_sec,
+        to_json(&e.metadata),
+        e.failing_since.map(ms),
+        ms(e.updated_at),
+    ])?;
+    if was_disabled && !e.disabled {
+        // Deliveries parked while the endpoint was disabled are due again;
+        // one in flight under a live lease is left to its node.
+        c.prepare_cached(
+            "UPDATE deliveries SET next_attempt_at = ?2 WHERE endpoint_id = ?1 \
+             AND status = 'pending' AND (lease_until IS NULL OR lease_until <= ?2)",
+        )?
+        .execute(params![e.id, now_ms()])?;
+    }
+    Ok(())
+}
+
+pub(super) fn delete_endpoint(c: &Connection, account: &str, id: &str) -> StoreResult<()> {
+    not_found_if_zero(
+        c.prepare_cached("DELETE FROM endpoints WHERE account_id = ?1 AND id = ?2")?
+            .execute([account, id])?,
+    )?;
+    c.prepare_cached(
+        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, \
+         updated_at = ?2 WHERE endpoint_id = ?1 AND status = 'pending'",
+    )?
+    .execute(params![id, now_ms()])?;
+    Ok(())
+}

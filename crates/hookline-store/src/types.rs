@@ -1,0 +1,188 @@
+//! Requests and answers of the [`Store`](crate::Store) that are not domain nouns.
+
+use std::collections::BTreeMap;
+
+use hookline_core::{Attempt, AttemptOutcome, DeliveryStatus, Event, PayloadMode, Timestamp};
+
+/// Where a page starts and how long it is. The cursor is the opaque `seq`
+/// of the last row of the previous page (rows are listed by `seq` descending
+/// for events and attempts, ascending for accounts and endpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after_seq: Option<i64>,
+}
+
+impl PageRequest {
+    /// The first page of `limit` rows.
+    pub fn first(limit: u32) -> Self {
+        PageRequest {
+            limit,
+            after_seq: None,
+        }
+    }
+}
+
+/// A hashed account API key.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub account_id: String,
+    /// Hex SHA-256 of the key; the key itself is never stored.
+    pub key_hash: String,
+    pub created_at: Timestamp,
+}
+
+/// Who receives a published event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Every enabled endpoint of the account whose filter matches
+    /// (or `event.webhook_url` alone when it is set).
+    Subscribed,
+    /// Only this endpoint of the account (test sends), even if its filter
+    /// would not match; `NotFound` if it is not the account's.
+    Endpoint(String),
+}
+
+/// An event to store with its fan-out.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub event: Event,
+    pub target: Target,
+}
+
+/// What publishing did.
+#[derive(Debug, Clone)]
+pub enum PublishOutcome {
+    /// Stored, with this many deliveries.
+    Created { event: Event, deliveries: u32 },
+    /// The id existed with the same payload hash: nothing new was stored.
+    Duplicate(Event),
+    /// The id existed with a different payload.
+    Conflict,
+}
+
+/// Filters of the event list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub event_type: Option<String>,
+    /// Matches the event's summary status: `pending` if any delivery is
+    /// pending, else `failed` if any failed, else `succeeded` (has deliveries,
+    /// all succeeded).
+    pub status: Option<DeliveryStatus>,
+}
+
+/// An event in a list, with the summary status of its deliveries
+/// (pending over failed over succeeded; `None` when it has none).
+#[derive(Debug, Clone)]
+pub struct ListedEvent {
+    pub event: Event,
+    pub status: Option<DeliveryStatus>,
+    pub seq: i64,
+}
+
+/// Whose attempts to list.
+#[derive(Debug, Clone)]
+pub enum AttemptsOf {
+    Event(String),
+    Endpoint(String),
+}
+
+/// Attempt counts of one hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyStats {
+    /// Start of the hour.
+    pub hour: Timestamp,
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+/// What the scheduler asks for.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub now: Timestamp,
+    pub limit: u32,
+    pub lease_until: Timestamp,
+    /// Names the claiming node in the lease (for operators reading the table).
+    pub node_id: String,
+    /// Endpoints this node has no room for right now (concurrency or rate limit).
+    pub skip_endpoints: Vec<String>,
+}
+
+/// A leased delivery with everything needed to attempt it without another query.
+#[derive(Clone)]
+pub struct DueDelivery {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub account_id: String,
+    pub endpoint_id: Option<String>,
+    /// The target URL, user info included.
+    pub url: String,
+    /// Attempts already made.
+    pub attempts: u32,
+    pub first_attempt_at: Option<Timestamp>,
+    pub event_type: String,
+    pub event_created_at: Timestamp,
+    /// Raw JSON text of the event's data.
+    pub data: String,
+    pub payload: PayloadMode,
+    pub headers: BTreeMap<String, String>,
+    /// Current secret first; the previous one too during a rotation.
+    pub secrets: Vec<String>,
+    pub rate_limit_per_sec: Option<u32>,
+    /// When the endpoint's current run of failures began.
+    pub endpoint_failing_since: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("delivery_id", &self.delivery_id)
+            .field("event_id", &self.event_id)
+            .field("endpoint_id", &self.endpoint_id)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Succeeded,
+    RetryAt(Timestamp),
+    Failed,
+}
+
+/// What an attempt does to its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointEffect {
+    None,
+    /// A success: the endpoint is healthy again (`failing_since` cleared).
+    Healthy,
+    /// A failure: `failing_since` is set to the attempt time unless already set.
+    Failing,
+    /// Disable the endpoint with this reason (410 Gone, or failing for 5 days).
+    Disable(String),
+}
+
+/// A finished attempt and its consequences.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub attempt: Attempt,
+    pub next: NextStep,
+    pub endpoint_effect: EndpointEffect,
+}
+
+impl AttemptResult {
+    /// Whether the attempt itself succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.attempt.outcome == AttemptOutcome::Succeeded
+    }
+}
+
+/// The backlog, for metrics.
+#[derive(Debug, Clone, Default)]
+pub struct PendingStats {
+    pub pending: u64,
+    pub oldest_created_at: Option<Timestamp>,
+}

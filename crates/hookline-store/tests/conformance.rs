@@ -1,0 +1,43 @@
+//! One conformance suite for every store, in the manner of ripgrep's
+//! `rgtest!`: each `conformance!` body runs as `NAME::sqlite` on a store in a
+//! temporary directory and as `NAME::postgres` on a fresh schema of the
+//! database named by `HOOKLINE_TEST_PG_URL` (the PostgreSQL variants print a
+//! notice and pass when it is unset; `.ci/run` always sets it). The bodies
+//! hold what the `Store` trait promises, above all that concurrent claims
+//! never hand out the same delivery twice.
+
+/// Defines `$name::sqlite` and `$name::postgres` running the same body with
+/// `$t` bound to the [`harness::TestStore`].
+macro_rules! conformance {
+    ($name:ident, |$t:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let $t = $crate::harness::TestStore::sqlite().await;
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some($t) = $crate::harness::TestStore::postgres().await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+
+#[path = "conformance/engine.rs"]
+mod engine;
+#[path = "conformance/events.rs"]
+mod events;
+#[path = "conformance/harness.rs"]
+mod harness;
+#[path = "conformance/tenancy.rs"]
+mod tenancy;
+#[path = "conformance/upkeep.rs"]
+mod upkeep;

@@ -1,0 +1,354 @@
+//! The suite's harness: a store on a scratch database (a temporary directory
+//! for SQLite, a fresh schema for PostgreSQL, both removed on drop) and
+//! fixtures for the nouns the bodies need.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use hookline_core::{
+    Account, Attempt, AttemptOutcome, Delivery, Endpoint, Event, Id, IdKind, Page, PayloadMode,
+    Timestamp,
+};
+use hookline_store::{
+    open, AttemptResult, ClaimRequest, EndpointEffect, NextStep, PageRequest, PublishOutcome,
+    PublishRequest, SharedStore, Target,
+};
+use sqlx::Connection;
+
+/// The variable naming the PostgreSQL server the `postgres` variants use.
+const PG_URL_VAR: &str = "HOOKLINE_TEST_PG_URL";
+
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const ACCOUNT_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+/// A store on its own scratch database.
+pub(crate) struct TestStore {
+    // Declared first: the store closes before its scratch space goes.
+    pub(crate) store: SharedStore,
+    pub(crate) url: String,
+    _scratch: Scratch,
+}
+
+enum Scratch {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Schema(#[allow(dead_code)] PgSchema),
+}
+
+impl TestStore {
+    pub(crate) async fn sqlite() -> TestStore {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}/hookline.db", dir.path().display());
+        TestStore {
+            store: open(&url).await.expect("SQLite opens"),
+            url,
+            _scratch: Scratch::Dir(dir),
+        }
+    }
+
+    /// `None` (after a notice) when `HOOKLINE_TEST_PG_URL` is unset.
+    pub(crate) async fn postgres() -> Option<TestStore> {
+        let schema = PgSchema::create().await?;
+        let url = schema.url();
+        Some(TestStore {
+            store: open(&url).await.expect("PostgreSQL opens"),
+            url,
+            _scratch: Scratch::Schema(schema),
+        })
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self._scratch, Scratch::Schema(_))
+    }
+
+    /// Closes the store and opens its database again, as a restarted node
+    /// would.
+    pub(crate) async fn restart(self) -> TestStore {
+        let TestStore {
+            store,
+            url,
+            _scratch,
+        } = self;
+        drop(store);
+        TestStore {
+            store: open(&url).await.expect("the database reopens"),
+            url,
+            _scratch,
+        }
+    }
+
+    /// Another node on the same database: a second PostgreSQL store with
+    /// its own pool; SQLite serves one node, so the same store.
+    pub(crate) async fn second_node(&self) -> SharedStore {
+        if self.is_postgres() {
+            open(&self.url).await.expect("a second node connects")
+        } else {
+            self.store.clone()
+        }
+    }
+}
+
+/// A schema with a random name in the test database, dropped on drop.
+pub(crate) struct PgSchema {
+    admin_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    /// `None` (after a notice) when `HOOKLINE_TEST_PG_URL` is unset.
+    pub(crate) async fn create() -> Option<PgSchema> {
+        let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
+            eprintln!("{PG_URL_VAR} is not set: skipping the PostgreSQL variant");
+            return None;
+        };
+        let name = format!(
+            "hookline_test_{}",
+            &Id::generate(IdKind::Event)["evt_".len()..]
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_URL_VAR} must name a reachable database: {e}"));
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("the test user may create schemas");
+        Some(PgSchema { admin_url, name })
+    }
+
+    /// The test URL with the schema as its `search_path`.
+    pub(crate) fn url(&self) -> String {
+        let sep = if self.admin_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.admin_url, self.name
+        )
+    }
+
+    /// The `BIGINT` answer of `sql`, run in this schema.
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
+        let mut conn = sqlx::PgConnection::connect(&self.url())
+            .await
+            .expect("the schema's URL connects");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the query answers")
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for clean-up");
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Now, at the millisecond precision the stores keep.
+pub(crate) fn now() -> Timestamp {
+    ms(Utc::now())
+}
+
+/// `t` cut to whole milliseconds.
+pub(crate) fn ms(t: Timestamp) -> Timestamp {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).expect("in range")
+}
+
+/// The request for the page after `page`.
+pub(crate) fn after<T>(page: &Page<T>, limit: u32) -> PageRequest {
+    PageRequest {
+        limit,
+        after_seq: Some(
+            page.next_cursor
+                .as_deref()
+                .expect("a next page")
+                .parse()
+                .expect("cursors are decimal seqs"),
+        ),
+    }
+}
+
+pub(crate) fn new_account(name: &str) -> Account {
+    let now = now();
+    Account {
+        id: Id::generate(IdKind::Account),
+        name: name.into(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A stored account's id.
+pub(crate) async fn account(store: &SharedStore) -> String {
+    let account = new_account("Acme");
+    store
+        .create_account(&account, ACCOUNT_SECRET)
+        .await
+        .expect("account created");
+    account.id
+}
+
+/// An enabled endpoint for every type, not yet stored.
+pub(crate) fn new_endpoint(account: &str) -> Endpoint {
+    let now = now();
+    Endpoint {
+        id: Id::generate(IdKind::Endpoint),
+        account_id: account.into(),
+        url: "https://receiver.example/hook".into(),
+        description: String::new(),
+        event_types: Vec::new(),
+        disabled: false,
+        disabled_reason: None,
+        payload: PayloadMode::Full,
+        headers: BTreeMap::new(),
+        secret: SECRET.into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        rate_limit_per_sec: None,
+        metadata: Default::default(),
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A stored endpoint subscribed to `types` (empty: every type).
+pub(crate) async fn endpoint(store: &SharedStore, account: &str, types: &[&str]) -> Endpoint {
+    let mut ep = new_endpoint(account);
+    ep.event_types = types.iter().map(|t| t.to_string()).collect();
+    store.create_endpoint(&ep).await.expect("endpoint created");
+    ep
+}
+
+/// An event of `event_type` created a second ago (so its deliveries are due).
+pub(crate) fn new_event(account: &str, event_type: &str) -> Event {
+    let id = Id::generate(IdKind::Event);
+    Event {
+        data: format!("{{\"object\": \"{id}\", \"amount\": 1250}}"),
+        payload_hash: format!("hash-of-{id}"),
+        id,
+        account_id: account.into(),
+        event_type: event_type.into(),
+        webhook_url: None,
+        created_at: now() - Duration::seconds(1),
+    }
+}
+
+pub(crate) async fn publish_to(
+    store: &SharedStore,
+    event: &Event,
+    target: Target,
+) -> PublishOutcome {
+    store
+        .publish(PublishRequest {
+            event: event.clone(),
+            target,
+        })
+        .await
+        .expect("publish answers")
+}
+
+/// Publishes `event` to its subscribers; answers how many deliveries it got.
+pub(crate) async fn publish(store: &SharedStore, event: &Event) -> u32 {
+    match publish_to(store, event, Target::Subscribed).await {
+        PublishOutcome::Created {
+            event: e,
+            deliveries,
+        } => {
+            assert_eq!(&e, event);
+            deliveries
+        }
+        other => panic!("expected Created, got {other:?}"),
+    }
+}
+
+/// Publishes a new event of `event_type`; answers it.
+pub(crate) async fn publish_new(store: &SharedStore, account: &str, event_type: &str) -> Event {
+    let event = new_event(account, event_type);
+    publish(store, &event).await;
+    event
+}
+
+/// A claim at `at` for up to `limit` deliveries, leased for `lease_secs`.
+pub(crate) fn claim_at(at: Timestamp, limit: u32, lease_secs: i64) -> ClaimRequest {
+    ClaimRequest {
+        now: at,
+        limit,
+        lease_until: at + Duration::seconds(lease_secs),
+        node_id: "node-test".into(),
+        skip_endpoints: Vec::new(),
+    }
+}
+
+/// A claim now for up to `limit` deliveries, leased for a minute.
+pub(crate) fn claim(limit: u32) -> ClaimRequest {
+    claim_at(Utc::now(), limit, 60)
+}
+
+/// Attempt number `n` of `delivery`, started at `started_at`.
+pub(crate) fn attempt(
+    delivery: &Delivery,
+    n: u32,
+    started_at: Timestamp,
+    status_code: Option<u16>,
+) -> Attempt {
+    let outcome = match status_code {
+        Some(200..=299) => AttemptOutcome::Succeeded,
+        Some(_) => AttemptOutcome::HttpError,
+        None => AttemptOutcome::ConnectionError,
+    };
+    Attempt {
+        id: Id::generate(IdKind::Attempt),
+        delivery_id: delivery.id.clone(),
+        event_id: delivery.event_id.clone(),
+        account_id: delivery.account_id.clone(),
+        endpoint_id: delivery.endpoint_id.clone(),
+        url: delivery.url.clone(),
+        attempt: n,
+        started_at: ms(started_at),
+        duration_ms: 42,
+        outcome,
+        status_code,
+        error: status_code.is_none().then(|| "connection refused".into()),
+        response_body: status_code.map_or(String::new(), |c| format!("status {c}")),
+    }
+}
+
+pub(crate) fn result(attempt: Attempt, next: NextStep, effect: EndpointEffect) -> AttemptResult {
+    AttemptResult {
+        attempt,
+        next,
+        endpoint_effect: effect,
+    }
+}
+
+/// The deliveries of an event, oldest first.
+pub(crate) async fn deliveries(store: &SharedStore, event: &Event) -> Vec<Delivery> {
+    store
+        .list_deliveries(&event.account_id, &event.id)
+        .await
+        .expect("deliveries listed")
+}
+
+/// The only delivery of an event.
+pub(crate) async fn only_delivery(store: &SharedStore, event: &Event) -> Delivery {
+    let mut all = deliveries(store, event).await;
+    assert_eq!(all.len(), 1, "one delivery expected");
+    all.remove(0)
+}

@@ -1,0 +1,305 @@
+//! Interoperability with code nobody on the team wrote: the official
+//! `standardwebhooks` packages from PyPI and npm verify what this crate (and
+//! so Hookline) signs, and this crate verifies what they sign. Also runs every
+//! receiver snippet of `docs/receiving-webhooks.md`.
+//!
+//! Needs `python3 -m pip install standardwebhooks flask` and `npm ci` in
+//! `tests/interop/` (`.ci/run` does both).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hookline_verify::{sign, verify, Headers, Options, Secret, VerifyError};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const OTHER: &str = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkhIQ==";
+const BODY: &str = r#"{"id":"evt_1","type":"payment.completed","data":{"amount":4999}}"#;
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Panics with the install step when an official package is missing.
+fn require_packages() {
+    let python = Command::new("python3")
+        .args(["-c", "import standardwebhooks, flask"])
+        .output();
+    assert!(
+        python.is_ok_and(|o| o.status.success()),
+        "the official Python package is missing: run `python3 -m pip install standardwebhooks flask`"
+    );
+    assert!(
+        interop_dir().join("node_modules/standardwebhooks").exists(),
+        "the official npm package is missing: run `npm ci` in crates/hookline-verify/tests/interop"
+    );
+}
+
+/// Runs the Python or Node helper; answers (success, stdout).
+fn official(lang: &str, args: &[&str], body: &str) -> (bool, String) {
+    require_packages();
+    let dir = tempfile_dir();
+    let body_file = dir.join(format!("body-{}", rand_suffix()));
+    std::fs::write(&body_file, body).unwrap();
+    let (program, script) = match lang {
+        "python" => ("python3", "interop.py"),
+        _ => ("node", "interop.js"),
+    };
+    let mut full: Vec<String> = vec![interop_dir().join(script).display().to_string()];
+    full.extend(args.iter().map(|s| s.to_string()));
+    full.push(body_file.display().to_string());
+    let out = Command::new(program)
+        .args(&full)
+        .output()
+        .expect("interpreter runs");
+    let _ = std::fs::remove_file(&body_file);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+fn tempfile_dir() -> PathBuf {
+    std::env::temp_dir()
+}
+
+fn rand_suffix() -> String {
+    format!("{}-{:?}", std::process::id(), Instant::now())
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+}
+
+fn ours_verify(secret: &str, id: &str, ts: i64, sig: &str, body: &str) -> Result<(), VerifyError> {
+    let headers = Headers {
+        id: Some(id.into()),
+        timestamp: Some(ts.to_string()),
+        signature: Some(sig.into()),
+    };
+    verify(
+        &[Secret::parse(secret).unwrap()],
+        &headers,
+        body.as_bytes(),
+        &Options::default(),
+    )
+    .map(|_| ())
+}
+
+fn check_language(lang: &str) {
+    let ts = now();
+    let secret = Secret::parse(SECRET).unwrap();
+    // Ours → theirs.
+    let sig = sign(&secret, "evt_1", ts, BODY.as_bytes());
+    let ts_s = ts.to_string();
+    assert!(
+        official(lang, &["verify", SECRET, "evt_1", &ts_s, &sig], BODY).0,
+        "{lang} verifies our signature"
+    );
+    assert!(
+        !official(
+            lang,
+            &["verify", SECRET, "evt_1", &ts_s, &sig],
+            "{\"tampered\":true}"
+        )
+        .0,
+        "{lang}: tampered body fails"
+    );
+    assert!(
+        !official(lang, &["verify", OTHER, "evt_1", &ts_s, &sig], BODY).0,
+        "{lang}: wrong secret fails"
+    );
+    let stale = (ts - 600).to_string();
+    let stale_sig = sign(&secret, "evt_1", ts - 600, BODY.as_bytes());
+    assert!(
+        !official(lang, &["verify", SECRET, "evt_1", &stale, &stale_sig], BODY).0,
+        "{lang}: stale timestamp fails"
+    );
+
+    // Theirs → ours.
+    let (ok, theirs) = official(lang, &["sign", SECRET, "evt_1", &ts_s], BODY);
+    assert!(ok && theirs.starts_with("v1,"), "{lang} signs: {theirs}");
+    assert_eq!(theirs, sig, "{lang} and we compute the same signature");
+    assert_eq!(ours_verify(SECRET, "evt_1", ts, &theirs, BODY), Ok(()));
+    assert_eq!(
+        ours_verify(SECRET, "evt_1", ts, &theirs, "{}"),
+        Err(VerifyError::NoMatchingSignature)
+    );
+    assert_eq!(
+        ours_verify(OTHER, "evt_1", ts, &theirs, BODY),
+        Err(VerifyError::NoMatchingSignature)
+    );
+    let (_, their_stale) = official(lang, &["sign", SECRET, "evt_1", &stale], BODY);
+    assert_eq!(
+        ours_verify(SECRET, "evt_1", ts - 600, &their_stale, BODY),
+        Err(VerifyError::TimestampTooOld(300))
+    );
+}
+
+#[test]
+fn python_standardwebhooks_interoperates() {
+    check_language("python");
+}
+
+#[test]
+fn npm_standardwebhooks_interoperates() {
+    check_language("node");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Sends a webhook with std's TCP (no HTTP client dependency); answers the status.
+fn post(port: u16, id: &str, ts: i64, sig: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST /webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         webhook-id: {id}\r\nwebhook-timestamp: {ts}\r\nwebhook-signature: {sig}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_listening(port: u16) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < end,
+            "the receiver did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts a documented receiver and checks: valid → 2xx, tampered → 400,
+/// the same webhook-id again → 2xx but handled once.
+fn check_receiver(mut command: Command) {
+    let port = free_port();
+    let child = command
+        .env("WEBHOOK_SECRET", SECRET)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("receiver starts");
+    let mut running = Running(child);
+    wait_listening(port);
+    let ts = now();
+    let body = r#"{"id":"evt_9","type":"refund.completed","data":{}}"#;
+    let sig = sign(
+        &Secret::parse(SECRET).unwrap(),
+        "evt_9",
+        ts,
+        body.as_bytes(),
+    );
+    assert!(
+        (200..300).contains(&post(port, "evt_9", ts, &sig, body)),
+        "a valid webhook is accepted"
+    );
+    assert_eq!(
+        post(port, "evt_9", ts, &sig, r#"{"id":"evt_9","forged":1}"#),
+        400,
+        "a tampered body is refused"
+    );
+    assert!(
+        (200..300).contains(&post(port, "evt_9", ts, &sig, body)),
+        "a retry is acknowledged"
+    );
+    let _ = running.0.kill();
+    let mut out = String::new();
+    use std::io::Read;
+    running
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(
+        out.matches("handled").count(),
+        1,
+        "handled exactly once: {out}"
+    );
+}
+
+#[test]
+fn documented_flask_receiver_works() {
+    require_packages();
+    let mut cmd = Command::new("python3");
+    cmd.arg(interop_dir().join("flask_receiver.py"));
+    check_receiver(cmd);
+}
+
+#[test]
+fn documented_express_receiver_works() {
+    require_packages();
+    let mut cmd = Command::new("node");
+    cmd.arg(interop_dir().join("express_receiver.js"))
+        .current_dir(interop_dir());
+    check_receiver(cmd);
+}
+
+#[test]
+fn documented_rust_receiver_works() {
+    // `cargo test` builds the examples next to the test binaries.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/axum_receiver");
+    assert!(
+        example.exists(),
+        "build the example first: cargo build -p hookline-verify --examples"
+    );
+    check_receiver(Command::new(example));
+}
+
+#[test]
+fn the_guide_shows_exactly_the_tested_snippets() {
+    let guide = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/receiving-webhooks.md"),
+    )
+    .unwrap();
+    for file in [
+        "tests/interop/express_receiver.js",
+        "tests/interop/flask_receiver.py",
+        "examples/axum_receiver.rs",
+    ] {
+        let snippet =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        assert!(
+            guide.contains(snippet.trim()),
+            "docs/receiving-webhooks.md must contain {file} verbatim"
+        );
+    }
+}
