@@ -3,10 +3,12 @@
 //! Tokens are long random strings, so a SHA-256 hash is enough to make a
 //! leaked database useless for calling the API. The admin hash is compared in
 //! constant time; API key hashes are looked up (a lookup by hash reveals
-//! nothing about the key) and cached in memory.
+//! nothing about the key) and cached in memory for a short while, so a key
+//! of an account deleted through another node of a fleet stops working soon.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use hookline_store::SharedStore;
 use sha2::{Digest, Sha256};
@@ -35,19 +37,18 @@ impl Caller {
 
 /// Hex SHA-256 of a token, as stored.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
+
+/// How long a node trusts a key it has looked up without asking the store.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// Checks tokens against the admin hash and the stored API keys.
 pub struct Authenticator {
     admin_hash: String,
     store: SharedStore,
-    key_cache: RwLock<HashMap<String, String>>,
+    /// Key hash → (account id, when it was looked up).
+    key_cache: RwLock<HashMap<String, (String, Instant)>>,
 }
 
 impl Authenticator {
@@ -74,7 +75,7 @@ impl Authenticator {
                 self.key_cache
                     .write()
                     .expect("key cache lock is never poisoned")
-                    .insert(hash, account.clone());
+                    .insert(hash, (account.clone(), Instant::now()));
                 Ok(Caller::Account(account))
             }
             None => Err(ApiError::unauthorized(
@@ -88,7 +89,8 @@ impl Authenticator {
             .read()
             .expect("key cache lock is never poisoned")
             .get(hash)
-            .cloned()
+            .filter(|(_, looked_up)| looked_up.elapsed() < KEY_CACHE_TTL)
+            .map(|(account, _)| account.clone())
     }
 
     /// Forgets cached keys (after an account is deleted).

@@ -44,6 +44,19 @@ impl std::fmt::Display for BlockedAddress {
 
 impl std::error::Error for BlockedAddress {}
 
+/// A host name that did not resolve, said plainly for the attempt log
+/// (reqwest would bury it under "client error (Connect): dns error").
+#[derive(Debug)]
+struct UnresolvedHost(String);
+
+impl std::fmt::Display for UnresolvedHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnresolvedHost {}
+
 struct CheckedResolver {
     allow_private: bool,
 }
@@ -53,8 +66,14 @@ impl Resolve for CheckedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| {
+                    Box::new(UnresolvedHost(format!(
+                        "could not resolve {host} ({e}); check the endpoint's host name"
+                    ))) as Box<dyn std::error::Error + Send + Sync>
+                })?
+                .collect();
             if allow_private {
                 return Ok(Box::new(resolved.into_iter()) as Addrs);
             }
@@ -218,6 +237,18 @@ fn classify(err: &reqwest::Error) -> (AttemptOutcome, String) {
         if let Some(blocked) = e.downcast_ref::<BlockedAddress>() {
             return (AttemptOutcome::Blocked, blocked.0.clone());
         }
+        if let Some(unresolved) = e.downcast_ref::<UnresolvedHost>() {
+            return (AttemptOutcome::ConnectionError, unresolved.0.clone());
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return (
+                    AttemptOutcome::ConnectionError,
+                    "connection refused: nothing is listening at the endpoint's host and port"
+                        .into(),
+                );
+            }
+        }
         source = e.source();
     }
     if err.is_timeout() {
@@ -269,5 +300,28 @@ mod ssrf_tests {
         let literal = reqwest::Url::parse("http://169.254.169.254/latest/meta-data").unwrap();
         let sent = client.post(&literal, HeaderMap::new(), Bytes::new()).await;
         assert_eq!(sent.outcome, AttemptOutcome::Blocked);
+    }
+
+    #[tokio::test]
+    async fn connection_failures_say_what_went_wrong() {
+        let client = DeliveryClient::new(Duration::from_secs(5), true);
+        let url = reqwest::Url::parse("http://hookline-test.invalid/hook").unwrap();
+        let sent = client.post(&url, HeaderMap::new(), Bytes::new()).await;
+        assert_eq!(sent.outcome, AttemptOutcome::ConnectionError);
+        let error = sent.error.unwrap();
+        assert!(
+            error.starts_with("could not resolve hookline-test.invalid"),
+            "{error}"
+        );
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let closed = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap();
+        let sent = client.post(&closed, HeaderMap::new(), Bytes::new()).await;
+        assert_eq!(sent.outcome, AttemptOutcome::ConnectionError);
+        assert!(sent.error.unwrap().starts_with("connection refused"));
     }
 }
