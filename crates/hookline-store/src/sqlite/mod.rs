@@ -1,9 +1,11 @@
 //! The embedded SQLite store, Hookline's default.
 //!
 //! One writer thread owns the only read-write connection and group-commits:
-//! it takes every queued write job, runs them in one transaction (each inside
-//! its own savepoint, so one failure does not spoil the batch), commits once
-//! with `synchronous=FULL`, and only then answers each caller. Reads run on a
+//! it takes every queued write job, runs them in one transaction, commits
+//! once with `synchronous=FULL`, and only then answers each caller. One
+//! failing job does not spoil the batch: the batch is rolled back and run
+//! again with each job in its own savepoint (savepoints cost a statement
+//! journal per job, so the common, all-succeed case goes without). Reads run on a
 //! small pool of WAL readers in `spawn_blocking`. SQLite serves one node: at
 //! open, leases left by a crashed process are released at once.
 
@@ -12,7 +14,6 @@ mod events;
 mod rows;
 mod tenant;
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -29,8 +30,45 @@ const READERS: usize = 4;
 /// Most write jobs committed in one transaction.
 const MAX_BATCH: usize = 2048;
 
-type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// One queued write: run once or twice (see [`run_batch`]), answered once.
+trait WriteJob: Send {
+    /// Runs the job's statements; `false` when it failed and its writes must
+    /// be undone.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller: the job's last result once `commit` succeeded,
+    /// the commit's error otherwise.
+    fn answer(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+type Job = Box<dyn WriteJob>;
+
+/// A write job and the channel its caller waits on.
+struct Queued<F, T> {
+    f: F,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<F, T> WriteJob for Queued<F, T>
+where
+    F: Fn(&Connection) -> StoreResult<T> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = (self.f)(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), StoreError>) {
+        let Queued { result, reply, .. } = *self;
+        let answer = commit.and_then(|()| {
+            result.unwrap_or_else(|| Err(StoreError::Unavailable("the write did not run".into())))
+        });
+        let _ = reply.send(answer);
+    }
+}
 
 /// The embedded store. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
@@ -82,25 +120,25 @@ impl SqliteStore {
     }
 
     /// Runs `f` in the next group commit and answers once it is durable.
+    /// `f` may run twice (the first run rolled back), so it only touches
+    /// the connection.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let reply: Reply = Box::new(move |commit| {
-                let _ = tx.send(commit.and(result));
-            });
-            (ok, reply)
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(Queued {
+            f,
+            result: None,
+            reply,
         });
         self.writer
             .send(job)
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        rx.await
+        answer
+            .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?
     }
 
@@ -202,65 +240,62 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 
 /// The writer loop: one transaction per batch of queued jobs.
 fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: VecDeque<Job> = VecDeque::with_capacity(MAX_BATCH);
-    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
-        batch.push_back(first);
+        batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push_back(job),
+                Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        let commit = run_batch(&conn, &mut batch, &mut replies);
+        let commit = run_batch(&conn, &mut batch);
         if let Err(err) = &commit {
             tracing::error!(error = %err, "group commit failed");
         }
-        for reply in replies.drain(..) {
-            reply(commit.clone());
+        for job in batch.drain(..) {
+            job.answer(commit.clone());
         }
     }
 }
 
-fn run_batch(
-    conn: &Connection,
-    batch: &mut VecDeque<Job>,
-    replies: &mut Vec<Reply>,
-) -> Result<(), StoreError> {
-    let result = run_jobs(conn, batch, replies).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+/// Runs and commits a batch: first plainly, and only if a job failed, once
+/// more with each job in its own savepoint so the others still commit.
+fn run_batch(conn: &Connection, batch: &mut [Job]) -> Result<(), StoreError> {
+    let result = match run_jobs(conn, batch, false) {
+        Ok(true) => conn.execute_batch("COMMIT").map_err(StoreError::from),
+        Ok(false) => conn
+            .execute_batch("ROLLBACK")
+            .map_err(StoreError::from)
+            .and_then(|()| run_jobs(conn, batch, true))
+            .and_then(|_| Ok(conn.execute_batch("COMMIT")?)),
+        Err(err) => Err(err),
+    };
     if result.is_err() {
-        // Leave no transaction open for the next batch; every reply gets the error.
+        // Leave no transaction open for the next batch; every job gets the error.
         let _ = conn.execute_batch("ROLLBACK");
-        for job in batch.drain(..) {
-            replies.push(job_failed(job));
-        }
     }
     result
 }
 
-fn run_jobs(
-    conn: &Connection,
-    batch: &mut VecDeque<Job>,
-    replies: &mut Vec<Reply>,
-) -> Result<(), StoreError> {
+/// Runs every job in one open transaction; `Ok(false)` when a job failed
+/// outside a savepoint (the transaction must then be rolled back).
+fn run_jobs(conn: &Connection, batch: &mut [Job], isolated: bool) -> Result<bool, StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    while let Some(job) = batch.pop_front() {
+    for job in batch.iter_mut() {
+        if !isolated {
+            if !job.run(conn) {
+                return Ok(false);
+            }
+            continue;
+        }
         conn.execute_batch("SAVEPOINT job")?;
-        let (ok, reply) = job(conn);
-        replies.push(reply);
-        if !ok {
+        if !job.run(conn) {
             conn.execute_batch("ROLLBACK TO job")?;
         }
         conn.execute_batch("RELEASE job")?;
     }
-    Ok(())
-}
-
-/// A job that never ran: dropping it drops its answer channel, so its
-/// caller learns the write failed.
-fn job_failed(job: Job) -> Reply {
-    drop(job);
-    Box::new(|_| {})
+    Ok(true)
 }
 
 #[async_trait]

@@ -68,6 +68,52 @@ conformance!(accounts_round_trip_and_conflict, |t| {
     ));
 });
 
+conformance!(failing_writes_do_not_undo_concurrent_ones, |t| {
+    // Writes issued together may share one commit: the failing ones answer
+    // their error, the others are stored all the same.
+    let taken = new_account("Taken");
+    t.store
+        .create_account(&taken, ACCOUNT_SECRET)
+        .await
+        .unwrap();
+    let mut writes = Vec::new();
+    for i in 0..40 {
+        let store = t.store.clone();
+        let account = if i % 2 == 0 {
+            new_account(&format!("Merchant {i}"))
+        } else {
+            taken.clone()
+        };
+        writes.push(tokio::spawn(async move {
+            let result = store.create_account(&account, ACCOUNT_SECRET).await;
+            (account.id, result)
+        }));
+    }
+    let mut stored = vec![taken.id.clone()];
+    for write in writes {
+        let (id, result) = write.await.unwrap();
+        if id == taken.id {
+            assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+        } else {
+            result.expect("a valid account is stored beside failing writes");
+            stored.push(id);
+        }
+    }
+    let listed: Vec<String> = t
+        .store
+        .list_accounts(PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    stored.sort();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(listed_sorted, stored);
+});
+
 conformance!(accounts_page_in_creation_order, |t| {
     let s = &t.store;
     let mut ids = Vec::new();
