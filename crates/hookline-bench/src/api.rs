@@ -100,7 +100,9 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    fn new(url: &str, key: &str) -> anyhow::Result<Publisher> {
+    /// A publisher posting to `url` with `key` as its bearer token (the
+    /// relay ignores it).
+    pub(crate) fn new(url: &str, key: &str) -> anyhow::Result<Publisher> {
         let mut data = json!({
             "payment_id": "pay_0123456789abcdef",
             "amount": 12_345,

@@ -3,7 +3,7 @@
 //!
 //! [`run`] starts a local receiver, then for each run a fresh database and a
 //! Hookline server as a child process (see `server`), measures the baseline,
-//! ingest, delivery, fan-out, latency and the delivery engine alone (drain;
+//! the relay ceiling (see `relay`), ingest, delivery, fan-out, latency and the delivery engine alone (drain;
 //! see `scenarios`), and finally, once, memory with a large backlog of
 //! pending deliveries. It answers a
 //! [`Report`] whose Markdown table the binary prints. The crate is a library
@@ -14,6 +14,7 @@ mod api;
 mod cpu;
 mod progress;
 mod receiver;
+mod relay;
 mod report;
 mod scenarios;
 mod server;
@@ -203,6 +204,12 @@ async fn measure_phases(
     note(format_args!("  baseline: {baseline:.0} requests/s"));
     samples.cpu("baseline", watch.share());
     samples.baseline.push(baseline);
+    note("  relay");
+    let watch = CpuWatch::start(pid);
+    let relay = scenarios::relay(receiver, sizes.delivery_events, sizes.concurrency).await?;
+    note(format_args!("  relay: {relay:.0} deliveries/s"));
+    samples.cpu("relay (ceiling)", watch.share());
+    samples.relay.push(relay);
     note("  ingest");
     let watch = CpuWatch::start(pid);
     let ingest = scenarios::ingest(&api, sizes.ingest_events, sizes.concurrency).await?;

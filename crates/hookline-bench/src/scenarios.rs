@@ -1,5 +1,5 @@
-//! The measurements themselves, one function per figure: the baseline, pure
-//! ingest, end-to-end delivery (one endpoint and fan-out), latency at a
+//! The measurements themselves, one function per figure: the baseline, the
+//! relay ceiling, pure ingest, end-to-end delivery (one endpoint and fan-out), latency at a
 //! steady rate, and memory with a large backlog.
 //!
 //! Each takes a running server (through [`Api`]) and the receiver and
@@ -15,10 +15,11 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::api::{Api, DATA_BYTES};
+use crate::api::{Api, Publisher, DATA_BYTES};
 use crate::cpu::{CpuShare, CpuWatch};
 use crate::progress::{note, Progress};
 use crate::receiver::Receiver;
+use crate::relay::Relay;
 use crate::server::{Memory, Server, ServerOptions};
 
 /// How long a phase may see no new delivery before it is declared stuck.
@@ -106,6 +107,25 @@ pub(crate) async fn delivery(
         note(format_args!("  {label}: {duplicates} duplicate deliveries"));
     }
     Ok(expected as f64 / (last - started).as_secs_f64())
+}
+
+/// Deliveries/s through the [`Relay`]: `events` published to it as to a
+/// node (same publisher, concurrency and timing as [`delivery`]), each
+/// forwarded to the receiver with nothing stored — the ceiling of the
+/// end-to-end figures on this machine.
+pub(crate) async fn relay(
+    receiver: &Receiver,
+    events: usize,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    let relay = Relay::start(&receiver.url(0)).await?;
+    let publisher = Arc::new(Publisher::new(&relay.url(), "relay")?);
+    receiver.reset();
+    let (started, _) = publisher
+        .publish_many(events, concurrency, "relay, publishing")
+        .await?;
+    let (_, last) = receiver.wait_for(events, STALL, "relay").await?;
+    Ok(events as f64 / (last - started).as_secs_f64())
 }
 
 /// Deliveries/s of the delivery engine alone: `events` are published to a

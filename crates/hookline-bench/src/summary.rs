@@ -16,6 +16,7 @@ use crate::{Options, FANOUT_ENDPOINTS};
 #[derive(Default)]
 pub(crate) struct Samples {
     pub(crate) baseline: Vec<f64>,
+    pub(crate) relay: Vec<f64>,
     pub(crate) ingest: Vec<f64>,
     pub(crate) delivery_1: Vec<f64>,
     pub(crate) delivery_10: Vec<f64>,
@@ -81,6 +82,14 @@ impl Samples {
                 true,
                 Target::None,
                 self.baseline,
+            ),
+            row(
+                "relay",
+                "relay ceiling: publish → relay → receiver, nothing stored".into(),
+                per_s,
+                true,
+                Target::None,
+                self.relay,
             ),
             row(
                 "ingest",
@@ -219,6 +228,7 @@ pub(crate) fn method(options: &Options) -> Vec<String> {
     vec![
         format!("{} run(s) of each per-run figure, each on a fresh server and database; min/median/max over runs; targets judged on the median", options.runs),
         format!("baseline: {} requests through `DeliveryClient` (Hookline's own reqwest client, settings and pool) straight to the receiver", thousands(s.baseline_requests as u64)),
+        format!("relay: {} events published (same publisher and concurrency as delivery) to a relay in the benchmark process that answers `202` and forwards each body to the receiver through `DeliveryClient`, nothing stored, signed or logged; first publish → last receipt. Every end-to-end delivery needs a request in and a request out on the same cores, so this bounds the delivery figures; the baseline counts only the request out", thousands(s.delivery_events as u64)),
         format!("ingest: {} events; delivery: {} events to 1 endpoint, {} events to {FANOUT_ENDPOINTS} endpoints; publishers use an account API key over a keep-alive pool", thousands(s.ingest_events as u64), thousands(s.delivery_events as u64), thousands(s.fanout_events as u64)),
         format!("drain: {} events published to a node with `HOOKLINE_ROLE=api` (nothing delivered), then a full node on the same database delivers them; timed from the first receipt to the last — the delivery engine without concurrent ingest", thousands(s.delivery_events as u64)),
         format!("latency: open-loop publishing at {} events/s for {} s, from the start of each POST to the receiver's first receipt of that webhook-id", s.latency_rate, s.latency_seconds),

@@ -14,6 +14,7 @@ async fn quick_benchmark_produces_every_figure() {
         .expect("the quick benchmark runs");
     for key in [
         "baseline",
+        "relay",
         "ingest",
         "delivery_1",
         "delivery_10",
