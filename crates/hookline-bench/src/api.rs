@@ -71,7 +71,33 @@ impl Api {
 
     /// `hookline_pending_deliveries` from `/metrics`.
     pub(crate) async fn pending_deliveries(&self) -> anyhow::Result<u64> {
-        let text = self
+        let text = self.metrics().await?;
+        let value = metric(&text, "hookline_pending_deliveries")
+            .context("hookline_pending_deliveries in /metrics")?;
+        Ok(value as u64)
+    }
+
+    /// The SQLite writer's totals from `/metrics`; `None` on a server
+    /// without one (PostgreSQL).
+    pub(crate) async fn writer_totals(&self) -> anyhow::Result<Option<WriterTotals>> {
+        let text = self.metrics().await?;
+        let at = Instant::now();
+        let value = |name| metric(&text, &format!("hookline_sqlite_writer_{name}_total"));
+        Ok(
+            match (value("commits"), value("writes"), value("busy_seconds")) {
+                (Some(commits), Some(writes), Some(busy_seconds)) => Some(WriterTotals {
+                    commits,
+                    writes,
+                    busy_seconds,
+                    at,
+                }),
+                _ => None,
+            },
+        )
+    }
+
+    async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(self
             .http
             .get(format!("{}/metrics", self.base_url))
             .bearer_auth(ADMIN_TOKEN)
@@ -79,15 +105,46 @@ impl Api {
             .await?
             .error_for_status()?
             .text()
-            .await?;
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("hookline_pending_deliveries "))
-            .context("hookline_pending_deliveries in /metrics")?;
-        let value: f64 = line["hookline_pending_deliveries ".len()..]
-            .trim()
-            .parse()?;
-        Ok(value as u64)
+            .await?)
+    }
+}
+
+/// The value of the unlabelled sample `name` in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The SQLite writer's running totals at one moment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WriterTotals {
+    commits: f64,
+    writes: f64,
+    busy_seconds: f64,
+    at: Instant,
+}
+
+/// What the SQLite writer did over a stretch of time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WriterLoad {
+    /// Share of the time it was running or committing a batch, in percent.
+    pub(crate) busy: f64,
+    pub(crate) commits_per_s: f64,
+    /// Write jobs (publishes, claims, attempt batches) per commit.
+    pub(crate) writes_per_commit: f64,
+}
+
+impl WriterTotals {
+    /// The writer's load between `earlier` and now.
+    pub(crate) fn since(&self, earlier: &WriterTotals) -> WriterLoad {
+        let secs = (self.at - earlier.at).as_secs_f64().max(1e-9);
+        let commits = self.commits - earlier.commits;
+        WriterLoad {
+            busy: 100.0 * (self.busy_seconds - earlier.busy_seconds) / secs,
+            commits_per_s: commits / secs,
+            writes_per_commit: (self.writes - earlier.writes) / commits.max(1.0),
+        }
     }
 }
 

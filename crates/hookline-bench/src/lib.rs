@@ -23,10 +23,10 @@ mod summary;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use report::{CpuRow, Figure, Report, Target};
+pub use report::{CpuRow, Figure, Report, Target, WriterRow};
 pub use server::serve;
 
-use api::Api;
+use api::{Api, WriterTotals};
 use cpu::CpuWatch;
 use progress::note;
 use receiver::Receiver;
@@ -175,7 +175,7 @@ async fn measure_run(
     measured?;
     note("  drain");
     let sizes = &options.sizes;
-    let (drain, share) = scenarios::drain(
+    let (drain, share, writer) = scenarios::drain(
         server_options,
         receiver,
         sizes.delivery_events,
@@ -183,7 +183,7 @@ async fn measure_run(
     )
     .await?;
     note(format_args!("  drain: {drain:.0} deliveries/s"));
-    samples.cpu("drain, 1 endpoint", share);
+    samples.cpu("drain, 1 endpoint", share, writer);
     samples.drain.push(drain);
     Ok(())
 }
@@ -202,19 +202,19 @@ async fn measure_phases(
     let baseline =
         scenarios::baseline(receiver, sizes.baseline_requests, sizes.concurrency).await?;
     note(format_args!("  baseline: {baseline:.0} requests/s"));
-    samples.cpu("baseline", watch.share());
+    samples.cpu("baseline", watch.share(), None);
     samples.baseline.push(baseline);
     note("  relay");
     let watch = CpuWatch::start(pid);
     let relay = scenarios::relay(receiver, sizes.delivery_events, sizes.concurrency).await?;
     note(format_args!("  relay: {relay:.0} deliveries/s"));
-    samples.cpu("relay (ceiling)", watch.share());
+    samples.cpu("relay (ceiling)", watch.share(), None);
     samples.relay.push(relay);
     note("  ingest");
-    let watch = CpuWatch::start(pid);
+    let watch = PhaseWatch::start(&api, pid).await?;
     let ingest = scenarios::ingest(&api, sizes.ingest_events, sizes.concurrency).await?;
     note(format_args!("  ingest: {ingest:.0} events/s"));
-    samples.cpu("ingest", watch.share());
+    watch.finish(samples, "ingest").await?;
     samples.ingest.push(ingest);
     for (endpoints, events, phase) in [
         (1, sizes.delivery_events, "delivery, 1 endpoint"),
@@ -225,25 +225,25 @@ async fn measure_phases(
         ),
     ] {
         note(format_args!("  {phase}"));
-        let watch = CpuWatch::start(pid);
+        let watch = PhaseWatch::start(&api, pid).await?;
         let rate =
             scenarios::delivery(&api, receiver, endpoints, events, sizes.concurrency).await?;
         note(format_args!("  {phase}: {rate:.0} deliveries/s"));
-        samples.cpu(phase, watch.share());
+        watch.finish(samples, phase).await?;
         match endpoints {
             1 => samples.delivery_1.push(rate),
             _ => samples.delivery_10.push(rate),
         }
     }
     note("  latency");
-    let watch = CpuWatch::start(pid);
+    let watch = PhaseWatch::start(&api, pid).await?;
     let latency =
         scenarios::latency(&api, receiver, sizes.latency_rate, sizes.latency_seconds).await?;
     note(format_args!(
         "  latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms at {:.0} events/s",
         latency.p50_ms, latency.p99_ms, latency.max_ms, latency.rate
     ));
-    samples.cpu("latency", watch.share());
+    watch.finish(samples, "latency").await?;
     samples.p50.push(latency.p50_ms);
     samples.p99.push(latency.p99_ms);
     samples.max.push(latency.max_ms);
@@ -255,6 +255,36 @@ async fn measure_phases(
     ));
     samples.peak_rss.push(mib(memory.peak_rss));
     Ok(())
+}
+
+/// Watches one phase of a running server: who used the CPU and, on
+/// SQLite, how busy its writer was.
+struct PhaseWatch<'a> {
+    api: &'a Api,
+    cpu: CpuWatch,
+    writer: Option<WriterTotals>,
+}
+
+impl<'a> PhaseWatch<'a> {
+    async fn start(api: &'a Api, pid: u32) -> anyhow::Result<PhaseWatch<'a>> {
+        let writer = api.writer_totals().await?;
+        Ok(PhaseWatch {
+            api,
+            cpu: CpuWatch::start(pid),
+            writer,
+        })
+    }
+
+    /// Records the phase's CPU shares and writer load in `samples`.
+    async fn finish(self, samples: &mut Samples, phase: &'static str) -> anyhow::Result<()> {
+        let share = self.cpu.share();
+        let load = match (self.writer, self.api.writer_totals().await?) {
+            (Some(before), Some(after)) => Some(after.since(&before)),
+            _ => None,
+        };
+        samples.cpu(phase, share, load);
+        Ok(())
+    }
 }
 
 /// Publishes `options.pending` events to a dead endpoint on a fresh server
@@ -286,9 +316,9 @@ async fn measure_backlog(
         server.base_url
     ));
     let api = Api::new(&server.base_url);
-    let watch = CpuWatch::start(server.pid());
+    let watch = PhaseWatch::start(&api, server.pid()).await?;
     let measured = scenarios::backlog(&api, &server, n, options.sizes.concurrency).await;
-    samples.cpu("backlog", watch.share());
+    watch.finish(samples, "backlog").await?;
     server.stop().await?;
     database.remove().await?;
     let backlog = measured?;

@@ -66,6 +66,18 @@ pub struct CpuRow {
     pub other: f64,
     /// The most other processes took in any run of this phase.
     pub other_max: f64,
+    /// The server's SQLite writer in this phase (medians), where measured.
+    pub writer: Option<WriterRow>,
+}
+
+/// How busy a SQLite server's single writer thread was in a phase.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterRow {
+    /// Percent of the phase's time spent running or committing batches.
+    pub busy: f64,
+    pub commits_per_s: f64,
+    /// Write jobs (publishes, claims, attempt batches) per commit.
+    pub writes_per_commit: f64,
 }
 
 /// Everything one benchmark invocation found.
@@ -143,17 +155,23 @@ impl Report {
         if !self.cpu.is_empty() {
             let _ = writeln!(
                 out,
-                "\n**CPU use by phase** (% of the whole machine, median of runs)\n"
+                "\n**CPU use by phase** (% of the whole machine, median of runs; the server's SQLite writer thread: share of the phase it was busy running and committing batches)\n"
             );
             let _ = writeln!(
                 out,
-                "| phase | server | benchmark + receiver | other processes (max) |"
+                "| phase | server | benchmark + receiver | other processes (max) | SQLite writer busy | commits/s | writes per commit |"
             );
-            let _ = writeln!(out, "|---|---:|---:|---:|");
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
             for row in &self.cpu {
+                let writer = row.writer.map_or("— | — | —".to_string(), |w| {
+                    format!(
+                        "{:.0}% | {:.0} | {:.1}",
+                        w.busy, w.commits_per_s, w.writes_per_commit
+                    )
+                });
                 let _ = writeln!(
                     out,
-                    "| {} | {:.0}% | {:.0}% | {:.0}% ({:.0}%) |",
+                    "| {} | {:.0}% | {:.0}% | {:.0}% ({:.0}%) | {writer} |",
                     row.phase, row.server, row.bench, row.other, row.other_max
                 );
             }

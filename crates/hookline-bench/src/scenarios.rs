@@ -15,7 +15,7 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::api::{Api, Publisher, DATA_BYTES};
+use crate::api::{Api, Publisher, WriterLoad, DATA_BYTES};
 use crate::cpu::{CpuShare, CpuWatch};
 use crate::progress::{note, Progress};
 use crate::receiver::Receiver;
@@ -131,13 +131,14 @@ pub(crate) async fn relay(
 /// Deliveries/s of the delivery engine alone: `events` are published to a
 /// node that delivers nothing (`HOOKLINE_ROLE=api`), then a full node on the
 /// same database delivers them; timed from the first receipt to the last.
-/// Answers the rate and the CPU shares while it drained.
+/// Answers the rate, the CPU shares while it drained and, on SQLite, the
+/// writer's load.
 pub(crate) async fn drain(
     server: ServerOptions<'_>,
     receiver: &Receiver,
     events: usize,
     concurrency: usize,
-) -> anyhow::Result<(f64, CpuShare)> {
+) -> anyhow::Result<(f64, CpuShare, Option<WriterLoad>)> {
     let api_node = Server::start(ServerOptions {
         role: "api",
         ..server.clone()
@@ -156,13 +157,19 @@ pub(crate) async fn drain(
     })
     .await?;
     note(format_args!("  drain: delivering node pid {}", node.pid()));
+    let node_api = Api::new(&node.base_url);
+    let writer_before = node_api.writer_totals().await?;
     let watch = CpuWatch::start(node.pid());
     let waited = receiver.wait_for(events, STALL, "drain").await;
     let share = watch.share();
+    let writer = match (writer_before, node_api.writer_totals().await?) {
+        (Some(before), Some(after)) => Some(after.since(&before)),
+        _ => None,
+    };
     node.stop().await?;
     let (first, last) = waited?;
     let rate = (events.max(2) - 1) as f64 / (last - first).as_secs_f64().max(1e-6);
-    Ok((rate, share))
+    Ok((rate, share, writer))
 }
 
 /// Publish-to-receipt latency at a steady rate.

@@ -6,9 +6,10 @@
 //! slower per delivery, p99 ≤ 25 ms at 1,000 events/s, RSS ≤ 100 MiB under
 //! load and ≤ 150 MiB with 1,000,000 deliveries pending.
 
+use crate::api::WriterLoad;
 use crate::cpu::CpuShare;
 use crate::progress::note;
-use crate::report::{CpuRow, Figure, Target};
+use crate::report::{CpuRow, Figure, Target, WriterRow};
 use crate::scenarios::{mib, Backlog};
 use crate::{Options, FANOUT_ENDPOINTS};
 
@@ -26,21 +27,35 @@ pub(crate) struct Samples {
     pub(crate) max: Vec<f64>,
     pub(crate) rate: Vec<f64>,
     pub(crate) peak_rss: Vec<f64>,
-    /// CPU shares per phase, phases in the order first measured.
-    cpu: Vec<(&'static str, Vec<CpuShare>)>,
+    /// CPU shares (and the SQLite writer's load, where measured) per
+    /// phase, phases in the order first measured.
+    cpu: Vec<(&'static str, Vec<CpuShare>, Vec<WriterLoad>)>,
 }
 
 impl Samples {
-    /// Records (and prints) where a phase's CPU time went.
-    pub(crate) fn cpu(&mut self, phase: &'static str, share: CpuShare) {
+    /// Records (and prints) where a phase's CPU time went and how busy the
+    /// server's SQLite writer was.
+    pub(crate) fn cpu(&mut self, phase: &'static str, share: CpuShare, writer: Option<WriterLoad>) {
         note(format_args!(
             "  CPU during {phase}: server {:.0}%, benchmark {:.0}%, other processes {:.0}% of the machine",
             share.server, share.bench, share.other
         ));
-        match self.cpu.iter_mut().find(|(p, _)| *p == phase) {
-            Some((_, shares)) => shares.push(share),
-            None => self.cpu.push((phase, vec![share])),
+        if let Some(w) = &writer {
+            note(format_args!(
+                "  SQLite writer during {phase}: busy {:.0}%, {:.0} commits/s, {:.1} writes per commit",
+                w.busy, w.commits_per_s, w.writes_per_commit
+            ));
         }
+        let index = match self.cpu.iter().position(|(p, _, _)| *p == phase) {
+            Some(index) => index,
+            None => {
+                self.cpu.push((phase, Vec::new(), Vec::new()));
+                self.cpu.len() - 1
+            }
+        };
+        let (_, shares, loads) = &mut self.cpu[index];
+        shares.push(share);
+        loads.extend(writer);
     }
 
     /// Median CPU shares of each phase over the runs.
@@ -51,12 +66,17 @@ impl Samples {
         };
         self.cpu
             .iter()
-            .map(|(phase, shares)| CpuRow {
+            .map(|(phase, shares, loads)| CpuRow {
                 phase: phase.to_string(),
                 server: median(shares.iter().map(|s| s.server).collect()),
                 bench: median(shares.iter().map(|s| s.bench).collect()),
                 other: median(shares.iter().map(|s| s.other).collect()),
                 other_max: shares.iter().map(|s| s.other).fold(0.0, f64::max),
+                writer: (!loads.is_empty()).then(|| WriterRow {
+                    busy: median(loads.iter().map(|l| l.busy).collect()),
+                    commits_per_s: median(loads.iter().map(|l| l.commits_per_s).collect()),
+                    writes_per_commit: median(loads.iter().map(|l| l.writes_per_commit).collect()),
+                }),
             })
             .collect()
     }

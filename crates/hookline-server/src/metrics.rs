@@ -3,8 +3,15 @@
 //!
 //! Counters and the histogram are updated in place; backlog gauges are read
 //! from the store when `/metrics` is scraped, so they are right for the fleet.
+//! On SQLite the single writer's counters (commits, writes per commit, busy
+//! time) are read at scrape time too: a writer busy near 100 % is the node's
+//! ceiling.
 
-use prometheus_client::encoding::text::encode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use hookline_store::WriterStats;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -33,6 +40,60 @@ pub struct Metrics {
     pub in_flight: Gauge,
     pending: Gauge,
     oldest_pending_age: Gauge,
+    /// The SQLite writer's counters, shown only on a store that has one.
+    writer: WriterMetrics,
+}
+
+/// Counters mirrored from the store's [`WriterStats`] at each scrape.
+struct WriterMetrics {
+    registry: Registry,
+    commits: Counter,
+    writes: Counter,
+    busy: Counter<f64, AtomicU64>,
+    /// Scrapes mirror one at a time, so each adds only what is new.
+    mirror: Mutex<()>,
+}
+
+impl WriterMetrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("hookline_sqlite_writer");
+        let commits = Counter::default();
+        registry.register(
+            "commits",
+            "Transactions committed by the SQLite writer thread",
+            commits.clone(),
+        );
+        let writes = Counter::default();
+        registry.register(
+            "writes",
+            "Write jobs (publishes, claims, attempt batches, …) in those commits",
+            writes.clone(),
+        );
+        let busy = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "busy_seconds",
+            "Time the SQLite writer thread spent running and committing batches",
+            busy.clone(),
+        );
+        WriterMetrics {
+            registry,
+            commits,
+            writes,
+            busy,
+            mirror: Mutex::new(()),
+        }
+    }
+
+    /// Brings the counters up to the store's totals.
+    fn mirror(&self, stats: WriterStats) {
+        let _one_at_a_time = self.mirror.lock().expect("never poisoned");
+        self.commits
+            .inc_by(stats.commits.saturating_sub(self.commits.get()));
+        self.writes
+            .inc_by(stats.writes.saturating_sub(self.writes.get()));
+        self.busy
+            .inc_by((stats.busy_seconds - self.busy.get()).max(0.0));
+    }
 }
 
 impl Default for Metrics {
@@ -91,17 +152,30 @@ impl Default for Metrics {
             in_flight,
             pending,
             oldest_pending_age,
+            writer: WriterMetrics::new(),
         }
     }
 }
 
 impl Metrics {
-    /// Prometheus text with the backlog figures just read from the store.
-    pub fn render(&self, pending: u64, oldest_age_secs: i64) -> String {
+    /// Prometheus text with the backlog figures and writer counters just
+    /// read from the store.
+    pub fn render(
+        &self,
+        pending: u64,
+        oldest_age_secs: i64,
+        writer: Option<WriterStats>,
+    ) -> String {
         self.pending.set(pending as i64);
         self.oldest_pending_age.set(oldest_age_secs);
         let mut out = String::new();
-        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        encode_registry(&mut out, &self.registry).expect("writing to a String cannot fail");
+        if let Some(stats) = writer {
+            self.writer.mirror(stats);
+            encode_registry(&mut out, &self.writer.registry)
+                .expect("writing to a String cannot fail");
+        }
+        encode_eof(&mut out).expect("writing to a String cannot fail");
         out
     }
 }

@@ -46,6 +46,10 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Which backend this is, for logs and the benchmark (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+    /// The single writer's counters, on a backend that has one (SQLite).
+    fn writer_stats(&self) -> Option<WriterStats> {
+        None
+    }
 
     // --- settings (admin token hash, dashboard session key) ---
     /// A stored setting.

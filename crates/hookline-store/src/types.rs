@@ -180,6 +180,16 @@ impl AttemptResult {
     }
 }
 
+/// What the embedded store's single writer has done since it opened, for
+/// metrics: how often it committed, how many writes those commits carried
+/// and how long it was busy — the group commit's health at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriterStats {
+    pub commits: u64,
+    pub writes: u64,
+    pub busy_seconds: f64,
+}
+
 /// The backlog, for metrics.
 #[derive(Debug, Clone, Default)]
 pub struct PendingStats {

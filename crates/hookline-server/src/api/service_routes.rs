@@ -39,7 +39,9 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<imp
     let oldest_age = stats
         .oldest_created_at
         .map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
-    let body = state.metrics.render(stats.pending, oldest_age);
+    let body = state
+        .metrics
+        .render(stats.pending, oldest_age, state.store.writer_stats());
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -33,6 +33,23 @@ both!(health_metrics_and_openapi_answer, |s| {
     ] {
         assert!(metrics.contains(name), "{name} in:\n{metrics}");
     }
+    // The SQLite writer's counters, only where there is one writer.
+    let commits = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hookline_sqlite_writer_commits_total "))
+        .map(|v| v.trim().parse::<f64>().unwrap());
+    if health["database"] == "sqlite" {
+        assert!(commits.unwrap() >= 1.0, "commits counted:\n{metrics}");
+        for name in [
+            "hookline_sqlite_writer_writes_total",
+            "hookline_sqlite_writer_busy_seconds_total",
+        ] {
+            assert!(metrics.contains(name), "{name} in:\n{metrics}");
+        }
+    } else {
+        assert_eq!(commits, None, "no SQLite writer on {}", health["database"]);
+    }
+    assert!(metrics.trim_end().ends_with("# EOF"));
     let doc = s.expect(200, "GET", "/openapi.json", None, None).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();

@@ -15,7 +15,9 @@ mod rows;
 mod tenant;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page, Timestamp};
@@ -70,9 +72,18 @@ where
     }
 }
 
+/// Running totals of the writer thread (see [`WriterStats`]).
+#[derive(Default)]
+struct WriterCounters {
+    commits: AtomicU64,
+    writes: AtomicU64,
+    busy_nanos: AtomicU64,
+}
+
 /// The embedded store. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
+    counters: Arc<WriterCounters>,
     readers: Arc<Mutex<Vec<Connection>>>,
     reader_slots: Arc<Semaphore>,
 }
@@ -104,16 +115,19 @@ impl SqliteStore {
             .map(|_| connect(path))
             .collect::<StoreResult<Vec<_>>>()?;
         let (tx, rx) = mpsc::channel::<Job>(8192);
+        let counters = Arc::new(WriterCounters::default());
+        let counted = counters.clone();
         std::thread::Builder::new()
             .name("hookline-sqlite-writer".into())
             .spawn(move || {
-                run_writer(conn, rx);
+                run_writer(conn, rx, &counted);
                 // The lock is held for as long as this process can write.
                 drop(lock);
             })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(SqliteStore {
             writer: tx,
+            counters,
             readers: Arc::new(Mutex::new(readers)),
             reader_slots: Arc::new(Semaphore::new(READERS)),
         })
@@ -239,7 +253,7 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 }
 
 /// The writer loop: one transaction per batch of queued jobs.
-fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>, counters: &WriterCounters) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -249,9 +263,18 @@ fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let commit = run_batch(&conn, &mut batch);
-        if let Err(err) = &commit {
-            tracing::error!(error = %err, "group commit failed");
+        let busy = started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+        counters.busy_nanos.fetch_add(busy, Ordering::Relaxed);
+        match &commit {
+            Ok(()) => {
+                counters.commits.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .writes
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(err) => tracing::error!(error = %err, "group commit failed"),
         }
         for job in batch.drain(..) {
             job.answer(commit.clone());
@@ -307,6 +330,15 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn writer_stats(&self) -> Option<WriterStats> {
+        let c = &self.counters;
+        Some(WriterStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            busy_seconds: c.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        })
     }
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
