@@ -41,7 +41,9 @@ async fn quick_benchmark_produces_every_figure() {
     }
     // On SQLite the server's writer is watched in each phase it serves.
     let ingest = report.cpu.iter().find(|row| row.phase == "ingest");
-    let writer = ingest.and_then(|row| row.writer).expect("writer load during ingest");
+    let writer = ingest
+        .and_then(|row| row.writer)
+        .expect("writer load during ingest");
     assert!(writer.commits_per_s > 0.0 && writer.writes_per_commit >= 1.0);
     let table = report.markdown();
     assert!(table.contains("| figure |") && table.contains("synchronous=FULL"));
