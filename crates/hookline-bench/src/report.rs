@@ -153,25 +153,38 @@ impl Report {
             );
         }
         if !self.cpu.is_empty() {
+            // The writer columns only where a server had one (SQLite).
+            let writer = self.cpu.iter().any(|row| row.writer.is_some());
+            let (title, head, rule) = if writer {
+                (
+                    "; the server's SQLite writer thread: share of the phase it was busy running and committing batches",
+                    " SQLite writer busy | commits/s | writes per commit |",
+                    "---:|---:|---:|",
+                )
+            } else {
+                ("", "", "")
+            };
             let _ = writeln!(
                 out,
-                "\n**CPU use by phase** (% of the whole machine, median of runs; the server's SQLite writer thread: share of the phase it was busy running and committing batches)\n"
+                "\n**CPU use by phase** (% of the whole machine, median of runs{title})\n"
             );
             let _ = writeln!(
                 out,
-                "| phase | server | benchmark + receiver | other processes (max) | SQLite writer busy | commits/s | writes per commit |"
+                "| phase | server | benchmark + receiver | other processes (max) |{head}"
             );
-            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(out, "|---|---:|---:|---:|{rule}");
             for row in &self.cpu {
-                let writer = row.writer.map_or("— | — | —".to_string(), |w| {
-                    format!(
-                        "{:.0}% | {:.0} | {:.1}",
+                let load = match (writer, row.writer) {
+                    (false, _) => String::new(),
+                    (true, None) => " — | — | — |".into(),
+                    (true, Some(w)) => format!(
+                        " {:.0}% | {:.0} | {:.1} |",
                         w.busy, w.commits_per_s, w.writes_per_commit
-                    )
-                });
+                    ),
+                };
                 let _ = writeln!(
                     out,
-                    "| {} | {:.0}% | {:.0}% | {:.0}% ({:.0}%) | {writer} |",
+                    "| {} | {:.0}% | {:.0}% | {:.0}% ({:.0}%) |{load}",
                     row.phase, row.server, row.bench, row.other, row.other_max
                 );
             }
@@ -279,5 +292,34 @@ mod tests {
         assert!(report
             .markdown()
             .contains("| delivery_10 | /s | 99.0 | 99.0 | 99.0 | 50% |"));
+    }
+
+    #[test]
+    fn writer_columns_only_where_a_writer_was_watched() {
+        let row = |writer| CpuRow {
+            phase: "ingest".into(),
+            server: 50.0,
+            bench: 20.0,
+            other: 1.0,
+            other_max: 2.0,
+            writer,
+        };
+        let report = |cpu| Report {
+            figures: vec![],
+            machine: vec![],
+            durability: vec![],
+            method: vec![],
+            cpu,
+        };
+        let postgres = report(vec![row(None)]).markdown();
+        assert!(!postgres.contains("SQLite writer"));
+        assert!(postgres.contains("| ingest | 50% | 20% | 1% (2%) |\n"));
+        let sqlite = report(vec![row(Some(WriterRow {
+            busy: 84.0,
+            commits_per_s: 1430.0,
+            writes_per_commit: 10.6,
+        }))])
+        .markdown();
+        assert!(sqlite.contains("| ingest | 50% | 20% | 1% (2%) | 84% | 1430 | 10.6 |"));
     }
 }
