@@ -58,6 +58,7 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
+        let handoff = (config.role != Role::Api).then(|| Arc::new(delivery::Handoff::new(&config)));
         let state = AppState {
             auth: Arc::new(Authenticator::new(admin_hash, store.clone())),
             config: Arc::new(config),
@@ -65,6 +66,7 @@ impl App {
             catalogue: Arc::new(catalogue),
             metrics: Arc::new(Metrics::default()),
             wake_scheduler: Arc::new(Notify::new()),
+            handoff,
         };
         Ok(App {
             listener,

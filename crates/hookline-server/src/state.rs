@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::delivery::Handoff;
 use crate::metrics::Metrics;
 use crate::service::catalogue::Catalogue;
 
@@ -20,4 +21,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes this node's delivery scheduler when new work is committed.
     pub wake_scheduler: Arc<Notify>,
+    /// Where publishing hands new deliveries straight to this node's
+    /// scheduler; `None` on a node that does not deliver (`--role api`).
+    pub handoff: Option<Arc<Handoff>>,
 }

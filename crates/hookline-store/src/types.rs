@@ -49,13 +49,33 @@ pub enum Target {
 pub struct PublishRequest {
     pub event: Event,
     pub target: Target,
+    /// Lease new deliveries to the publishing node at once and hand them
+    /// back ready to send, sparing its scheduler a claim (see
+    /// [`PublishLease`]). `None`: every delivery waits to be claimed.
+    pub lease: Option<PublishLease>,
+}
+
+/// How a publishing node takes its event's deliveries straight away. A
+/// store may hand over fewer than asked, or none (PostgreSQL does not: a
+/// fleet's workers claim).
+#[derive(Debug, Clone)]
+pub struct PublishLease {
+    pub node_id: String,
+    pub until: Timestamp,
+    /// Most deliveries to hand over; the rest wait to be claimed.
+    pub max: u32,
 }
 
 /// What publishing did.
 #[derive(Debug, Clone)]
 pub enum PublishOutcome {
-    /// Stored, with this many deliveries.
-    Created { event: Event, deliveries: u32 },
+    /// Stored, with this many deliveries; `leased` of them already leased
+    /// to the publishing node (see [`PublishRequest::lease`]).
+    Created {
+        event: Event,
+        deliveries: u32,
+        leased: Vec<DueDelivery>,
+    },
     /// The id existed with the same payload hash: nothing new was stored.
     Duplicate(Event),
     /// The id existed with a different payload.

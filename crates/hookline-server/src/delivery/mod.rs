@@ -5,10 +5,12 @@
 //! request timeout) and runs attempts bounded overall and per endpoint;
 //! `attempt` signs, sends and classifies one attempt through `client`, the
 //! SSRF-safe connector; `recorder` batches finished attempts into one store
-//! write. No database transaction or lock is held across a network call.
+//! write; `handoff` passes deliveries leased at publish straight to the
+//! scheduler. No database transaction or lock is held across a network call.
 
 mod attempt;
 pub mod client;
+mod handoff;
 mod recorder;
 mod retention;
 mod scheduler;
@@ -19,6 +21,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
+
+pub use handoff::Handoff;
 
 /// Results waiting to be recorded; bounded so a stalled database slows
 /// attempts down instead of filling memory.
@@ -32,7 +36,11 @@ pub fn start(state: &AppState, shutdown: CancellationToken) -> tokio::task::Join
         state.config.request_timeout,
         state.config.allow_private_networks,
     );
-    let scheduler = scheduler::Scheduler::new(state, client, results_tx);
+    let handoff = state
+        .handoff
+        .clone()
+        .unwrap_or_else(|| Arc::new(Handoff::new(&state.config)));
+    let scheduler = scheduler::Scheduler::new(state, &handoff, client, results_tx);
     let recorder = tokio::spawn(recorder::run(
         state.store.clone(),
         results_rx,

@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 use super::attempt;
 use super::client::DeliveryClient;
+use super::handoff::Handoff;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::state::AppState;
 
@@ -69,9 +70,13 @@ pub(super) struct Scheduler {
     queue_budget_secs: f64,
     request_timeout_secs: f64,
     poll_interval: Duration,
-    concurrency: usize,
     endpoint_concurrency: usize,
     node_id: String,
+    /// Room for attempts in flight, shared with the handoff (which only
+    /// reads it): only this scheduler takes permits.
+    room: Arc<Semaphore>,
+    /// Deliveries leased at publish, ready to start.
+    handed: Mutex<Option<mpsc::Receiver<Vec<DueDelivery>>>>,
     endpoints: Mutex<HashMap<String, EndpointSlot>>,
     /// Signalled whenever an attempt finishes and frees room.
     freed: Notify,
@@ -82,6 +87,7 @@ pub(super) struct Scheduler {
 impl Scheduler {
     pub(super) fn new(
         state: &AppState,
+        handoff: &Handoff,
         client: DeliveryClient,
         results: mpsc::Sender<AttemptResult>,
     ) -> Self {
@@ -97,13 +103,10 @@ impl Scheduler {
             queue_budget_secs: c.lease.as_secs_f64() / 2.0,
             request_timeout_secs: c.request_timeout.as_secs_f64(),
             poll_interval: c.poll_interval,
-            concurrency: c.worker_concurrency,
             endpoint_concurrency: c.endpoint_concurrency,
-            node_id: format!(
-                "{}-{}",
-                std::process::id(),
-                hookline_core::Id::generate(hookline_core::IdKind::Attempt).split_off(20)
-            ),
+            node_id: handoff.node_id().to_string(),
+            room: handoff.room(),
+            handed: Mutex::new(handoff.take_receiver()),
             endpoints: Mutex::new(HashMap::new()),
             freed: Notify::new(),
             unstarted: Mutex::new(Vec::new()),
@@ -112,54 +115,63 @@ impl Scheduler {
 
     /// Runs until `shutdown`, then drains.
     pub(super) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let global = Arc::new(Semaphore::new(self.concurrency));
+        let global = self.room.clone();
         let mut tasks = JoinSet::new();
+        let mut handed = self.handed.lock().expect("never poisoned").take();
+        let mut handed_open = handed.is_some();
+        let mut claim_now = true;
+        // Whether the last claim was cut short by room (the node's or an
+        // endpoint's), so a finished attempt is a reason to claim again.
+        let mut starved = false;
+        let mut next_look = Instant::now();
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
-            let free = global.available_permits();
-            let mut more_waiting = false;
-            if free > 0 {
-                let limit = free.min(CLAIM_BATCH);
-                match self.claim(limit).await {
-                    Ok(batch) => {
-                        more_waiting = batch.len() == limit;
-                        let mut surplus = Vec::new();
-                        for due in batch {
-                            match self.admit(&due) {
-                                Some(ticket) => {
-                                    let permit = global.clone().try_acquire_owned().expect(
-                                        "no more rows are claimed than there are free permits",
-                                    );
-                                    tasks.spawn(self.clone().deliver(
-                                        due,
-                                        ticket,
-                                        permit,
-                                        shutdown.clone(),
-                                    ));
-                                }
-                                None => surplus.push(due.delivery_id),
-                            }
+            if claim_now {
+                let free = global.available_permits();
+                let mut more_waiting = false;
+                if free > 0 {
+                    let limit = free.min(CLAIM_BATCH);
+                    match self.claim(limit).await {
+                        Ok(batch) => {
+                            more_waiting = batch.len() == limit;
+                            let surplus = self.start_all(batch, &global, &mut tasks, &shutdown);
+                            self.release_surplus(surplus).await;
                         }
-                        if !surplus.is_empty() {
-                            if let Err(err) = self.store.release(&surplus).await {
-                                tracing::warn!(error = %err, "could not release surplus deliveries; their leases will expire");
-                            }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "claiming due deliveries failed; will retry")
                         }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "claiming due deliveries failed; will retry")
                     }
                 }
+                starved = more_waiting || free == 0 || !self.saturated_endpoints().is_empty();
+                if more_waiting && global.available_permits() > 0 {
+                    continue;
+                }
+                next_look = Instant::now() + self.idle_wait().await;
             }
-            if more_waiting && global.available_permits() > 0 {
-                continue;
-            }
-            let wait = self.idle_wait().await;
+            claim_now = true;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
-                _ = self.freed.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = self.freed.notified(), if starved => {}
+                _ = tokio::time::sleep_until(next_look) => {}
+                batch = next_handed(&mut handed), if handed_open => match batch {
+                    Some(batch) => {
+                        // Ready to start: no claim needed, unless some had
+                        // no room and went back to the queue.
+                        let surplus = self.start_all(batch, &global, &mut tasks, &shutdown);
+                        claim_now = !surplus.is_empty();
+                        self.release_surplus(surplus).await;
+                    }
+                    None => handed_open = false,
+                },
+            }
+        }
+        // Deliveries handed over but never started go back to the queue.
+        if let Some(rx) = handed.as_mut() {
+            rx.close();
+            while let Ok(batch) = rx.try_recv() {
+                let mut unstarted = self.unstarted.lock().expect("never poisoned");
+                unstarted.extend(batch.into_iter().map(|due| due.delivery_id));
             }
         }
         while tasks.join_next().await.is_some() {}
@@ -174,6 +186,44 @@ impl Scheduler {
                     tracing::warn!(error = %err, "could not release deliveries; their leases will expire")
                 }
             }
+        }
+    }
+
+    /// Starts every delivery its endpoint and the node have room for;
+    /// answers the ids of the others, still leased to this node.
+    fn start_all(
+        self: &Arc<Self>,
+        batch: Vec<DueDelivery>,
+        global: &Arc<Semaphore>,
+        tasks: &mut JoinSet<()>,
+        shutdown: &CancellationToken,
+    ) -> Vec<String> {
+        let mut surplus = Vec::new();
+        for due in batch {
+            let Some(ticket) = self.admit(&due) else {
+                surplus.push(due.delivery_id);
+                continue;
+            };
+            match global.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    tasks.spawn(self.clone().deliver(due, ticket, permit, shutdown.clone()));
+                }
+                Err(_) => {
+                    self.finish(&ticket, None);
+                    surplus.push(due.delivery_id);
+                }
+            }
+        }
+        surplus
+    }
+
+    /// Gives deliveries this node cannot start now back to the queue.
+    async fn release_surplus(&self, surplus: Vec<String>) {
+        if surplus.is_empty() {
+            return;
+        }
+        if let Err(err) = self.store.release(&surplus).await {
+            tracing::warn!(error = %err, "could not release surplus deliveries; their leases will expire");
         }
     }
 
@@ -345,5 +395,15 @@ impl Scheduler {
             );
         }
         self.finish(&ticket, Some(took));
+    }
+}
+
+/// The next batch handed over at publish.
+async fn next_handed(
+    rx: &mut Option<mpsc::Receiver<Vec<DueDelivery>>>,
+) -> Option<Vec<DueDelivery>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => None,
     }
 }

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use hookline_core::{Delivery, Event, Id, IdKind, Timestamp};
-use hookline_store::{PublishOutcome, PublishRequest, Target};
+use hookline_store::{DueDelivery, PublishOutcome, PublishRequest, Target};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
@@ -74,15 +74,27 @@ pub async fn publish(
         webhook_url: new.webhook_url,
         created_at: Utc::now(),
     };
+    // A node that delivers takes its new deliveries straight away when it
+    // has room (see `delivery::Handoff`).
+    let lease = state.handoff.as_ref().and_then(|h| h.lease());
     let outcome = state
         .store
-        .publish(PublishRequest { event, target })
+        .publish(PublishRequest {
+            event,
+            target,
+            lease,
+        })
         .await
         .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
     match outcome {
-        PublishOutcome::Created { event, deliveries } => {
+        PublishOutcome::Created {
+            event,
+            deliveries,
+            leased,
+        } => {
             state.metrics.events_published.inc();
-            if deliveries > 0 {
+            let handed = hand_over(state, leased).await;
+            if deliveries as usize > handed {
                 state.wake_scheduler.notify_one();
             }
             Ok(Published::Created(event))
@@ -92,6 +104,24 @@ pub async fn publish(
             "an event with this id was already published with a different body; use a new id for a new event",
         )),
     }
+}
+
+/// Passes deliveries leased at publish to this node's scheduler; answers
+/// how many it took. Any it cannot take go back to the queue at once rather
+/// than waiting out their lease.
+async fn hand_over(state: &AppState, leased: Vec<DueDelivery>) -> usize {
+    let (Some(handoff), false) = (&state.handoff, leased.is_empty()) else {
+        return 0;
+    };
+    let count = leased.len();
+    let Err(back) = handoff.hand_over(leased) else {
+        return count;
+    };
+    let ids: Vec<String> = back.into_iter().map(|due| due.delivery_id).collect();
+    if let Err(err) = state.store.release(&ids).await {
+        tracing::warn!(error = %err, "could not release deliveries the scheduler could not take; their leases will expire");
+    }
+    0
 }
 
 /// Tells a retried publish from a conflicting reuse of an id.

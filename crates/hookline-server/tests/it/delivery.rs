@@ -749,3 +749,62 @@ async fn official_libraries_verify_a_real_delivery_during_rotation() {
         }
     }
 }
+
+/// Publishes hand new deliveries straight to a node with room; with room
+/// for only two attempts, most are handed back or never handed over, and
+/// still every delivery arrives exactly once.
+async fn little_room_delivers_every_fan_out(backend: Backend) {
+    let options = Options {
+        worker_concurrency: Some(2),
+        ..Options::default()
+    };
+    let Some(s) = TestServer::start_with(backend, options).await else {
+        return;
+    };
+    let receivers = [
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+        Receiver::start().await,
+    ];
+    let (a, key) = s.account("Acme").await;
+    for r in &receivers {
+        s.endpoint(&a, &key, &r.url("/"), json!({})).await;
+    }
+    let publishes = (0..12).map(|n| {
+        s.publish(
+            &a,
+            &key,
+            json!({"type": "payment.completed", "data": {"n": n}}),
+        )
+    });
+    let events = futures::future::join_all(publishes).await;
+    for event in &events {
+        wait_event(
+            &s,
+            &a,
+            &key,
+            event["id"].as_str().unwrap(),
+            "delivered",
+            |e| e["status"] == "succeeded",
+        )
+        .await;
+    }
+    for r in &receivers {
+        let received = r.wait_for(12).await;
+        let ids: std::collections::HashSet<_> =
+            received.iter().map(|r| r.header("webhook-id")).collect();
+        assert_eq!(received.len(), 12, "each event once, no duplicates");
+        assert_eq!(ids.len(), 12);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_little_room_delivers_every_fan_out_sqlite() {
+    little_room_delivers_every_fan_out(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_little_room_delivers_every_fan_out_postgres() {
+    little_room_delivers_every_fan_out(Backend::Postgres).await;
+}

@@ -59,6 +59,7 @@ pub struct Options {
     pub allow_private_networks: Option<bool>,
     pub max_payload_bytes: Option<usize>,
     pub endpoint_concurrency: Option<usize>,
+    pub worker_concurrency: Option<usize>,
     /// Share a database between servers (SQLite only).
     pub database_url: Option<String>,
 }
@@ -108,6 +109,7 @@ impl TestServer {
             allow_private_networks: Some(options.allow_private_networks.unwrap_or(true)),
             max_payload_bytes: options.max_payload_bytes,
             endpoint_concurrency: options.endpoint_concurrency,
+            worker_concurrency: options.worker_concurrency,
             poll_interval: Some("50ms".into()),
             ..Default::default()
         };

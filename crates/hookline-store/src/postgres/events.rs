@@ -75,9 +75,11 @@ async fn try_publish(db: &PgPool, req: &PublishRequest) -> StoreResult<PublishOu
     .await?;
     insert_deliveries(&mut tx, event_seq, e, &targets, ms(e.created_at)).await?;
     tx.commit().await?;
+    // A fleet's workers claim; nothing is handed over here.
     Ok(PublishOutcome::Created {
         event: e.clone(),
         deliveries: targets.len() as u32,
+        leased: Vec::new(),
     })
 }
 

@@ -1,7 +1,9 @@
 //! Publishing (event + fan-out in one transaction), event and attempt
 //! listings, resend and recover on SQLite.
 
-use hookline_core::{Attempt, Delivery, DeliveryStatus, Event, Id, IdKind, Page, Timestamp};
+use hookline_core::{
+    Attempt, Delivery, DeliveryStatus, Endpoint, Event, Id, IdKind, Page, PayloadMode, Timestamp,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms};
@@ -15,6 +17,36 @@ struct NewDelivery<'a> {
     url: &'a str,
 }
 
+/// An endpoint an event fans out to: where it goes, and what sending to it
+/// needs should the delivery be handed over at once.
+struct Subscriber {
+    id: String,
+    url: String,
+    payload: String,
+    headers: String,
+    secret: String,
+    previous_secret: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    rate_limit_per_sec: Option<u32>,
+    failing_since: Option<i64>,
+}
+
+impl Subscriber {
+    fn from_endpoint(ep: Endpoint) -> Subscriber {
+        Subscriber {
+            payload: ep.payload.as_str().to_string(),
+            headers: rows::to_json(&ep.headers),
+            previous_secret_expires_at: ep.previous_secret_expires_at.map(ms),
+            failing_since: ep.failing_since.map(ms),
+            id: ep.id,
+            url: ep.url,
+            secret: ep.secret,
+            previous_secret: ep.previous_secret,
+            rate_limit_per_sec: ep.rate_limit_per_sec,
+        }
+    }
+}
+
 pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<PublishOutcome> {
     let e = &req.event;
     if let Some((existing, _)) = find_event(c, &e.account_id, &e.id)? {
@@ -24,12 +56,12 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             PublishOutcome::Conflict
         });
     }
-    // (id, url) of each endpoint the event fans out to.
-    let endpoints: Vec<(String, String)> = match (&req.target, &e.webhook_url) {
-        (Target::Endpoint(id), _) => {
-            let ep = tenant::get_endpoint(c, &e.account_id, id)?;
-            vec![(ep.id, ep.url)]
-        }
+    let endpoints: Vec<Subscriber> = match (&req.target, &e.webhook_url) {
+        (Target::Endpoint(id), _) => vec![Subscriber::from_endpoint(tenant::get_endpoint(
+            c,
+            &e.account_id,
+            id,
+        )?)],
         (Target::Subscribed, Some(_)) => Vec::new(),
         (Target::Subscribed, None) => subscribed_endpoints(c, &e.account_id, &e.event_type)?,
     };
@@ -47,59 +79,143 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         ms(e.created_at)
     ])?;
     let event_seq = c.last_insert_rowid();
-    let targets: Vec<NewDelivery<'_>> = match (&req.target, &e.webhook_url) {
-        (Target::Subscribed, Some(url)) => vec![NewDelivery {
+    let due = ms(e.created_at);
+    let mut leased = Vec::new();
+    let mut room = req.lease.as_ref().map_or(0, |l| l.max as usize);
+    let lease_next = |room: &mut usize| match &req.lease {
+        Some(lease) if *room > 0 => {
+            *room -= 1;
+            Some((lease.node_id.as_str(), ms(lease.until)))
+        }
+        _ => None,
+    };
+    let mut deliveries = 0;
+    if let (Target::Subscribed, Some(url)) = (&req.target, &e.webhook_url) {
+        let target = NewDelivery {
             endpoint_id: None,
             url,
-        }],
-        _ => endpoints
-            .iter()
-            .map(|(id, url)| NewDelivery {
-                endpoint_id: Some(id),
-                url,
-            })
-            .collect(),
-    };
-    for target in &targets {
-        insert_delivery(c, event_seq, e, target, ms(e.created_at))?;
+        };
+        let lease = lease_next(&mut room);
+        let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
+        deliveries += 1;
+        if lease.is_some() {
+            let secret = tenant::account_signing_secret(c, &e.account_id)?;
+            leased.push(handed_over(e, delivery.id, url.clone(), None, vec![secret]));
+        }
+    }
+    for ep in &endpoints {
+        let target = NewDelivery {
+            endpoint_id: Some(&ep.id),
+            url: &ep.url,
+        };
+        let lease = lease_next(&mut room);
+        let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
+        deliveries += 1;
+        if lease.is_some() {
+            let now = now_ms();
+            let mut secrets = vec![ep.secret.clone()];
+            if let (Some(previous), Some(until)) =
+                (&ep.previous_secret, ep.previous_secret_expires_at)
+            {
+                if until > now {
+                    secrets.push(previous.clone());
+                }
+            }
+            let mut ready = handed_over(e, delivery.id, ep.url.clone(), Some(&ep.id), secrets);
+            ready.payload = PayloadMode::parse(&ep.payload).unwrap_or_default();
+            ready.headers = rows::from_json(&ep.headers)?;
+            ready.rate_limit_per_sec = ep.rate_limit_per_sec;
+            ready.endpoint_failing_since = rows::opt_time(ep.failing_since);
+            leased.push(ready);
+        }
     }
     Ok(PublishOutcome::Created {
         event: e.clone(),
-        deliveries: targets.len() as u32,
+        deliveries,
+        leased,
     })
 }
 
-/// Id and URL of the account's enabled endpoints that accept `event_type`
-/// (the same rule as `Endpoint::accepts`: no types listed, or an exact
-/// match). Matched in SQL so the writer thread builds no `Endpoint` and
-/// parses no JSON in Rust for each publish.
+/// A new delivery of `e`, leased at insert, as a claim would answer it.
+fn handed_over(
+    e: &Event,
+    delivery_id: String,
+    url: String,
+    endpoint_id: Option<&str>,
+    secrets: Vec<String>,
+) -> DueDelivery {
+    DueDelivery {
+        delivery_id,
+        event_id: e.id.clone(),
+        account_id: e.account_id.clone(),
+        endpoint_id: endpoint_id.map(str::to_string),
+        url,
+        attempts: 0,
+        first_attempt_at: None,
+        event_type: e.event_type.clone(),
+        event_created_at: e.created_at,
+        data: e.data.clone(),
+        payload: PayloadMode::Full,
+        headers: Default::default(),
+        secrets,
+        rate_limit_per_sec: None,
+        endpoint_failing_since: None,
+    }
+}
+
+/// The account's enabled endpoints that accept `event_type` (the same rule
+/// as `Endpoint::accepts`: no types listed, or an exact match). Matched in
+/// SQL so the writer thread parses no JSON in Rust for each publish.
 fn subscribed_endpoints(
     c: &Connection,
     account: &str,
     event_type: &str,
-) -> StoreResult<Vec<(String, String)>> {
+) -> StoreResult<Vec<Subscriber>> {
     let endpoints = c
         .prepare_cached(
-            "SELECT id, url FROM endpoints WHERE account_id = ?1 AND disabled = 0              AND (event_types = '[]' OR EXISTS              (SELECT 1 FROM json_each(endpoints.event_types) WHERE value = ?2))              ORDER BY seq",
+            "SELECT id, url, payload, headers, secret, previous_secret, previous_secret_expires_at, \
+             rate_limit_per_sec, failing_since FROM endpoints WHERE account_id = ?1 AND disabled = 0 \
+             AND (event_types = '[]' OR EXISTS \
+             (SELECT 1 FROM json_each(endpoints.event_types) WHERE value = ?2)) \
+             ORDER BY seq",
         )?
-        .query_map([account, event_type], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([account, event_type], |r| {
+            Ok(Subscriber {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                payload: r.get(2)?,
+                headers: r.get(3)?,
+                secret: r.get(4)?,
+                previous_secret: r.get(5)?,
+                previous_secret_expires_at: r.get(6)?,
+                rate_limit_per_sec: r.get(7)?,
+                failing_since: r.get(8)?,
+            })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(endpoints)
 }
 
+/// Inserts a pending delivery, due at `due_ms` — or, with `lease` (node,
+/// until), already leased to that node like a claimed one.
 fn insert_delivery(
     c: &Connection,
     event_seq: i64,
     e: &Event,
     target: &NewDelivery<'_>,
     due_ms: i64,
+    lease: Option<(&str, i64)>,
 ) -> StoreResult<Delivery> {
     let id = Id::generate(IdKind::Delivery);
     let now = now_ms();
+    let (next_attempt_at, lease_until, leased_by) = match lease {
+        Some((node, until)) => (until, Some(until), Some(node)),
+        None => (due_ms, None, None),
+    };
     c.prepare_cached(
         "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-         attempts, next_attempt_at, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?8)",
+         attempts, next_attempt_at, lease_until, leased_by, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?9, ?10, ?10)",
     )?
     .execute(params![
         id,
@@ -108,7 +224,9 @@ fn insert_delivery(
         e.account_id,
         target.endpoint_id,
         target.url,
-        due_ms,
+        next_attempt_at,
+        lease_until,
+        leased_by,
         now
     ])?;
     Ok(Delivery {
@@ -257,7 +375,7 @@ pub(super) fn resend(
             endpoint_id: Some(&ep.id),
             url: &ep.url,
         };
-        created.push(insert_delivery(c, seq, &event, &target, now)?);
+        created.push(insert_delivery(c, seq, &event, &target, now, None)?);
         return Ok(created);
     }
     // Every target the event had: its endpoints (current URL) or its own URL.
@@ -276,7 +394,7 @@ pub(super) fn resend(
             endpoint_id: endpoint_id.as_deref(),
             url,
         };
-        created.push(insert_delivery(c, seq, &event, &target, now)?);
+        created.push(insert_delivery(c, seq, &event, &target, now, None)?);
     }
     Ok(created)
 }
@@ -304,7 +422,7 @@ pub(super) fn recover(
         url: &ep.url,
     };
     for (event, seq) in &events {
-        insert_delivery(c, *seq, event, &target, now)?;
+        insert_delivery(c, *seq, event, &target, now, None)?;
     }
     Ok(events.len() as u64)
 }

@@ -529,3 +529,96 @@ conformance!(
         assert_eq!(due.len(), 1, "re-enabling resumes it despite the old lease");
     }
 );
+
+conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
+    let s = &t.store;
+    let a = account(s).await;
+    let mut ep = new_endpoint(&a);
+    ep.payload = PayloadMode::Thin;
+    ep.headers.insert("x-team".into(), "payments".into());
+    ep.previous_secret = Some("whsec_b2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xk".into());
+    ep.previous_secret_expires_at = Some(now() + Duration::hours(1));
+    ep.rate_limit_per_sec = Some(5);
+    s.create_endpoint(&ep).await.unwrap();
+    let second = endpoint(s, &a, &[]).await;
+
+    let event = new_event(&a, "payment.completed");
+    let until = Utc::now() + Duration::seconds(60);
+    let outcome = s
+        .publish(PublishRequest {
+            event: event.clone(),
+            target: Target::Subscribed,
+            lease: Some(PublishLease {
+                node_id: "node-test".into(),
+                until,
+                max: 1,
+            }),
+        })
+        .await
+        .unwrap();
+    let PublishOutcome::Created {
+        deliveries, leased, ..
+    } = outcome
+    else {
+        panic!("expected Created, got {outcome:?}");
+    };
+    assert_eq!(deliveries, 2, "every subscriber gets a delivery");
+    assert!(leased.len() <= 1, "no more than asked");
+    let claimed = s.claim_due(&claim(10)).await.unwrap();
+    assert_eq!(
+        claimed.len() + leased.len(),
+        2,
+        "what was handed over is not claimed again; the rest is"
+    );
+    if t.is_postgres() {
+        assert!(leased.is_empty(), "a fleet's workers claim");
+        return;
+    }
+    // SQLite hands over: the leased delivery carries what a claim would.
+    let d = &leased[0];
+    assert_eq!(d.endpoint_id.as_deref(), Some(ep.id.as_str()), "in order");
+    assert_eq!(d.url, ep.url);
+    assert_eq!(d.event_id, event.id);
+    assert_eq!(d.account_id, a);
+    assert_eq!(d.attempts, 0);
+    assert_eq!(d.event_type, "payment.completed");
+    assert_eq!(d.event_created_at, event.created_at);
+    assert_eq!(d.data, event.data);
+    assert_eq!(d.payload, PayloadMode::Thin);
+    assert_eq!(d.headers, ep.headers);
+    assert_eq!(
+        d.secrets,
+        vec![ep.secret.clone(), ep.previous_secret.clone().unwrap()]
+    );
+    assert_eq!(d.rate_limit_per_sec, Some(5));
+    assert_eq!(claimed[0].endpoint_id.as_deref(), Some(second.id.as_str()));
+    // Its lease expires like a claimed one's: then it is due again.
+    let later = s
+        .claim_due(&claim_at(until + Duration::seconds(1), 10, 60))
+        .await
+        .unwrap();
+    assert!(later.iter().any(|l| l.delivery_id == d.delivery_id));
+
+    // A custom URL's delivery is handed over signed with the account secret.
+    let mut custom = new_event(&a, "payment.completed");
+    custom.webhook_url = Some("https://invoice.example/callback".into());
+    let PublishOutcome::Created { leased, .. } = s
+        .publish(PublishRequest {
+            event: custom,
+            target: Target::Subscribed,
+            lease: Some(PublishLease {
+                node_id: "node-test".into(),
+                until,
+                max: 16,
+            }),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected Created");
+    };
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].endpoint_id, None);
+    assert_eq!(leased[0].url, "https://invoice.example/callback");
+    assert_eq!(leased[0].secrets.len(), 1);
+});

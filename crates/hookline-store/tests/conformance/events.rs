@@ -98,6 +98,7 @@ conformance!(target_endpoint_sends_to_that_endpoint_only, |t| {
         s.publish(PublishRequest {
             event: missing.clone(),
             target: Target::Endpoint("ep_missing".into()),
+            lease: None,
         })
         .await,
         Err(StoreError::NotFound)
@@ -163,6 +164,7 @@ conformance!(concurrent_duplicate_publishes_store_one_event, |t| {
                 .publish(PublishRequest {
                     event,
                     target: Target::Subscribed,
+                    lease: None,
                 })
                 .await
                 .unwrap()

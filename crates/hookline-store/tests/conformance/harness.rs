@@ -259,6 +259,7 @@ pub(crate) async fn publish_to(
         .publish(PublishRequest {
             event: event.clone(),
             target,
+            lease: None,
         })
         .await
         .expect("publish answers")
@@ -270,6 +271,7 @@ pub(crate) async fn publish(store: &SharedStore, event: &Event) -> u32 {
         PublishOutcome::Created {
             event: e,
             deliveries,
+            ..
         } => {
             assert_eq!(&e, event);
             deliveries

@@ -430,6 +430,7 @@ conformance!(another_accounts_objects_are_not_found, |t| {
         s.publish(PublishRequest {
             event: to_foreign.clone(),
             target: Target::Endpoint(b_ep.id.clone()),
+            lease: None,
         })
         .await
         .map(|_| ())

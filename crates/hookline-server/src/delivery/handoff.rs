@@ -1,0 +1,82 @@
+//! Hands deliveries leased at publish straight to this node's scheduler.
+//!
+//! A node that both accepts events and delivers them need not let a new
+//! delivery take the long way — committed as due, found by the scheduler's
+//! next claim (another write, on SQLite another commit on the one writer
+//! thread), then sent. When the scheduler has room, publishing asks the
+//! store to insert the deliveries already leased to this node, and passes
+//! what comes back over a channel; the scheduler starts them like claimed
+//! ones, and releases any it cannot admit. If this node dies first, the
+//! leases expire and any node claims the deliveries, as after a claim.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use hookline_store::{DueDelivery, PublishLease};
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::config::Config;
+
+/// Most deliveries one publish hands over; the rest are claimed.
+const MAX_PER_PUBLISH: usize = 16;
+/// Handed-over batches waiting for the scheduler.
+const QUEUE: usize = 1024;
+
+/// The publishing side's way to this node's scheduler.
+pub struct Handoff {
+    node_id: String,
+    lease: chrono::Duration,
+    /// The scheduler's room for attempts (its permits are only taken by the
+    /// scheduler; publishing just reads how many are free).
+    room: Arc<Semaphore>,
+    tx: mpsc::Sender<Vec<DueDelivery>>,
+    rx: Mutex<Option<mpsc::Receiver<Vec<DueDelivery>>>>,
+}
+
+impl Handoff {
+    pub fn new(config: &Config) -> Handoff {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        Handoff {
+            node_id: format!(
+                "{}-{}",
+                std::process::id(),
+                hookline_core::Id::generate(hookline_core::IdKind::Attempt).split_off(20)
+            ),
+            lease: chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::MAX),
+            room: Arc::new(Semaphore::new(config.worker_concurrency)),
+            tx,
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+
+    /// The lease a publish may take now: none when the scheduler is full.
+    pub fn lease(&self) -> Option<PublishLease> {
+        let free = self.room.available_permits().min(MAX_PER_PUBLISH);
+        (free > 0).then(|| PublishLease {
+            node_id: self.node_id.clone(),
+            until: Utc::now() + self.lease,
+            max: free as u32,
+        })
+    }
+
+    /// Passes leased deliveries to the scheduler; gives them back if it is
+    /// gone or far behind (the caller then releases them).
+    pub fn hand_over(&self, leased: Vec<DueDelivery>) -> Result<(), Vec<DueDelivery>> {
+        self.tx.try_send(leased).map_err(|err| err.into_inner())
+    }
+
+    /// This node's id in leases.
+    pub(super) fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The scheduler's room for attempts in flight.
+    pub(super) fn room(&self) -> Arc<Semaphore> {
+        self.room.clone()
+    }
+
+    /// The receiving end, for the one scheduler.
+    pub(super) fn take_receiver(&self) -> Option<mpsc::Receiver<Vec<DueDelivery>>> {
+        self.rx.lock().expect("never poisoned").take()
+    }
+}
