@@ -64,6 +64,8 @@ pub struct PublishLease {
     pub until: Timestamp,
     /// Most deliveries to hand over; the rest wait to be claimed.
     pub max: u32,
+    /// Endpoints the node has no room for now: their deliveries wait.
+    pub skip_endpoints: Vec<String>,
 }
 
 /// What publishing did.

@@ -29,6 +29,8 @@ pub struct Handoff {
     /// The scheduler's room for attempts (its permits are only taken by the
     /// scheduler; publishing just reads how many are free).
     room: Arc<Semaphore>,
+    /// Endpoints the scheduler had no room for at its last claim.
+    saturated: Mutex<Vec<String>>,
     tx: mpsc::Sender<Vec<DueDelivery>>,
     rx: Mutex<Option<mpsc::Receiver<Vec<DueDelivery>>>>,
 }
@@ -44,6 +46,7 @@ impl Handoff {
             ),
             lease: chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::MAX),
             room: Arc::new(Semaphore::new(config.worker_concurrency)),
+            saturated: Mutex::new(Vec::new()),
             tx,
             rx: Mutex::new(Some(rx)),
         }
@@ -56,6 +59,7 @@ impl Handoff {
             node_id: self.node_id.clone(),
             until: Utc::now() + self.lease,
             max: free as u32,
+            skip_endpoints: self.saturated.lock().expect("never poisoned").clone(),
         })
     }
 
@@ -63,6 +67,12 @@ impl Handoff {
     /// gone or far behind (the caller then releases them).
     pub fn hand_over(&self, leased: Vec<DueDelivery>) -> Result<(), Vec<DueDelivery>> {
         self.tx.try_send(leased).map_err(|err| err.into_inner())
+    }
+
+    /// Remembers which endpoints have no room, so publishes leave their
+    /// deliveries to be claimed instead of handing over what must come back.
+    pub(super) fn set_saturated(&self, endpoints: Vec<String>) {
+        *self.saturated.lock().expect("never poisoned") = endpoints;
     }
 
     /// This node's id in leases.

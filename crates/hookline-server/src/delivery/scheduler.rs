@@ -75,6 +75,7 @@ pub(super) struct Scheduler {
     /// Room for attempts in flight, shared with the handoff (which only
     /// reads it): only this scheduler takes permits.
     room: Arc<Semaphore>,
+    handoff: Arc<Handoff>,
     /// Deliveries leased at publish, ready to start.
     handed: Mutex<Option<mpsc::Receiver<Vec<DueDelivery>>>>,
     endpoints: Mutex<HashMap<String, EndpointSlot>>,
@@ -87,7 +88,7 @@ pub(super) struct Scheduler {
 impl Scheduler {
     pub(super) fn new(
         state: &AppState,
-        handoff: &Handoff,
+        handoff: &Arc<Handoff>,
         client: DeliveryClient,
         results: mpsc::Sender<AttemptResult>,
     ) -> Self {
@@ -107,6 +108,7 @@ impl Scheduler {
             node_id: handoff.node_id().to_string(),
             room: handoff.room(),
             handed: Mutex::new(handoff.take_receiver()),
+            handoff: handoff.clone(),
             endpoints: Mutex::new(HashMap::new()),
             freed: Notify::new(),
             unstarted: Mutex::new(Vec::new()),
@@ -229,13 +231,15 @@ impl Scheduler {
 
     async fn claim(&self, limit: usize) -> hookline_store::StoreResult<Vec<DueDelivery>> {
         let now = Utc::now();
+        let saturated = self.saturated_endpoints();
+        self.handoff.set_saturated(saturated.clone());
         self.store
             .claim_due(&ClaimRequest {
                 now,
                 limit: limit as u32,
                 lease_until: now + self.lease,
                 node_id: self.node_id.clone(),
-                skip_endpoints: self.saturated_endpoints(),
+                skip_endpoints: saturated,
             })
             .await
     }

@@ -29,6 +29,9 @@ struct Subscriber {
     previous_secret_expires_at: Option<i64>,
     rate_limit_per_sec: Option<u32>,
     failing_since: Option<i64>,
+    /// A disabled endpoint's delivery (a test send) waits, parked by the
+    /// claim, so it is never handed over.
+    disabled: bool,
 }
 
 impl Subscriber {
@@ -43,6 +46,7 @@ impl Subscriber {
             secret: ep.secret,
             previous_secret: ep.previous_secret,
             rate_limit_per_sec: ep.rate_limit_per_sec,
+            disabled: ep.disabled,
         }
     }
 }
@@ -108,7 +112,15 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             endpoint_id: Some(&ep.id),
             url: &ep.url,
         };
-        let lease = lease_next(&mut room);
+        let skipped = req
+            .lease
+            .as_ref()
+            .is_some_and(|l| l.skip_endpoints.contains(&ep.id));
+        let lease = if ep.disabled || skipped {
+            None
+        } else {
+            lease_next(&mut room)
+        };
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
         deliveries += 1;
         if lease.is_some() {
@@ -190,6 +202,7 @@ fn subscribed_endpoints(
                 previous_secret_expires_at: r.get(6)?,
                 rate_limit_per_sec: r.get(7)?,
                 failing_since: r.get(8)?,
+                disabled: false,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

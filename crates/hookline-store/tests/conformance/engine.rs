@@ -552,6 +552,7 @@ conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
                 node_id: "node-test".into(),
                 until,
                 max: 1,
+                skip_endpoints: Vec::new(),
             }),
         })
         .await
@@ -610,6 +611,7 @@ conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
                 node_id: "node-test".into(),
                 until,
                 max: 16,
+                skip_endpoints: Vec::new(),
             }),
         })
         .await
@@ -621,4 +623,52 @@ conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
     assert_eq!(leased[0].endpoint_id, None);
     assert_eq!(leased[0].url, "https://invoice.example/callback");
     assert_eq!(leased[0].secrets.len(), 1);
+
+    // A test send to a disabled endpoint is not handed over: it waits,
+    // parked by the claim, until the endpoint is enabled.
+    let mut off = new_endpoint(&a);
+    off.disabled = true;
+    s.create_endpoint(&off).await.unwrap();
+    let PublishOutcome::Created {
+        deliveries, leased, ..
+    } = s
+        .publish(PublishRequest {
+            event: new_event(&a, "payment.completed"),
+            target: Target::Endpoint(off.id.clone()),
+            lease: Some(PublishLease {
+                node_id: "node-test".into(),
+                until,
+                max: 16,
+                skip_endpoints: Vec::new(),
+            }),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected Created");
+    };
+    assert_eq!((deliveries, leased.len()), (1, 0));
+
+    // Nor are deliveries to endpoints the node has no room for.
+    let PublishOutcome::Created {
+        deliveries, leased, ..
+    } = s
+        .publish(PublishRequest {
+            event: new_event(&a, "payment.completed"),
+            target: Target::Subscribed,
+            lease: Some(PublishLease {
+                node_id: "node-test".into(),
+                until,
+                max: 16,
+                skip_endpoints: vec![ep.id.clone()],
+            }),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected Created");
+    };
+    assert_eq!(deliveries, 2);
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].endpoint_id.as_deref(), Some(second.id.as_str()));
 });
