@@ -5,7 +5,11 @@
 //! longer than the request timeout). An endpoint admits as many deliveries
 //! (in flight plus waiting) as it can finish within half a lease at its
 //! recent pace; beyond that, and while its rate limit is used up, it is left
-//! out of claims and surplus rows are released.
+//! out of claims (and of hand-overs) and surplus rows are released.
+//! Deliveries handed over at publish (`handoff`) arrive already leased and
+//! start the same way, without a claim; the scheduler claims when woken by a
+//! publish it was not handed, when room it lacked frees up, and when the
+//! next delivery falls due.
 //! On shutdown nothing new is claimed, attempts in flight finish, and
 //! deliveries still waiting are released for another run or node.
 
