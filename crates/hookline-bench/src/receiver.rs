@@ -48,19 +48,11 @@ pub(crate) struct Receiver {
 impl Receiver {
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub(crate) async fn start() -> anyhow::Result<Receiver> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let inbox = Arc::new(Inbox::default());
         let app = Router::new()
             .route("/ep/{n}", post(receive))
             .with_state(inbox.clone());
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-        });
+        let (addr, shutdown) = serve_local(app).await?;
         Ok(Receiver {
             addr,
             inbox,
@@ -135,6 +127,20 @@ impl Receiver {
         seen.span = None;
         std::mem::take(&mut seen.first_at)
     }
+}
+
+/// Serves `app` on a free port of 127.0.0.1 until the token is cancelled.
+pub(crate) async fn serve_local(app: Router) -> anyhow::Result<(SocketAddr, CancellationToken)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    Ok((addr, shutdown))
 }
 
 impl Drop for Receiver {

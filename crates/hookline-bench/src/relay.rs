@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::progress::note;
+use crate::receiver::serve_local;
 
 /// Forwards in flight at most, as a node's default worker concurrency.
 const IN_FLIGHT: usize = 512;
@@ -54,18 +55,10 @@ impl Relay {
             room: Arc::new(Semaphore::new(IN_FLIGHT)),
             next_id: AtomicU64::new(0),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let app = Router::new()
             .route("/events", post(accept))
             .with_state(forward);
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-        });
+        let (addr, shutdown) = serve_local(app).await?;
         Ok(Relay { addr, shutdown })
     }
 

@@ -75,13 +75,10 @@ pub(super) struct Scheduler {
     request_timeout_secs: f64,
     poll_interval: Duration,
     endpoint_concurrency: usize,
-    node_id: String,
-    /// Room for attempts in flight, shared with the handoff (which only
-    /// reads it): only this scheduler takes permits.
-    room: Arc<Semaphore>,
+    /// This node's lease id, its room for attempts in flight (only this
+    /// scheduler takes permits; publishing just reads them) and the
+    /// deliveries handed over at publish.
     handoff: Arc<Handoff>,
-    /// Deliveries leased at publish, ready to start.
-    handed: Mutex<Option<mpsc::Receiver<Vec<DueDelivery>>>>,
     endpoints: Mutex<HashMap<String, EndpointSlot>>,
     /// Signalled whenever an attempt finishes and frees room.
     freed: Notify,
@@ -109,9 +106,6 @@ impl Scheduler {
             request_timeout_secs: c.request_timeout.as_secs_f64(),
             poll_interval: c.poll_interval,
             endpoint_concurrency: c.endpoint_concurrency,
-            node_id: handoff.node_id().to_string(),
-            room: handoff.room(),
-            handed: Mutex::new(handoff.take_receiver()),
             handoff: handoff.clone(),
             endpoints: Mutex::new(HashMap::new()),
             freed: Notify::new(),
@@ -121,9 +115,9 @@ impl Scheduler {
 
     /// Runs until `shutdown`, then drains.
     pub(super) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let global = self.room.clone();
+        let global = self.handoff.room();
         let mut tasks = JoinSet::new();
-        let mut handed = self.handed.lock().expect("never poisoned").take();
+        let mut handed = self.handoff.take_receiver();
         let mut handed_open = handed.is_some();
         let mut claim_now = true;
         // Whether the last claim was cut short by room (the node's or an
@@ -242,7 +236,7 @@ impl Scheduler {
                 now,
                 limit: limit as u32,
                 lease_until: now + self.lease,
-                node_id: self.node_id.clone(),
+                node_id: self.handoff.node_id().to_string(),
                 skip_endpoints: saturated,
             })
             .await

@@ -95,19 +95,7 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
                     park_stmt.execute(params![seq, now + PARK_MS])?;
                     continue;
                 }
-                let payload: String = r.get(13)?;
-                delivery.payload = PayloadMode::parse(&payload).unwrap_or_default();
-                delivery.headers = rows::from_json(&r.get::<_, String>(14)?)?;
-                delivery.secrets.push(r.get(15)?);
-                let previous: Option<String> = r.get(16)?;
-                let previous_until: Option<i64> = r.get(17)?;
-                if let (Some(previous), Some(until)) = (previous, previous_until) {
-                    if until > now {
-                        delivery.secrets.push(previous);
-                    }
-                }
-                delivery.rate_limit_per_sec = r.get(18)?;
-                delivery.endpoint_failing_since = rows::opt_time(r.get(19)?);
+                rows::SendSettings::read(r, 13)?.apply(&mut delivery, now)?;
             }
         }
         lease_stmt.execute(params![seq, lease, req.node_id])?;

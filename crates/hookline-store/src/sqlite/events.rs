@@ -6,7 +6,7 @@ use hookline_core::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{self, ms, now_ms};
+use super::rows::{self, ms, now_ms, SendSettings};
 use super::tenant::{self, paginate};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
@@ -22,31 +22,19 @@ struct NewDelivery<'a> {
 struct Subscriber {
     id: String,
     url: String,
-    payload: String,
-    headers: String,
-    secret: String,
-    previous_secret: Option<String>,
-    previous_secret_expires_at: Option<i64>,
-    rate_limit_per_sec: Option<u32>,
-    failing_since: Option<i64>,
     /// A disabled endpoint's delivery (a test send) waits, parked by the
     /// claim, so it is never handed over.
     disabled: bool,
+    send: SendSettings,
 }
 
 impl Subscriber {
     fn from_endpoint(ep: Endpoint) -> Subscriber {
         Subscriber {
-            payload: ep.payload.as_str().to_string(),
-            headers: rows::to_json(&ep.headers),
-            previous_secret_expires_at: ep.previous_secret_expires_at.map(ms),
-            failing_since: ep.failing_since.map(ms),
+            send: SendSettings::of(&ep),
+            disabled: ep.disabled,
             id: ep.id,
             url: ep.url,
-            secret: ep.secret,
-            previous_secret: ep.previous_secret,
-            rate_limit_per_sec: ep.rate_limit_per_sec,
-            disabled: ep.disabled,
         }
     }
 }
@@ -85,10 +73,12 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
     let event_seq = c.last_insert_rowid();
     let due = ms(e.created_at);
     let mut leased = Vec::new();
-    let mut room = req.lease.as_ref().map_or(0, |l| l.max as usize);
-    let lease_next = |room: &mut usize| match &req.lease {
-        Some(lease) if *room > 0 => {
-            *room -= 1;
+    // (node, until) for each delivery that may be handed over, while the
+    // lease's room lasts.
+    let mut room = req.lease.as_ref().map_or(0, |l| l.max);
+    let mut take_lease = |may: bool| match &req.lease {
+        Some(lease) if may && room > 0 => {
+            room -= 1;
             Some((lease.node_id.as_str(), ms(lease.until)))
         }
         _ => None,
@@ -99,7 +89,7 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             endpoint_id: None,
             url,
         };
-        let lease = lease_next(&mut room);
+        let lease = take_lease(true);
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
         deliveries += 1;
         if lease.is_some() {
@@ -116,28 +106,12 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             .lease
             .as_ref()
             .is_some_and(|l| l.skip_endpoints.contains(&ep.id));
-        let lease = if ep.disabled || skipped {
-            None
-        } else {
-            lease_next(&mut room)
-        };
+        let lease = take_lease(!ep.disabled && !skipped);
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
         deliveries += 1;
         if lease.is_some() {
-            let now = now_ms();
-            let mut secrets = vec![ep.secret.clone()];
-            if let (Some(previous), Some(until)) =
-                (&ep.previous_secret, ep.previous_secret_expires_at)
-            {
-                if until > now {
-                    secrets.push(previous.clone());
-                }
-            }
-            let mut ready = handed_over(e, delivery.id, ep.url.clone(), Some(&ep.id), secrets);
-            ready.payload = PayloadMode::parse(&ep.payload).unwrap_or_default();
-            ready.headers = rows::from_json(&ep.headers)?;
-            ready.rate_limit_per_sec = ep.rate_limit_per_sec;
-            ready.endpoint_failing_since = rows::opt_time(ep.failing_since);
+            let mut ready = handed_over(e, delivery.id, ep.url.clone(), Some(&ep.id), Vec::new());
+            ep.send.apply(&mut ready, now_ms())?;
             leased.push(ready);
         }
     }
@@ -195,14 +169,8 @@ fn subscribed_endpoints(
             Ok(Subscriber {
                 id: r.get(0)?,
                 url: r.get(1)?,
-                payload: r.get(2)?,
-                headers: r.get(3)?,
-                secret: r.get(4)?,
-                previous_secret: r.get(5)?,
-                previous_secret_expires_at: r.get(6)?,
-                rate_limit_per_sec: r.get(7)?,
-                failing_since: r.get(8)?,
                 disabled: false,
+                send: SendSettings::read(r, 2)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -6,6 +6,7 @@ use hookline_core::{
 };
 use rusqlite::Row;
 
+use crate::types::DueDelivery;
 use crate::StoreError;
 
 pub(super) use crate::encode::{ms, now_ms, opt_time, time, to_json};
@@ -63,6 +64,66 @@ pub(super) fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         created_at: time(row.get(15)?),
         updated_at: time(row.get(16)?),
     })
+}
+
+/// What sending to an endpoint needs, as stored: the endpoint's columns
+/// `payload, headers, secret, previous_secret, previous_secret_expires_at,
+/// rate_limit_per_sec, failing_since`, in that order. Shared by claims and
+/// deliveries handed over at publish, so both send alike.
+pub(super) struct SendSettings {
+    payload: String,
+    headers: String,
+    secret: String,
+    previous_secret: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    rate_limit_per_sec: Option<u32>,
+    failing_since: Option<i64>,
+}
+
+impl SendSettings {
+    /// Reads the seven columns starting at `first`.
+    pub(super) fn read(row: &Row<'_>, first: usize) -> rusqlite::Result<SendSettings> {
+        Ok(SendSettings {
+            payload: row.get(first)?,
+            headers: row.get(first + 1)?,
+            secret: row.get(first + 2)?,
+            previous_secret: row.get(first + 3)?,
+            previous_secret_expires_at: row.get(first + 4)?,
+            rate_limit_per_sec: row.get(first + 5)?,
+            failing_since: row.get(first + 6)?,
+        })
+    }
+
+    pub(super) fn of(ep: &Endpoint) -> SendSettings {
+        SendSettings {
+            payload: ep.payload.as_str().to_string(),
+            headers: to_json(&ep.headers),
+            secret: ep.secret.clone(),
+            previous_secret: ep.previous_secret.clone(),
+            previous_secret_expires_at: ep.previous_secret_expires_at.map(ms),
+            rate_limit_per_sec: ep.rate_limit_per_sec,
+            failing_since: ep.failing_since.map(ms),
+        }
+    }
+
+    /// Fills in `due`'s payload mode, headers, signing secrets (the previous
+    /// one too while its rotation window is open at `now`), rate limit and
+    /// failing-since.
+    pub(super) fn apply(&self, due: &mut DueDelivery, now: i64) -> rusqlite::Result<()> {
+        due.payload = PayloadMode::parse(&self.payload).unwrap_or_default();
+        due.headers = from_json(&self.headers)?;
+        due.secrets = vec![self.secret.clone()];
+        if let (Some(previous), Some(until)) =
+            (&self.previous_secret, self.previous_secret_expires_at)
+        {
+            if until > now {
+                due.secrets.push(previous.clone());
+            }
+        }
+        due.rate_limit_per_sec = self.rate_limit_per_sec;
+        due.endpoint_failing_since = opt_time(self.failing_since);
+        Ok(())
+    }
 }
 
 /// Event columns, for queries that name the events table `e`.

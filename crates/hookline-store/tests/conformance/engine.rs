@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use hookline_core::{DeliveryStatus, PayloadMode};
+use hookline_core::{DeliveryStatus, Event, PayloadMode};
 use hookline_store::*;
 
 use crate::harness::*;
@@ -530,6 +530,38 @@ conformance!(
     }
 );
 
+/// Publishes `event` to `target` with a lease for up to `max` deliveries
+/// (none for the `skip` endpoints); answers the delivery count and what was
+/// handed over.
+async fn publish_leased(
+    s: &SharedStore,
+    event: Event,
+    target: Target,
+    max: u32,
+    skip: Vec<String>,
+) -> (u32, Vec<DueDelivery>) {
+    let lease = PublishLease {
+        node_id: "node-test".into(),
+        until: Utc::now() + Duration::seconds(60),
+        max,
+        skip_endpoints: skip,
+    };
+    match s
+        .publish(PublishRequest {
+            event,
+            target,
+            lease: Some(lease),
+        })
+        .await
+        .unwrap()
+    {
+        PublishOutcome::Created {
+            deliveries, leased, ..
+        } => (deliveries, leased),
+        other => panic!("expected Created, got {other:?}"),
+    }
+}
+
 conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
     let s = &t.store;
     let a = account(s).await;
@@ -543,26 +575,8 @@ conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
     let second = endpoint(s, &a, &[]).await;
 
     let event = new_event(&a, "payment.completed");
-    let until = Utc::now() + Duration::seconds(60);
-    let outcome = s
-        .publish(PublishRequest {
-            event: event.clone(),
-            target: Target::Subscribed,
-            lease: Some(PublishLease {
-                node_id: "node-test".into(),
-                until,
-                max: 1,
-                skip_endpoints: Vec::new(),
-            }),
-        })
-        .await
-        .unwrap();
-    let PublishOutcome::Created {
-        deliveries, leased, ..
-    } = outcome
-    else {
-        panic!("expected Created, got {outcome:?}");
-    };
+    let (deliveries, leased) =
+        publish_leased(s, event.clone(), Target::Subscribed, 1, Vec::new()).await;
     assert_eq!(deliveries, 2, "every subscriber gets a delivery");
     assert!(leased.len() <= 1, "no more than asked");
     let claimed = s.claim_due(&claim(10)).await.unwrap();
@@ -595,7 +609,7 @@ conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
     assert_eq!(claimed[0].endpoint_id.as_deref(), Some(second.id.as_str()));
     // Its lease expires like a claimed one's: then it is due again.
     let later = s
-        .claim_due(&claim_at(until + Duration::seconds(1), 10, 60))
+        .claim_due(&claim_at(Utc::now() + Duration::seconds(61), 10, 60))
         .await
         .unwrap();
     assert!(later.iter().any(|l| l.delivery_id == d.delivery_id));
@@ -603,22 +617,7 @@ conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
     // A custom URL's delivery is handed over signed with the account secret.
     let mut custom = new_event(&a, "payment.completed");
     custom.webhook_url = Some("https://invoice.example/callback".into());
-    let PublishOutcome::Created { leased, .. } = s
-        .publish(PublishRequest {
-            event: custom,
-            target: Target::Subscribed,
-            lease: Some(PublishLease {
-                node_id: "node-test".into(),
-                until,
-                max: 16,
-                skip_endpoints: Vec::new(),
-            }),
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("expected Created");
-    };
+    let (_, leased) = publish_leased(s, custom, Target::Subscribed, 16, Vec::new()).await;
     assert_eq!(leased.len(), 1);
     assert_eq!(leased[0].endpoint_id, None);
     assert_eq!(leased[0].url, "https://invoice.example/callback");
@@ -629,45 +628,27 @@ conformance!(a_publish_lease_hands_over_ready_deliveries, |t| {
     let mut off = new_endpoint(&a);
     off.disabled = true;
     s.create_endpoint(&off).await.unwrap();
-    let PublishOutcome::Created {
-        deliveries, leased, ..
-    } = s
-        .publish(PublishRequest {
-            event: new_event(&a, "payment.completed"),
-            target: Target::Endpoint(off.id.clone()),
-            lease: Some(PublishLease {
-                node_id: "node-test".into(),
-                until,
-                max: 16,
-                skip_endpoints: Vec::new(),
-            }),
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("expected Created");
-    };
+    let test_send = new_event(&a, "payment.completed");
+    let (deliveries, leased) = publish_leased(
+        s,
+        test_send,
+        Target::Endpoint(off.id.clone()),
+        16,
+        Vec::new(),
+    )
+    .await;
     assert_eq!((deliveries, leased.len()), (1, 0));
 
     // Nor are deliveries to endpoints the node has no room for.
-    let PublishOutcome::Created {
-        deliveries, leased, ..
-    } = s
-        .publish(PublishRequest {
-            event: new_event(&a, "payment.completed"),
-            target: Target::Subscribed,
-            lease: Some(PublishLease {
-                node_id: "node-test".into(),
-                until,
-                max: 16,
-                skip_endpoints: vec![ep.id.clone()],
-            }),
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("expected Created");
-    };
+    let busy = vec![ep.id.clone()];
+    let (deliveries, leased) = publish_leased(
+        s,
+        new_event(&a, "payment.completed"),
+        Target::Subscribed,
+        16,
+        busy,
+    )
+    .await;
     assert_eq!(deliveries, 2);
     assert_eq!(leased.len(), 1);
     assert_eq!(leased[0].endpoint_id.as_deref(), Some(second.id.as_str()));
