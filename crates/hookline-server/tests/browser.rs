@@ -2,7 +2,7 @@
 //! add an endpoint, send a test event and see its 2xx attempt, make the
 //! receiver fail and watch a retry appear without reloading, resend, disable
 //! the endpoint, and log out. Needs Debian's `chromium` and `chromium-driver`
-//! (`.ci/run` installs them).
+//! (`scripts/test` installs them).
 
 #![allow(unreachable_pub, dead_code)]
 
@@ -31,7 +31,9 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
     let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
-        .expect("chromedriver is missing: apt-get install chromium chromium-driver (see .ci/run)");
+        .expect(
+            "chromedriver is missing: apt-get install chromium chromium-driver (scripts/test does)",
+        );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

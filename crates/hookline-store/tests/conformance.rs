@@ -2,7 +2,7 @@
 //! `rgtest!`: each `conformance!` body runs as `NAME::sqlite` on a store in a
 //! temporary directory and as `NAME::postgres` on a fresh schema of the
 //! database named by `HOOKLINE_TEST_PG_URL` (the PostgreSQL variants print a
-//! notice and pass when it is unset; `.ci/run` always sets it). The bodies
+//! notice and pass when it is unset; `scripts/test` always sets it). The bodies
 //! hold what the `Store` trait promises, above all that concurrent claims
 //! never hand out the same delivery twice.
 

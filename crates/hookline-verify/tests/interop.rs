@@ -4,7 +4,7 @@
 //! receiver snippet of `docs/receiving-webhooks.md`.
 //!
 //! Needs `python3 -m pip install standardwebhooks flask` and `npm ci` in
-//! `tests/interop/` (`.ci/run` does both).
+//! `tests/interop/`; README's test command (`scripts/test`) does both.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,16 +35,30 @@ fn require_packages() {
         .output();
     assert!(
         python.is_ok_and(|o| o.status.success()),
-        "the official Python package is missing: run `python3 -m pip install standardwebhooks flask`"
+        "the official Python package is missing: run `python3 -m pip install standardwebhooks flask` (scripts/test does)"
     );
     assert!(
         interop_dir().join("node_modules/standardwebhooks").exists(),
-        "the official npm package is missing: run `npm ci` in crates/hookline-verify/tests/interop"
+        "the official npm package is missing: run `npm ci` in crates/hookline-verify/tests/interop (scripts/test does)"
     );
 }
 
-/// Runs the Python or Node helper; answers (success, stdout).
-fn official(lang: &str, args: &[&str], body: &str) -> (bool, String) {
+/// What a helper script printed.
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Output {
+    /// Both streams, so a failed assertion shows why the helper failed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stdout: {:?}; stderr: {}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the Python or Node helper.
+fn official(lang: &str, args: &[&str], body: &str) -> Output {
     require_packages();
     let dir = tempfile_dir();
     let body_file = dir.join(format!("body-{}", rand_suffix()));
@@ -61,10 +75,11 @@ fn official(lang: &str, args: &[&str], body: &str) -> (bool, String) {
         .output()
         .expect("interpreter runs");
     let _ = std::fs::remove_file(&body_file);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    )
+    Output {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    }
 }
 
 fn tempfile_dir() -> PathBuf {
@@ -97,33 +112,28 @@ fn check_language(lang: &str) {
     // Ours → theirs.
     let sig = sign(&secret, "evt_1", ts, BODY.as_bytes());
     let ts_s = ts.to_string();
-    assert!(
-        official(lang, &["verify", SECRET, "evt_1", &ts_s, &sig], BODY).0,
-        "{lang} verifies our signature"
+    let out = official(lang, &["verify", SECRET, "evt_1", &ts_s, &sig], BODY);
+    assert!(out.success, "{lang} verifies our signature; {out}");
+    let out = official(
+        lang,
+        &["verify", SECRET, "evt_1", &ts_s, &sig],
+        "{\"tampered\":true}",
     );
-    assert!(
-        !official(
-            lang,
-            &["verify", SECRET, "evt_1", &ts_s, &sig],
-            "{\"tampered\":true}"
-        )
-        .0,
-        "{lang}: tampered body fails"
-    );
-    assert!(
-        !official(lang, &["verify", OTHER, "evt_1", &ts_s, &sig], BODY).0,
-        "{lang}: wrong secret fails"
-    );
+    assert!(!out.success, "{lang}: tampered body fails; {out}");
+    let out = official(lang, &["verify", OTHER, "evt_1", &ts_s, &sig], BODY);
+    assert!(!out.success, "{lang}: wrong secret fails; {out}");
     let stale = (ts - 600).to_string();
     let stale_sig = sign(&secret, "evt_1", ts - 600, BODY.as_bytes());
-    assert!(
-        !official(lang, &["verify", SECRET, "evt_1", &stale, &stale_sig], BODY).0,
-        "{lang}: stale timestamp fails"
-    );
+    let out = official(lang, &["verify", SECRET, "evt_1", &stale, &stale_sig], BODY);
+    assert!(!out.success, "{lang}: stale timestamp fails; {out}");
 
     // Theirs → ours.
-    let (ok, theirs) = official(lang, &["sign", SECRET, "evt_1", &ts_s], BODY);
-    assert!(ok && theirs.starts_with("v1,"), "{lang} signs: {theirs}");
+    let out = official(lang, &["sign", SECRET, "evt_1", &ts_s], BODY);
+    assert!(
+        out.success && out.stdout.starts_with("v1,"),
+        "{lang} signs; {out}"
+    );
+    let theirs = out.stdout;
     assert_eq!(theirs, sig, "{lang} and we compute the same signature");
     assert_eq!(ours_verify(SECRET, "evt_1", ts, &theirs, BODY), Ok(()));
     assert_eq!(
@@ -134,9 +144,10 @@ fn check_language(lang: &str) {
         ours_verify(OTHER, "evt_1", ts, &theirs, BODY),
         Err(VerifyError::NoMatchingSignature)
     );
-    let (_, their_stale) = official(lang, &["sign", SECRET, "evt_1", &stale], BODY);
+    let out = official(lang, &["sign", SECRET, "evt_1", &stale], BODY);
+    assert!(out.success, "{lang} signs a stale timestamp; {out}");
     assert_eq!(
-        ours_verify(SECRET, "evt_1", ts - 600, &their_stale, BODY),
+        ours_verify(SECRET, "evt_1", ts - 600, &out.stdout, BODY),
         Err(VerifyError::TimestampTooOld(300))
     );
 }
@@ -160,6 +171,18 @@ fn free_port() -> u16 {
 }
 
 struct Running(Child);
+
+impl Running {
+    /// Everything the (stopped) receiver wrote to stderr.
+    fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut err = String::new();
+        if let Some(mut pipe) = self.0.stderr.take() {
+            let _ = pipe.read_to_string(&mut err);
+        }
+        err
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -188,13 +211,20 @@ fn post(port: u16, id: &str, ts: i64, sig: &str, body: &str) -> u16 {
         .unwrap_or(0)
 }
 
-fn wait_listening(port: u16) {
+/// Waits until the receiver listens; if it exits first, or never listens,
+/// panics with what it wrote to stderr (e.g. a missing module).
+fn wait_listening(running: &mut Running, port: u16) {
     let end = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < end,
-            "the receiver did not start on port {port}"
-        );
+        let exited = running.0.try_wait().unwrap();
+        if exited.is_some() || Instant::now() >= end {
+            let _ = running.0.kill();
+            let _ = running.0.wait();
+            panic!(
+                "the receiver did not start on port {port} ({exited:?}); its stderr:\n{}",
+                running.stderr()
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -207,11 +237,11 @@ fn check_receiver(mut command: Command) {
         .env("WEBHOOK_SECRET", SECRET)
         .env("PORT", port.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("receiver starts");
     let mut running = Running(child);
-    wait_listening(port);
+    wait_listening(&mut running, port);
     let ts = now();
     let body = r#"{"id":"evt_9","type":"refund.completed","data":{}}"#;
     let sig = sign(
@@ -220,20 +250,11 @@ fn check_receiver(mut command: Command) {
         ts,
         body.as_bytes(),
     );
-    assert!(
-        (200..300).contains(&post(port, "evt_9", ts, &sig, body)),
-        "a valid webhook is accepted"
-    );
-    assert_eq!(
-        post(port, "evt_9", ts, &sig, r#"{"id":"evt_9","forged":1}"#),
-        400,
-        "a tampered body is refused"
-    );
-    assert!(
-        (200..300).contains(&post(port, "evt_9", ts, &sig, body)),
-        "a retry is acknowledged"
-    );
+    let valid = post(port, "evt_9", ts, &sig, body);
+    let tampered = post(port, "evt_9", ts, &sig, r#"{"id":"evt_9","forged":1}"#);
+    let retry = post(port, "evt_9", ts, &sig, body);
     let _ = running.0.kill();
+    let _ = running.0.wait();
     let mut out = String::new();
     use std::io::Read;
     running
@@ -243,10 +264,20 @@ fn check_receiver(mut command: Command) {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
+    let err = running.stderr();
+    assert!(
+        (200..300).contains(&valid),
+        "a valid webhook is accepted ({valid}); stderr:\n{err}"
+    );
+    assert_eq!(tampered, 400, "a tampered body is refused; stderr:\n{err}");
+    assert!(
+        (200..300).contains(&retry),
+        "a retry is acknowledged ({retry}); stderr:\n{err}"
+    );
     assert_eq!(
         out.matches("handled").count(),
         1,
-        "handled exactly once: {out}"
+        "handled exactly once: {out}; stderr:\n{err}"
     );
 }
 
