@@ -9,6 +9,8 @@
 mod encode;
 mod error;
 pub mod postgres;
+mod rules;
+mod sql;
 pub mod sqlite;
 mod types;
 

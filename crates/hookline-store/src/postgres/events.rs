@@ -1,13 +1,12 @@
 //! Publishing (event + fan-out in one transaction), event and attempt
 //! listings, resend and recover on PostgreSQL.
 
-use hookline_core::{
-    Attempt, Delivery, DeliveryStatus, Endpoint, Event, Id, IdKind, Page, Timestamp,
-};
+use hookline_core::{Attempt, Delivery, DeliveryStatus, Event, Id, IdKind, Page, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::rows::{self, ms, now_ms};
 use super::tenant::{self, paginate};
+use crate::sql::STATUS_EXPR;
 use crate::types::*;
 use crate::{StoreError, StoreResult};
 
@@ -53,12 +52,9 @@ async fn try_publish(db: &PgPool, req: &PublishRequest) -> StoreResult<PublishOu
             vec![(Some(ep.id), ep.url)]
         }
         (Target::Subscribed, Some(url)) => vec![(None, url.clone())],
-        (Target::Subscribed, None) => enabled_endpoints(&mut tx, &e.account_id)
-            .await?
-            .into_iter()
-            .filter(|ep| ep.accepts(&e.event_type))
-            .map(|ep| (Some(ep.id), ep.url))
-            .collect(),
+        (Target::Subscribed, None) => {
+            subscribed_endpoints(&mut tx, &e.account_id, &e.event_type).await?
+        }
     };
     let event_seq: i64 = sqlx::query_scalar(
         "INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at) \
@@ -83,13 +79,22 @@ async fn try_publish(db: &PgPool, req: &PublishRequest) -> StoreResult<PublishOu
     })
 }
 
-async fn enabled_endpoints(conn: &mut PgConnection, account: &str) -> StoreResult<Vec<Endpoint>> {
-    let sql = format!(
-        "SELECT {} FROM endpoints WHERE account_id = $1 AND NOT disabled",
-        rows::ENDPOINT_COLUMNS
-    );
-    let found = sqlx::query(&sql).bind(account).fetch_all(conn).await?;
-    found.iter().map(rows::endpoint).collect()
+/// The account's enabled endpoints that accept `event_type` (the same rule
+/// as `Endpoint::accepts`: no types listed, or an exact match), in creation
+/// order as on SQLite; only where each delivery goes is read.
+async fn subscribed_endpoints(
+    conn: &mut PgConnection,
+    account: &str,
+    event_type: &str,
+) -> StoreResult<Vec<(Option<String>, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, url FROM endpoints WHERE account_id = $1 AND NOT disabled \
+         AND (event_types = '[]' OR event_types::jsonb ? $2) ORDER BY seq",
+    )
+    .bind(account)
+    .bind(event_type)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Inserts one delivery per target in one statement.
@@ -182,13 +187,6 @@ pub(super) async fn get_event(
         .await?
         .ok_or(StoreError::NotFound)
 }
-
-/// The summary status of an event's deliveries, as a SQL expression over `e`.
-const STATUS_EXPR: &str = "CASE \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending') THEN 'pending' \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'failed') THEN 'failed' \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq) THEN 'succeeded' \
-    ELSE NULL END";
 
 pub(super) async fn list_events(
     db: &PgPool,

@@ -17,6 +17,7 @@
 
 mod engine;
 mod events;
+mod record;
 mod rows;
 mod tenant;
 
@@ -257,7 +258,7 @@ impl Store for PgStore {
     }
 
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
-        engine::record_attempts(&self.db, &results).await
+        record::record_attempts(&self.db, &results).await
     }
 
     async fn release(&self, delivery_ids: &[String]) -> StoreResult<()> {

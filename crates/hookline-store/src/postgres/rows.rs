@@ -7,9 +7,13 @@ use hookline_core::{
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
+use crate::rules::SendSettings;
 use crate::{StoreError, StoreResult};
 
 pub(super) use crate::encode::{ms, now_ms, opt_time, time, to_json};
+pub(super) use crate::sql::{
+    ACCOUNT_COLUMNS, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, EVENT_COLUMNS,
+};
 
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text)
@@ -20,8 +24,6 @@ fn bad(what: &str) -> StoreError {
     StoreError::Unavailable(format!("unknown {what} in the database"))
 }
 
-pub(super) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq";
-
 pub(super) fn account(r: &PgRow) -> StoreResult<Account> {
     Ok(Account {
         id: r.try_get("id")?,
@@ -30,11 +32,6 @@ pub(super) fn account(r: &PgRow) -> StoreResult<Account> {
         updated_at: time(r.try_get("updated_at")?),
     })
 }
-
-pub(super) const ENDPOINT_COLUMNS: &str =
-    "id, account_id, url, description, event_types, disabled, \
-    disabled_reason, payload, headers, secret, previous_secret, previous_secret_expires_at, \
-    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq";
 
 pub(super) fn endpoint(r: &PgRow) -> StoreResult<Endpoint> {
     let payload: String = r.try_get("payload")?;
@@ -60,10 +57,6 @@ pub(super) fn endpoint(r: &PgRow) -> StoreResult<Endpoint> {
     })
 }
 
-/// Event columns, for queries that name the events table `e`.
-pub(super) const EVENT_COLUMNS: &str =
-    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq";
-
 pub(super) fn event(r: &PgRow) -> StoreResult<Event> {
     Ok(Event {
         id: r.try_get("id")?,
@@ -75,9 +68,6 @@ pub(super) fn event(r: &PgRow) -> StoreResult<Event> {
         created_at: time(r.try_get("created_at")?),
     })
 }
-
-pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, status, \
-    attempts, next_attempt_at, last_status_code, created_at, updated_at";
 
 pub(super) fn delivery(r: &PgRow) -> StoreResult<Delivery> {
     let status: String = r.try_get("status")?;
@@ -97,10 +87,6 @@ pub(super) fn delivery(r: &PgRow) -> StoreResult<Delivery> {
     })
 }
 
-pub(super) const ATTEMPT_COLUMNS: &str =
-    "id, delivery_id, event_id, account_id, endpoint_id, url, \
-    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq";
-
 pub(super) fn attempt(r: &PgRow) -> StoreResult<Attempt> {
     let outcome: String = r.try_get("outcome")?;
     let code: Option<i64> = r.try_get("status_code")?;
@@ -118,5 +104,19 @@ pub(super) fn attempt(r: &PgRow) -> StoreResult<Attempt> {
         status_code: code.map(|c| c as u16),
         error: r.try_get("error")?,
         response_body: r.try_get("response_body")?,
+    })
+}
+
+/// Reads the [`SEND_COLUMNS`](crate::sql::SEND_COLUMNS) of `r`.
+pub(super) fn send_settings(r: &PgRow) -> StoreResult<SendSettings> {
+    let rate: Option<i64> = r.try_get("rate_limit_per_sec")?;
+    Ok(SendSettings {
+        payload: r.try_get("payload")?,
+        headers: r.try_get("headers")?,
+        secret: r.try_get("secret")?,
+        previous_secret: r.try_get("previous_secret")?,
+        previous_secret_expires_at: r.try_get("previous_secret_expires_at")?,
+        rate_limit_per_sec: rate.map(|v| v as u32),
+        failing_since: r.try_get("failing_since")?,
     })
 }

@@ -4,6 +4,7 @@ use hookline_core::{Account, Endpoint, EventType, Page};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::rows::{self, ms, now_ms, to_json};
+use crate::sql::FAIL;
 use crate::types::{ApiKey, PageRequest};
 use crate::{StoreError, StoreResult};
 
@@ -328,10 +329,10 @@ pub(super) async fn delete_endpoint(db: &PgPool, account: &str, id: &str) -> Sto
         .execute(&mut *tx)
         .await?;
     not_found_if_zero(done.rows_affected())?;
-    sqlx::query(
-        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, \
-         updated_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
-    )
+    sqlx::query(&format!(
+        "UPDATE deliveries SET {FAIL}, updated_at = $2 \
+         WHERE endpoint_id = $1 AND status = 'pending'"
+    ))
     .bind(id)
     .bind(now_ms())
     .execute(&mut *tx)

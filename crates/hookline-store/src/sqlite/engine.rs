@@ -5,19 +5,19 @@ use hookline_core::{PayloadMode, Timestamp};
 use rusqlite::{params, Connection};
 
 use super::rows::{self, ms, now_ms, to_json};
+use crate::rules::{self, Disposition, PARK_MS};
+use crate::sql::{CLEAR_LEASE, FAIL};
 use crate::types::*;
 use crate::StoreResult;
-
-/// How long deliveries to a disabled endpoint are parked before being
-/// looked at again (re-enabling the endpoint makes them due at once).
-const PARK_MS: i64 = 3_600_000;
 
 /// Makes every leased delivery due now: at open, no other process can hold
 /// a lease on this file, so leases left behind are a crashed run's.
 pub(super) fn release_all_leases(c: &Connection, now: i64) -> StoreResult<()> {
     let released = c.execute(
-        "UPDATE deliveries SET next_attempt_at = ?1, lease_until = NULL, leased_by = NULL \
-         WHERE status = 'pending' AND lease_until IS NOT NULL",
+        &format!(
+            "UPDATE deliveries SET next_attempt_at = ?1, {CLEAR_LEASE} \
+             WHERE status = 'pending' AND lease_until IS NOT NULL"
+        ),
         [now],
     )?;
     if released > 0 {
@@ -50,13 +50,12 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
     )?;
     // Both clear a lease left by an earlier claim whose node gave up, so a
     // re-enabled endpoint finds its parked deliveries unleased.
-    let mut park_stmt = c.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = NULL, leased_by = NULL WHERE seq = ?1",
-    )?;
-    let mut fail_stmt = c.prepare_cached(
-        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, \
-         leased_by = NULL, updated_at = ?2 WHERE seq = ?1",
-    )?;
+    let mut park_stmt = c.prepare_cached(&format!(
+        "UPDATE deliveries SET next_attempt_at = ?2, {CLEAR_LEASE} WHERE seq = ?1"
+    ))?;
+    let mut fail_stmt = c.prepare_cached(&format!(
+        "UPDATE deliveries SET {FAIL}, updated_at = ?2 WHERE seq = ?1"
+    ))?;
     let mut rows = select.query(params![now, to_json(&req.skip_endpoints), req.limit])?;
     let mut due = Vec::new();
     while let Some(r) = rows.next()? {
@@ -80,23 +79,24 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
             rate_limit_per_sec: None,
             endpoint_failing_since: None,
         };
-        match (endpoint_id, endpoint_row) {
-            (None, _) => {
-                let secret: Option<String> = r.get(20)?;
-                delivery.secrets = secret.into_iter().collect();
-            }
-            (Some(_), None) => {
-                // The endpoint was deleted: nothing left to deliver to.
+        let disabled: Option<bool> = match endpoint_row {
+            Some(_) => Some(r.get(12)?),
+            None => None,
+        };
+        match Disposition::of(endpoint_id.is_some(), disabled) {
+            Disposition::Fail => {
                 fail_stmt.execute(params![seq, now])?;
                 continue;
             }
-            (Some(_), Some(_)) => {
-                if r.get::<_, bool>(12)? {
-                    park_stmt.execute(params![seq, now + PARK_MS])?;
-                    continue;
-                }
-                rows::SendSettings::read(r, 13)?.apply(&mut delivery, now)?;
+            Disposition::Park => {
+                park_stmt.execute(params![seq, now + PARK_MS])?;
+                continue;
             }
+            Disposition::Send if endpoint_id.is_none() => {
+                let secret: Option<String> = r.get(20)?;
+                delivery.secrets = secret.into_iter().collect();
+            }
+            Disposition::Send => rows::send_settings(r, 13)?.apply(&mut delivery, now)?,
         }
         lease_stmt.execute(params![seq, lease, req.node_id])?;
         due.push(delivery);
@@ -113,11 +113,11 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
          SELECT ?1, ?2, d.event_seq, d.event_id, d.account_id, d.endpoint_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
          FROM deliveries d WHERE d.id = ?2 ON CONFLICT (id) DO NOTHING",
     )?;
-    let mut update = c.prepare_cached(
+    let mut update = c.prepare_cached(&format!(
         "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, \
-         lease_until = NULL, leased_by = NULL, first_attempt_at = COALESCE(first_attempt_at, ?5), \
-         last_status_code = ?6, updated_at = ?7 WHERE id = ?1 AND status = 'pending'",
-    )?;
+         {CLEAR_LEASE}, first_attempt_at = COALESCE(first_attempt_at, ?5), \
+         last_status_code = ?6, updated_at = ?7 WHERE id = ?1 AND status = 'pending'"
+    ))?;
     let now = now_ms();
     for result in results {
         let a = &result.attempt;
@@ -137,11 +137,7 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
             // Recorded before, or its delivery is gone.
             continue;
         }
-        let (status, next_at) = match result.next {
-            NextStep::Succeeded => ("succeeded", None),
-            NextStep::RetryAt(at) => ("pending", Some(ms(at))),
-            NextStep::Failed => ("failed", None),
-        };
+        let (status, next_at) = rules::stored_next(result.next);
         update.execute(params![
             a.delivery_id,
             status,
@@ -189,10 +185,10 @@ fn apply_endpoint_effect(
 }
 
 pub(super) fn release(c: &Connection, ids: &[String]) -> StoreResult<()> {
-    let mut stmt = c.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = NULL, leased_by = NULL \
-         WHERE id = ?1 AND status = 'pending'",
-    )?;
+    let mut stmt = c.prepare_cached(&format!(
+        "UPDATE deliveries SET next_attempt_at = ?2, {CLEAR_LEASE} \
+         WHERE id = ?1 AND status = 'pending'"
+    ))?;
     let now = now_ms();
     for id in ids {
         stmt.execute(params![id, now])?;

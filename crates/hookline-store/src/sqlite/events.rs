@@ -6,8 +6,10 @@ use hookline_core::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{self, ms, now_ms, SendSettings};
+use super::rows::{self, ms, now_ms};
 use super::tenant::{self, paginate};
+use crate::rules::SendSettings;
+use crate::sql::{send_columns, STATUS_EXPR};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
 
@@ -158,19 +160,19 @@ fn subscribed_endpoints(
     event_type: &str,
 ) -> StoreResult<Vec<Subscriber>> {
     let endpoints = c
-        .prepare_cached(
-            "SELECT id, url, payload, headers, secret, previous_secret, previous_secret_expires_at, \
-             rate_limit_per_sec, failing_since FROM endpoints WHERE account_id = ?1 AND disabled = 0 \
-             AND (event_types = '[]' OR EXISTS \
-             (SELECT 1 FROM json_each(endpoints.event_types) WHERE value = ?2)) \
-             ORDER BY seq",
-        )?
+        .prepare_cached(&format!(
+            "SELECT ep.id, ep.url, {} FROM endpoints ep WHERE ep.account_id = ?1 AND ep.disabled = 0 \
+             AND (ep.event_types = '[]' OR EXISTS \
+             (SELECT 1 FROM json_each(ep.event_types) WHERE value = ?2)) \
+             ORDER BY ep.seq",
+            send_columns("ep")
+        ))?
         .query_map([account, event_type], |r| {
             Ok(Subscriber {
                 id: r.get(0)?,
                 url: r.get(1)?,
                 disabled: false,
-                send: SendSettings::read(r, 2)?,
+                send: rows::send_settings(r, 2)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -238,13 +240,6 @@ fn find_event(c: &Connection, account: &str, id: &str) -> StoreResult<Option<(Ev
 pub(super) fn get_event(c: &Connection, account: &str, id: &str) -> StoreResult<(Event, i64)> {
     find_event(c, account, id)?.ok_or(StoreError::NotFound)
 }
-
-/// The summary status of an event's deliveries, as a SQL expression over `e`.
-const STATUS_EXPR: &str = "CASE \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending') THEN 'pending' \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'failed') THEN 'failed' \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq) THEN 'succeeded' \
-    ELSE NULL END";
 
 pub(super) fn list_events(
     c: &Connection,

@@ -6,10 +6,13 @@ use hookline_core::{
 };
 use rusqlite::Row;
 
-use crate::types::DueDelivery;
+use crate::rules::SendSettings;
 use crate::StoreError;
 
 pub(super) use crate::encode::{ms, now_ms, opt_time, time, to_json};
+pub(super) use crate::sql::{
+    ACCOUNT_COLUMNS, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, EVENT_COLUMNS,
+};
 
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text).map_err(|e| {
@@ -27,8 +30,6 @@ fn bad_value(what: &str) -> rusqlite::Error {
     )
 }
 
-pub(super) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq";
-
 pub(super) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
@@ -37,11 +38,6 @@ pub(super) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
         updated_at: time(row.get(3)?),
     })
 }
-
-pub(super) const ENDPOINT_COLUMNS: &str =
-    "id, account_id, url, description, event_types, disabled, \
-    disabled_reason, payload, headers, secret, previous_secret, previous_secret_expires_at, \
-    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq";
 
 pub(super) fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
     let payload: String = row.get(7)?;
@@ -66,69 +62,18 @@ pub(super) fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
     })
 }
 
-/// What sending to an endpoint needs, as stored: the endpoint's columns
-/// `payload, headers, secret, previous_secret, previous_secret_expires_at,
-/// rate_limit_per_sec, failing_since`, in that order. Shared by claims and
-/// deliveries handed over at publish, so both send alike.
-pub(super) struct SendSettings {
-    payload: String,
-    headers: String,
-    secret: String,
-    previous_secret: Option<String>,
-    previous_secret_expires_at: Option<i64>,
-    rate_limit_per_sec: Option<u32>,
-    failing_since: Option<i64>,
+/// Reads the [`SEND_COLUMNS`](crate::sql::SEND_COLUMNS) starting at column `first`.
+pub(super) fn send_settings(row: &Row<'_>, first: usize) -> rusqlite::Result<SendSettings> {
+    Ok(SendSettings {
+        payload: row.get(first)?,
+        headers: row.get(first + 1)?,
+        secret: row.get(first + 2)?,
+        previous_secret: row.get(first + 3)?,
+        previous_secret_expires_at: row.get(first + 4)?,
+        rate_limit_per_sec: row.get(first + 5)?,
+        failing_since: row.get(first + 6)?,
+    })
 }
-
-impl SendSettings {
-    /// Reads the seven columns starting at `first`.
-    pub(super) fn read(row: &Row<'_>, first: usize) -> rusqlite::Result<SendSettings> {
-        Ok(SendSettings {
-            payload: row.get(first)?,
-            headers: row.get(first + 1)?,
-            secret: row.get(first + 2)?,
-            previous_secret: row.get(first + 3)?,
-            previous_secret_expires_at: row.get(first + 4)?,
-            rate_limit_per_sec: row.get(first + 5)?,
-            failing_since: row.get(first + 6)?,
-        })
-    }
-
-    pub(super) fn of(ep: &Endpoint) -> SendSettings {
-        SendSettings {
-            payload: ep.payload.as_str().to_string(),
-            headers: to_json(&ep.headers),
-            secret: ep.secret.clone(),
-            previous_secret: ep.previous_secret.clone(),
-            previous_secret_expires_at: ep.previous_secret_expires_at.map(ms),
-            rate_limit_per_sec: ep.rate_limit_per_sec,
-            failing_since: ep.failing_since.map(ms),
-        }
-    }
-
-    /// Fills in `due`'s payload mode, headers, signing secrets (the previous
-    /// one too while its rotation window is open at `now`), rate limit and
-    /// failing-since.
-    pub(super) fn apply(&self, due: &mut DueDelivery, now: i64) -> rusqlite::Result<()> {
-        due.payload = PayloadMode::parse(&self.payload).unwrap_or_default();
-        due.headers = from_json(&self.headers)?;
-        due.secrets = vec![self.secret.clone()];
-        if let (Some(previous), Some(until)) =
-            (&self.previous_secret, self.previous_secret_expires_at)
-        {
-            if until > now {
-                due.secrets.push(previous.clone());
-            }
-        }
-        due.rate_limit_per_sec = self.rate_limit_per_sec;
-        due.endpoint_failing_since = opt_time(self.failing_since);
-        Ok(())
-    }
-}
-
-/// Event columns, for queries that name the events table `e`.
-pub(super) const EVENT_COLUMNS: &str =
-    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq";
 
 pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
@@ -141,9 +86,6 @@ pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         created_at: time(row.get(6)?),
     })
 }
-
-pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, status, \
-    attempts, next_attempt_at, last_status_code, created_at, updated_at";
 
 pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let status: String = row.get(5)?;
@@ -161,10 +103,6 @@ pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         updated_at: time(row.get(10)?),
     })
 }
-
-pub(super) const ATTEMPT_COLUMNS: &str =
-    "id, delivery_id, event_id, account_id, endpoint_id, url, \
-    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq";
 
 pub(super) fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
     let outcome: String = row.get(9)?;

@@ -4,6 +4,7 @@ use hookline_core::{Account, Endpoint, EventType, Page};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms, to_json};
+use crate::sql::FAIL;
 use crate::types::{ApiKey, PageRequest};
 use crate::{StoreError, StoreResult};
 
@@ -259,10 +260,10 @@ pub(super) fn delete_endpoint(c: &Connection, account: &str, id: &str) -> StoreR
         c.prepare_cached("DELETE FROM endpoints WHERE account_id = ?1 AND id = ?2")?
             .execute([account, id])?,
     )?;
-    c.prepare_cached(
-        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL, \
-         updated_at = ?2 WHERE endpoint_id = ?1 AND status = 'pending'",
-    )?
+    c.prepare_cached(&format!(
+        "UPDATE deliveries SET {FAIL}, updated_at = ?2 \
+         WHERE endpoint_id = ?1 AND status = 'pending'"
+    ))?
     .execute(params![id, now_ms()])?;
     Ok(())
 }

@@ -499,6 +499,53 @@ conformance!(deleted_endpoints_fail_their_deliveries, |t| {
     assert_eq!(s.next_due_at().await.unwrap(), None);
 });
 
+conformance!(a_failed_delivery_keeps_no_lease, |t| {
+    let s = &t.store;
+    let a = account(s).await;
+    let deleted = endpoint(s, &a, &[]).await;
+    publish_new(s, &a, "payment.completed").await;
+    assert_eq!(s.claim_due(&claim(10)).await.unwrap().len(), 1);
+    // Deleted while in flight: the delivery fails and nobody holds it.
+    s.delete_endpoint(&a, &deleted.id).await.unwrap();
+
+    // An endpoint that vanishes between a claim's lease running out and the
+    // next claim (another node's delete racing it) fails in the claim.
+    let vanished = endpoint(s, &a, &[]).await;
+    publish_new(s, &a, "payment.completed").await;
+    assert_eq!(
+        s.claim_due(&claim_at(Utc::now(), 10, 1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    t.execute(&format!(
+        "DELETE FROM endpoints WHERE id = '{}'",
+        vanished.id
+    ))
+    .await;
+    assert!(s
+        .claim_due(&claim_at(Utc::now() + Duration::seconds(2), 10, 60))
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'failed'")
+            .await,
+        2,
+        "both failed"
+    );
+    assert_eq!(
+        t.scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE lease_until IS NOT NULL OR leased_by IS NOT NULL"
+        )
+        .await,
+        0,
+        "a failed delivery names no node and no lease"
+    );
+});
+
 conformance!(
     a_dead_nodes_work_parked_for_a_disabled_endpoint_resumes,
     |t| {

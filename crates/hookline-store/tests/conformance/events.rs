@@ -52,6 +52,36 @@ conformance!(publish_fans_out_to_matching_enabled_endpoints, |t| {
     assert_eq!(s.pending_stats().await.unwrap().pending, 3);
 });
 
+conformance!(subscribers_are_matched_in_endpoint_creation_order, |t| {
+    let s = &t.store;
+    let a = account(s).await;
+    let first = endpoint(s, &a, &["payment.completed"]).await;
+    let second = endpoint(s, &a, &[]).await;
+    endpoint(s, &a, &["refund.completed"]).await;
+    let fourth = endpoint(s, &a, &["refund.completed", "payment.completed"]).await;
+    // An update rewrites the row (on PostgreSQL, to the end of the table):
+    // the order is still the endpoints' creation order.
+    let mut renamed = first.clone();
+    renamed.description = "renamed".into();
+    s.update_endpoint(&renamed).await.unwrap();
+    for _ in 0..3 {
+        let event = publish_new(s, &a, "payment.completed").await;
+        let to: Vec<Option<String>> = deliveries(s, &event)
+            .await
+            .into_iter()
+            .map(|d| d.endpoint_id)
+            .collect();
+        assert_eq!(
+            to,
+            vec![
+                Some(first.id.clone()),
+                Some(second.id.clone()),
+                Some(fourth.id.clone())
+            ]
+        );
+    }
+});
+
 conformance!(webhook_url_replaces_the_endpoints, |t| {
     let s = &t.store;
     let a = account(s).await;

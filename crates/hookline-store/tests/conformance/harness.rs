@@ -76,6 +76,39 @@ impl TestStore {
         }
     }
 
+    /// The `BIGINT` answer of `sql`, asked of the database directly (to see
+    /// what the `Store` trait does not show, such as who holds a lease).
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
+        match &self._scratch {
+            Scratch::Schema(schema) => schema.scalar(sql).await,
+            Scratch::Dir(_) => self
+                .sqlite_connection()
+                .query_row(sql, [], |r| r.get(0))
+                .expect("the query answers"),
+        }
+    }
+
+    /// Runs `sql` on the database directly, behind the store's back (to
+    /// stage a race the store cannot be asked for).
+    pub(crate) async fn execute(&self, sql: &str) {
+        match &self._scratch {
+            Scratch::Schema(schema) => schema.execute(sql).await,
+            Scratch::Dir(_) => {
+                self.sqlite_connection()
+                    .execute_batch(sql)
+                    .expect("the statement runs");
+            }
+        }
+    }
+
+    fn sqlite_connection(&self) -> rusqlite::Connection {
+        let path = self.url.strip_prefix("sqlite://").expect("a SQLite URL");
+        let conn = rusqlite::Connection::open(path).expect("the database file opens");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("a busy timeout");
+        conn
+    }
+
     /// Another node on the same database: a second PostgreSQL store with
     /// its own pool; SQLite serves one node, so the same store.
     pub(crate) async fn second_node(&self) -> SharedStore {
@@ -136,6 +169,19 @@ impl PgSchema {
             .fetch_one(&mut conn)
             .await
             .expect("the query answers")
+    }
+}
+
+impl PgSchema {
+    /// Runs `sql` in this schema.
+    pub(crate) async fn execute(&self, sql: &str) {
+        let mut conn = sqlx::PgConnection::connect(&self.url())
+            .await
+            .expect("the schema's URL connects");
+        sqlx::query(sql)
+            .execute(&mut conn)
+            .await
+            .expect("the statement runs");
     }
 }
 

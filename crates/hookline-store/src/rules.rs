@@ -1,0 +1,180 @@
+//! The store's rules, written once for both backends: what a claim does
+//! with a delivery (send, park or fail), how a next step is stored, which
+//! secrets sign a delivery, and what sending to an endpoint needs. The SQL
+//! that carries them out is per dialect (`sqlite/`, `postgres/`); the
+//! fragments both dialects share are in [`crate::sql`]. The conformance
+//! suite checks that the two backends keep to these rules alike.
+
+use hookline_core::PayloadMode;
+
+use crate::encode::opt_time;
+use crate::types::{DueDelivery, NextStep};
+use crate::{StoreError, StoreResult};
+
+/// How long deliveries to a disabled endpoint are parked before being
+/// looked at again (re-enabling the endpoint makes them due at once).
+pub(crate) const PARK_MS: i64 = 3_600_000;
+
+/// What a claim does with a due delivery it locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// Lease it to the claiming node and hand it out.
+    Send,
+    /// Its endpoint is disabled: push it [`PARK_MS`] away, unleased.
+    Park,
+    /// Its endpoint (or its event) is gone: nothing left to deliver to.
+    Fail,
+}
+
+impl Disposition {
+    /// The rule: a delivery to the event's own URL (no endpoint) is sent;
+    /// one whose endpoint row is gone fails; a disabled endpoint's waits.
+    /// `endpoint_disabled` is `None` when the delivery names an endpoint
+    /// that no longer exists.
+    pub(crate) fn of(names_endpoint: bool, endpoint_disabled: Option<bool>) -> Disposition {
+        match (names_endpoint, endpoint_disabled) {
+            (false, _) => Disposition::Send,
+            (true, None) => Disposition::Fail,
+            (true, Some(true)) => Disposition::Park,
+            (true, Some(false)) => Disposition::Send,
+        }
+    }
+}
+
+/// A delivery's stored state after an attempt: its status and when it is
+/// due next (`None` once it is finished).
+pub(crate) fn stored_next(next: NextStep) -> (&'static str, Option<i64>) {
+    match next {
+        NextStep::Succeeded => ("succeeded", None),
+        NextStep::RetryAt(at) => ("pending", Some(at.timestamp_millis())),
+        NextStep::Failed => ("failed", None),
+    }
+}
+
+/// The secrets a delivery sent at `now_ms` is signed with: the current
+/// one, plus the previous one until its rotation window closes (the same
+/// rule as `Endpoint::signing_secrets`, over stored columns).
+pub(crate) fn signing_secrets(
+    secret: &str,
+    previous: Option<&str>,
+    previous_expires_at: Option<i64>,
+    now_ms: i64,
+) -> Vec<String> {
+    let mut secrets = vec![secret.to_string()];
+    if let (Some(previous), Some(until)) = (previous, previous_expires_at) {
+        if now_ms < until {
+            secrets.push(previous.to_string());
+        }
+    }
+    secrets
+}
+
+/// What sending to an endpoint needs, as stored: the columns of
+/// [`crate::sql::SEND_COLUMNS`], in that order. Claims and deliveries
+/// handed over at publish fill a [`DueDelivery`] from it, so both send
+/// alike on both backends.
+#[derive(Debug, Clone)]
+pub(crate) struct SendSettings {
+    pub(crate) payload: String,
+    /// Stored JSON text of the extra headers.
+    pub(crate) headers: String,
+    pub(crate) secret: String,
+    pub(crate) previous_secret: Option<String>,
+    pub(crate) previous_secret_expires_at: Option<i64>,
+    pub(crate) rate_limit_per_sec: Option<u32>,
+    pub(crate) failing_since: Option<i64>,
+}
+
+impl SendSettings {
+    /// An endpoint's settings, as they would be stored.
+    pub(crate) fn of(ep: &hookline_core::Endpoint) -> SendSettings {
+        SendSettings {
+            payload: ep.payload.as_str().to_string(),
+            headers: crate::encode::to_json(&ep.headers),
+            secret: ep.secret.clone(),
+            previous_secret: ep.previous_secret.clone(),
+            previous_secret_expires_at: ep.previous_secret_expires_at.map(crate::encode::ms),
+            rate_limit_per_sec: ep.rate_limit_per_sec,
+            failing_since: ep.failing_since.map(crate::encode::ms),
+        }
+    }
+
+    /// Fills in `due`'s payload mode, headers, signing secrets at `now_ms`,
+    /// rate limit and failing-since.
+    pub(crate) fn apply(&self, due: &mut DueDelivery, now_ms: i64) -> StoreResult<()> {
+        due.payload = PayloadMode::parse(&self.payload).unwrap_or_default();
+        due.headers = serde_json::from_str(&self.headers)
+            .map_err(|e| StoreError::Unavailable(format!("bad JSON in the database: {e}")))?;
+        due.secrets = signing_secrets(
+            &self.secret,
+            self.previous_secret.as_deref(),
+            self.previous_secret_expires_at,
+            now_ms,
+        );
+        due.rate_limit_per_sec = self.rate_limit_per_sec;
+        due.endpoint_failing_since = opt_time(self.failing_since);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn the_claim_rule_sends_parks_or_fails() {
+        assert_eq!(Disposition::of(false, None), Disposition::Send);
+        assert_eq!(Disposition::of(true, None), Disposition::Fail);
+        assert_eq!(Disposition::of(true, Some(true)), Disposition::Park);
+        assert_eq!(Disposition::of(true, Some(false)), Disposition::Send);
+    }
+
+    #[test]
+    fn next_steps_are_stored_as_status_and_due_time() {
+        let at = Utc::now();
+        assert_eq!(stored_next(NextStep::Succeeded), ("succeeded", None));
+        assert_eq!(stored_next(NextStep::Failed), ("failed", None));
+        assert_eq!(
+            stored_next(NextStep::RetryAt(at)),
+            ("pending", Some(at.timestamp_millis()))
+        );
+    }
+
+    #[test]
+    fn signing_secrets_match_the_endpoints_rule() {
+        let now = Utc::now();
+        for expires in [now - Duration::seconds(1), now, now + Duration::seconds(1)] {
+            let endpoint = hookline_core::Endpoint {
+                id: "ep_1".into(),
+                account_id: "acct_1".into(),
+                url: "https://receiver.example".into(),
+                description: String::new(),
+                event_types: Vec::new(),
+                disabled: false,
+                disabled_reason: None,
+                payload: PayloadMode::Full,
+                headers: Default::default(),
+                secret: "whsec_current".into(),
+                previous_secret: Some("whsec_previous".into()),
+                previous_secret_expires_at: Some(expires),
+                rate_limit_per_sec: None,
+                metadata: Default::default(),
+                failing_since: None,
+                created_at: now,
+                updated_at: now,
+            };
+            assert_eq!(
+                signing_secrets(
+                    "whsec_current",
+                    Some("whsec_previous"),
+                    Some(expires.timestamp_millis()),
+                    now.timestamp_millis()
+                ),
+                endpoint.signing_secrets(now),
+                "expiring at {expires}"
+            );
+        }
+        assert_eq!(signing_secrets("s", None, Some(i64::MAX), 0), vec!["s"]);
+    }
+}
