@@ -5,6 +5,7 @@
 //! a URL is masked, which endpoints an event fans out to) live here.
 
 pub mod catalogue;
+pub mod filter;
 pub mod id;
 pub mod model;
 pub mod net;

@@ -51,6 +51,48 @@ impl PayloadMode {
     }
 }
 
+/// How deliveries to an endpoint are signed (Standard Webhooks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SignatureScheme {
+    /// `v1`: HMAC-SHA256 with a shared `whsec_` secret.
+    #[default]
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
+    /// `v1a`: ed25519 with a `whsk_` key Hookline keeps; receivers verify
+    /// with the `whpk_` public key.
+    #[serde(rename = "ed25519")]
+    Ed25519,
+}
+
+impl SignatureScheme {
+    /// The stable name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureScheme::HmacSha256 => "hmac-sha256",
+            SignatureScheme::Ed25519 => "ed25519",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "hmac-sha256" => Some(SignatureScheme::HmacSha256),
+            "ed25519" => Some(SignatureScheme::Ed25519),
+            _ => None,
+        }
+    }
+
+    /// The scheme a stored key belongs to: its prefix says (`whsk_` is
+    /// ed25519, `whsec_` HMAC), so no separate column can disagree with it.
+    pub fn of_key(key: &str) -> Self {
+        if key.starts_with("whsk_") {
+            SignatureScheme::Ed25519
+        } else {
+            SignatureScheme::HmacSha256
+        }
+    }
+}
+
 /// A merchant's webhook endpoint.
 #[derive(Clone, PartialEq)]
 pub struct Endpoint {
@@ -65,9 +107,11 @@ pub struct Endpoint {
     pub disabled_reason: Option<String>,
     pub payload: PayloadMode,
     pub headers: BTreeMap<String, String>,
+    /// The signing key: a `whsec_` secret, or a `whsk_` ed25519 key (see
+    /// [`Endpoint::signature_scheme`]).
     pub secret: String,
-    /// The secret replaced by the last rotation, still used to sign until
-    /// `previous_secret_expires_at`.
+    /// The key replaced by the last rotation (of either scheme), still used
+    /// to sign until `previous_secret_expires_at`.
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<Timestamp>,
     pub rate_limit_per_sec: Option<u32>,
@@ -85,17 +129,24 @@ impl Endpoint {
             && (self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type))
     }
 
+    /// How deliveries are signed, read from the current key.
+    pub fn signature_scheme(&self) -> SignatureScheme {
+        SignatureScheme::of_key(&self.secret)
+    }
+
+    /// The previous key while it still signs (the 24 hours after a rotation).
+    pub fn live_previous_secret(&self, now: Timestamp) -> Option<&str> {
+        match (&self.previous_secret, self.previous_secret_expires_at) {
+            (Some(previous), Some(until)) if now < until => Some(previous),
+            _ => None,
+        }
+    }
+
     /// The secrets a delivery made at `now` is signed with: the current one,
     /// plus the previous one during the 24 hours after a rotation.
     pub fn signing_secrets(&self, now: Timestamp) -> Vec<String> {
         let mut secrets = vec![self.secret.clone()];
-        if let (Some(previous), Some(until)) =
-            (&self.previous_secret, self.previous_secret_expires_at)
-        {
-            if now < until {
-                secrets.push(previous.clone());
-            }
-        }
+        secrets.extend(self.live_previous_secret(now).map(str::to_string));
         secrets
     }
 }
@@ -345,6 +396,23 @@ mod tests {
         assert_eq!(
             ep.signing_secrets(now + chrono::Duration::hours(25)).len(),
             1
+        );
+    }
+
+    #[test]
+    fn the_key_prefix_names_the_scheme() {
+        let mut ep = endpoint(&[]);
+        assert_eq!(ep.signature_scheme(), SignatureScheme::HmacSha256);
+        ep.secret = "whsk_abc".into();
+        assert_eq!(ep.signature_scheme(), SignatureScheme::Ed25519);
+        assert_eq!(
+            SignatureScheme::parse("ed25519"),
+            Some(SignatureScheme::Ed25519)
+        );
+        assert_eq!(SignatureScheme::parse("rsa"), None);
+        assert_eq!(
+            serde_json::to_value(SignatureScheme::HmacSha256).unwrap(),
+            "hmac-sha256"
         );
     }
 

@@ -4,10 +4,12 @@
 //! A webhook carries `webhook-id`, `webhook-timestamp` (unix seconds) and
 //! `webhook-signature`: one or more space-separated `v1,<base64>` values, each
 //! an HMAC-SHA256 of `{id}.{timestamp}.{body}` keyed with the decoded secret
-//! (`whsec_<base64>`). This crate checks all of that in constant time, with a
-//! timestamp tolerance (5 minutes by default) against replays, and accepts
-//! several secrets so a receiver can rotate without dropping webhooks. It has
-//! no async runtime and no server: any HTTP stack can use it.
+//! (`whsec_<base64>`), or `v1a,<base64>` ed25519 signatures of the same
+//! message that a `whpk_` public key verifies ([`PublicKey`], [`verify_with`]).
+//! This crate checks all of that (HMACs in constant time), with a timestamp
+//! tolerance (5 minutes by default) against replays, and accepts several keys
+//! so a receiver can rotate without dropping webhooks. It has no async
+//! runtime and no server: any HTTP stack can use it.
 //!
 //! ```
 //! use hookline_verify::{sign, verify, Headers, Options, Secret};
@@ -33,7 +35,28 @@
 //!                &headers, b"{}", &options).is_err());
 //! ```
 //!
+//! An ed25519 endpoint's receiver holds only the public key:
+//!
+//! ```
+//! use hookline_verify::{sign_v1a, verify_with, Headers, Options, SigningKey, VerifyKey};
+//!
+//! let signing = SigningKey::from_seed(&[7; 32]); // kept by the sender
+//! let public = VerifyKey::parse(&signing.public_key().to_whpk()).unwrap(); // whpk_…
+//! let signature = sign_v1a(&signing, "evt_123", 1_700_000_000, b"{}");
+//! let headers = Headers {
+//!     id: Some("evt_123".into()),
+//!     timestamp: Some("1700000000".into()),
+//!     signature: Some(signature),
+//! };
+//! let options = Options { now: Some(1_700_000_000), ..Options::default() };
+//! assert!(verify_with(&[public], &headers, b"{}", &options).is_ok());
+//! ```
+//!
 //! [Standard Webhooks]: https://www.standardwebhooks.com/
+
+mod asymmetric;
+
+pub use asymmetric::{sign_v1a, PublicKey, SigningKey};
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -104,6 +127,62 @@ pub fn sign_all(secrets: &[Secret], id: &str, timestamp: i64, body: &[u8]) -> St
         .map(|s| sign(s, id, timestamp, body))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A key a sender signs with: an HMAC secret (`v1`) or an ed25519
+/// signing key (`v1a`).
+#[derive(Debug, Clone)]
+pub enum Signer {
+    Hmac(Secret),
+    Ed25519(SigningKey),
+}
+
+impl Signer {
+    /// Parses `whsk_…` as an ed25519 key and anything else as a `whsec_` secret.
+    pub fn parse(text: &str) -> Result<Signer, VerifyError> {
+        if text.trim().starts_with("whsk_") {
+            SigningKey::parse(text).map(Signer::Ed25519)
+        } else {
+            Secret::parse(text).map(Signer::Hmac)
+        }
+    }
+
+    /// `v1,<base64>` or `v1a,<base64>`.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        match self {
+            Signer::Hmac(secret) => sign(secret, id, timestamp, body),
+            Signer::Ed25519(key) => sign_v1a(key, id, timestamp, body),
+        }
+    }
+}
+
+/// Space-separated signatures of every signer (two during a rotation, of
+/// either scheme).
+pub fn sign_with(signers: &[Signer], id: &str, timestamp: i64, body: &[u8]) -> String {
+    signers
+        .iter()
+        .map(|s| s.sign(id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A key a receiver verifies with: an HMAC secret (checks `v1`) or an
+/// ed25519 public key (checks `v1a`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyKey {
+    Hmac(Secret),
+    Ed25519(PublicKey),
+}
+
+impl VerifyKey {
+    /// Parses `whpk_…` as a public key and anything else as a `whsec_` secret.
+    pub fn parse(text: &str) -> Result<VerifyKey, VerifyError> {
+        if text.trim().starts_with("whpk_") {
+            PublicKey::parse(text).map(VerifyKey::Ed25519)
+        } else {
+            Secret::parse(text).map(VerifyKey::Hmac)
+        }
+    }
 }
 
 /// The three webhook headers, taken from whatever HTTP library received them.
@@ -186,18 +265,57 @@ pub enum VerifyError {
     TimestampTooOld(u64),
     #[error("the timestamp is more than {0} seconds in the future: check this server's clock")]
     TimestampTooNew(u64),
-    #[error("no signature matches: wrong secret (check the endpoint's whsec_ secret) or the body was changed")]
+    #[error("no signature matches: wrong key (check the endpoint's whsec_ secret or whpk_ public key) or the body was changed")]
     NoMatchingSignature,
     #[error("the secret is not `whsec_` followed by base64")]
     InvalidSecret,
+    #[error("the signing key is not `whsk_` followed by base64 of an ed25519 key pair (64 bytes) or seed (32 bytes)")]
+    InvalidSigningKey,
+    #[error("the public key is not `whpk_` followed by base64 of a 32-byte ed25519 public key")]
+    InvalidPublicKey,
 }
 
-/// Verifies `body` against `headers` with any of `secrets`.
+/// Verifies `body` against `headers` with any of `secrets` (`v1` only).
 pub fn verify(
     secrets: &[Secret],
     headers: &Headers,
     body: &[u8],
     options: &Options,
+) -> Result<Verified, VerifyError> {
+    check(headers, options, |version, id, timestamp, tag| {
+        version == "v1"
+            && secrets
+                .iter()
+                .any(|secret| secret.mac(id, timestamp, body).verify_slice(tag).is_ok())
+    })
+}
+
+/// Verifies `body` against `headers` with any of `keys`: `v1` signatures
+/// with the secrets, `v1a` signatures with the public keys.
+pub fn verify_with(
+    keys: &[VerifyKey],
+    headers: &Headers,
+    body: &[u8],
+    options: &Options,
+) -> Result<Verified, VerifyError> {
+    check(headers, options, |version, id, timestamp, tag| {
+        keys.iter().any(|key| match (version, key) {
+            // `verify_slice` compares in constant time.
+            ("v1", VerifyKey::Hmac(secret)) => {
+                secret.mac(id, timestamp, body).verify_slice(tag).is_ok()
+            }
+            ("v1a", VerifyKey::Ed25519(public)) => public.verifies(id, timestamp, body, tag),
+            _ => false,
+        })
+    })
+}
+
+/// The header and timestamp checks common to both schemes; `matches` is
+/// asked about each `(version, id, timestamp, decoded signature)`.
+fn check(
+    headers: &Headers,
+    options: &Options,
+    matches: impl Fn(&str, &str, i64, &[u8]) -> bool,
 ) -> Result<Verified, VerifyError> {
     let id = headers
         .id
@@ -225,20 +343,17 @@ pub fn verify(
         return Err(VerifyError::TimestampTooNew(tolerance));
     }
     for candidate in signatures.split(' ') {
-        let Some(encoded) = candidate.strip_prefix("v1,") else {
+        let Some((version, encoded)) = candidate.split_once(',') else {
             continue;
         };
         let Ok(tag) = STANDARD.decode(encoded) else {
             continue;
         };
-        for secret in secrets {
-            // `verify_slice` compares in constant time.
-            if secret.mac(id, timestamp, body).verify_slice(&tag).is_ok() {
-                return Ok(Verified {
-                    id: id.to_string(),
-                    timestamp,
-                });
-            }
+        if matches(version, id, timestamp, &tag) {
+            return Ok(Verified {
+                id: id.to_string(),
+                timestamp,
+            });
         }
     }
     Err(VerifyError::NoMatchingSignature)
@@ -372,6 +487,104 @@ mod tests {
                 signature: Some("v1,x".into())
             }
         );
+    }
+
+    #[test]
+    fn ed25519_signs_v1a_that_only_its_public_key_verifies() {
+        let key = SigningKey::from_seed(&[1; 32]);
+        let public = VerifyKey::parse(&key.public_key().to_whpk()).unwrap();
+        let sig = sign_v1a(&key, ID, TS, BODY);
+        assert!(sig.starts_with("v1a,"));
+        let ok = verify_with(
+            std::slice::from_ref(&public),
+            &headers(&sig, TS),
+            BODY,
+            &at(TS),
+        );
+        assert_eq!(ok.unwrap().id, ID);
+        let tampered = verify_with(
+            std::slice::from_ref(&public),
+            &headers(&sig, TS),
+            b"{}",
+            &at(TS),
+        );
+        assert_eq!(tampered, Err(VerifyError::NoMatchingSignature));
+        let other = VerifyKey::Ed25519(SigningKey::from_seed(&[2; 32]).public_key());
+        assert_eq!(
+            verify_with(&[other], &headers(&sig, TS), BODY, &at(TS)),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        // A v1a signature is never checked as an HMAC, nor the reverse.
+        let secret = Secret::parse(SECRET).unwrap();
+        assert!(verify(
+            std::slice::from_ref(&secret),
+            &headers(&sig, TS),
+            BODY,
+            &at(TS)
+        )
+        .is_err());
+        assert!(verify_with(
+            std::slice::from_ref(&public),
+            &headers(EXPECTED, TS),
+            BODY,
+            &at(TS)
+        )
+        .is_err());
+        // The timestamp rules hold for v1a too.
+        assert_eq!(
+            verify_with(&[public], &headers(&sig, TS), BODY, &at(TS + 301)),
+            Err(VerifyError::TimestampTooOld(300))
+        );
+    }
+
+    #[test]
+    fn a_rotation_signs_with_both_schemes_and_either_key_verifies() {
+        let old = Signer::parse(SECRET).unwrap();
+        let new_key = SigningKey::from_seed(&[3; 32]);
+        let new = Signer::parse(&new_key.to_whsk()).unwrap();
+        let both = sign_with(&[new, old], ID, TS, BODY);
+        assert!(both.starts_with("v1a,") && both.contains(" v1,"));
+        let public = VerifyKey::Ed25519(new_key.public_key());
+        let secret = VerifyKey::parse(SECRET).unwrap();
+        for key in [public, secret] {
+            assert!(verify_with(&[key], &headers(&both, TS), BODY, &at(TS)).is_ok());
+        }
+    }
+
+    #[test]
+    fn signing_keys_parse_as_key_pairs_or_seeds_and_stay_out_of_debug() {
+        let key = SigningKey::from_seed(&[9; 32]);
+        let whsk = key.to_whsk();
+        let again = SigningKey::parse(&whsk).unwrap();
+        assert_eq!(again.public_key(), key.public_key());
+        let seed_only = format!("whsk_{}", STANDARD.encode([9u8; 32]));
+        assert_eq!(
+            SigningKey::parse(&seed_only).unwrap().public_key(),
+            key.public_key()
+        );
+        // A key pair whose public half does not belong to its seed is refused.
+        let mut pair = STANDARD.decode(whsk.trim_start_matches("whsk_")).unwrap();
+        pair[40] ^= 1;
+        let broken = format!("whsk_{}", STANDARD.encode(pair));
+        assert_eq!(
+            SigningKey::parse(&broken).unwrap_err(),
+            VerifyError::InvalidSigningKey
+        );
+        assert_eq!(
+            SigningKey::parse("whsec_abc").unwrap_err(),
+            VerifyError::InvalidSigningKey
+        );
+        assert_eq!(
+            PublicKey::parse("whpk_AAAA").unwrap_err(),
+            VerifyError::InvalidPublicKey
+        );
+        assert_eq!(
+            PublicKey::parse(&key.public_key().to_whpk()).unwrap(),
+            key.public_key()
+        );
+        assert_eq!(format!("{key:?}"), "SigningKey(****)");
+        assert!(matches!(Signer::parse(&whsk), Ok(Signer::Ed25519(_))));
+        assert!(matches!(Signer::parse(SECRET), Ok(Signer::Hmac(_))));
     }
 
     #[test]

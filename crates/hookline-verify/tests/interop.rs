@@ -1,9 +1,11 @@
 //! Interoperability with code nobody on the team wrote: the official
 //! `standardwebhooks` packages from PyPI and npm verify what this crate (and
 //! so Hookline) signs, and this crate verifies what they sign. Also runs every
-//! receiver snippet of `docs/receiving-webhooks.md`.
+//! receiver snippet of `docs/receiving-webhooks.md`. Ed25519 (`v1a`), which
+//! the official libraries do not implement, is checked against two other
+//! implementations: PyNaCl (libsodium) and Node's own `crypto` (OpenSSL).
 //!
-//! Needs `python3 -m pip install standardwebhooks flask` and `npm ci` in
+//! Needs `python3 -m pip install standardwebhooks flask pynacl` and `npm ci` in
 //! `tests/interop/`; README's test command (`scripts/test`) does both.
 
 use std::net::TcpListener;
@@ -11,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hookline_verify::{sign, verify, Headers, Options, Secret, VerifyError};
+use hookline_verify::{
+    sign, sign_v1a, verify, verify_with, Headers, Options, Secret, Signer, SigningKey, VerifyError,
+    VerifyKey,
+};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER: &str = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXkhIQ==";
@@ -31,11 +36,11 @@ fn now() -> i64 {
 /// Panics with the install step when an official package is missing.
 fn require_packages() {
     let python = Command::new("python3")
-        .args(["-c", "import standardwebhooks, flask"])
+        .args(["-c", "import standardwebhooks, flask, nacl"])
         .output();
     assert!(
         python.is_ok_and(|o| o.status.success()),
-        "the official Python package is missing: run `python3 -m pip install standardwebhooks flask` (scripts/test does)"
+        "a Python package is missing: run `python3 -m pip install standardwebhooks flask pynacl` (scripts/test does)"
     );
     assert!(
         interop_dir().join("node_modules/standardwebhooks").exists(),
@@ -57,19 +62,33 @@ impl std::fmt::Display for Output {
     }
 }
 
-/// Runs the Python or Node helper.
+/// Runs the Python or Node helper of the official library.
 fn official(lang: &str, args: &[&str], body: &str) -> Output {
+    match lang {
+        "python" => helper("python3", "interop.py", args, Some(body)),
+        _ => helper("node", "interop.js", args, Some(body)),
+    }
+}
+
+/// Runs the PyNaCl or Node `crypto` ed25519 helper.
+fn independent(lang: &str, args: &[&str], body: Option<&str>) -> Output {
+    match lang {
+        "python" => helper("python3", "ed25519_interop.py", args, body),
+        _ => helper("node", "ed25519_interop.js", args, body),
+    }
+}
+
+/// Runs `script` with `args`, then the path of a file holding `body` if given.
+fn helper(program: &str, script: &str, args: &[&str], body: Option<&str>) -> Output {
     require_packages();
     let dir = tempfile_dir();
     let body_file = dir.join(format!("body-{}", rand_suffix()));
-    std::fs::write(&body_file, body).unwrap();
-    let (program, script) = match lang {
-        "python" => ("python3", "interop.py"),
-        _ => ("node", "interop.js"),
-    };
     let mut full: Vec<String> = vec![interop_dir().join(script).display().to_string()];
     full.extend(args.iter().map(|s| s.to_string()));
-    full.push(body_file.display().to_string());
+    if let Some(body) = body {
+        std::fs::write(&body_file, body).unwrap();
+        full.push(body_file.display().to_string());
+    }
     let out = Command::new(program)
         .args(&full)
         .output()
@@ -162,6 +181,91 @@ fn npm_standardwebhooks_interoperates() {
     check_language("node");
 }
 
+fn ed25519_key() -> SigningKey {
+    // A different key on every run.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut seed = [0u8; 32];
+    seed[..16].copy_from_slice(&nanos.to_le_bytes());
+    seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    SigningKey::from_seed(&seed)
+}
+
+fn ours_verify_v1a(
+    whpk: &str,
+    id: &str,
+    ts: i64,
+    sig: &str,
+    body: &str,
+) -> Result<(), VerifyError> {
+    let headers = Headers {
+        id: Some(id.into()),
+        timestamp: Some(ts.to_string()),
+        signature: Some(sig.into()),
+    };
+    let key = VerifyKey::parse(whpk).unwrap();
+    verify_with(&[key], &headers, body.as_bytes(), &Options::default()).map(|_| ())
+}
+
+fn check_ed25519(lang: &str) {
+    let key = ed25519_key();
+    let whsk = key.to_whsk();
+    let whpk = key.public_key().to_whpk();
+    let other = SigningKey::from_seed(&[42; 32]).public_key().to_whpk();
+    // The same public key derived from our whsk_.
+    let public = independent(lang, &["public", &whsk], None);
+    assert!(public.success, "{lang} reads our whsk_: {public}");
+    assert_eq!(public.stdout, whpk, "{lang} derives the same whpk_");
+
+    let ts = now();
+    let ts_s = ts.to_string();
+    // Ours → theirs.
+    let sig = sign_v1a(&key, "evt_1", ts, BODY.as_bytes());
+    let verify_theirs = |public: &str, sig: &str, body: &str| {
+        independent(lang, &["verify", public, "evt_1", &ts_s, sig], Some(body))
+    };
+    let out = verify_theirs(&whpk, &sig, BODY);
+    assert!(out.success, "{lang} verifies our v1a: {out}");
+    assert!(
+        !verify_theirs(&whpk, &sig, "{}").success,
+        "{lang}: tampered body fails"
+    );
+    assert!(
+        !verify_theirs(&other, &sig, BODY).success,
+        "{lang}: another key fails"
+    );
+
+    // Theirs → ours; ed25519 is deterministic, so the signatures are equal.
+    let theirs = independent(lang, &["sign", &whsk, "evt_1", &ts_s], Some(BODY));
+    assert!(
+        theirs.success && theirs.stdout.starts_with("v1a,"),
+        "{lang} signs: {theirs}"
+    );
+    let theirs = theirs.stdout;
+    assert_eq!(theirs, sig, "{lang} and we compute the same signature");
+    assert_eq!(ours_verify_v1a(&whpk, "evt_1", ts, &theirs, BODY), Ok(()));
+    assert_eq!(
+        ours_verify_v1a(&whpk, "evt_1", ts, &theirs, "{}"),
+        Err(VerifyError::NoMatchingSignature)
+    );
+    assert_eq!(
+        ours_verify_v1a(&other, "evt_1", ts, &theirs, BODY),
+        Err(VerifyError::NoMatchingSignature)
+    );
+}
+
+#[test]
+fn pynacl_ed25519_interoperates() {
+    check_ed25519("python");
+}
+
+#[test]
+fn node_crypto_ed25519_interoperates() {
+    check_ed25519("node");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -232,9 +336,22 @@ fn wait_listening(running: &mut Running, port: u16) {
 /// Starts a documented receiver and checks: valid → 2xx, tampered → 400,
 /// the same webhook-id again → 2xx but handled once.
 fn check_receiver(mut command: Command) {
+    command.env("WEBHOOK_SECRET", SECRET);
+    check_receiver_with(command, &Signer::parse(SECRET).unwrap());
+}
+
+/// Starts a documented ed25519 receiver holding only the public key.
+fn check_ed25519_receiver(mut command: Command) {
+    let key = ed25519_key();
+    command.env("WEBHOOK_PUBLIC_KEY", key.public_key().to_whpk());
+    check_receiver_with(command, &Signer::Ed25519(key));
+}
+
+/// [`check_receiver`] for a receiver that verifies what `signer` signs;
+/// a replayed (old) webhook is refused too.
+fn check_receiver_with(mut command: Command, signer: &Signer) {
     let port = free_port();
     let child = command
-        .env("WEBHOOK_SECRET", SECRET)
         .env("PORT", port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -244,15 +361,12 @@ fn check_receiver(mut command: Command) {
     wait_listening(&mut running, port);
     let ts = now();
     let body = r#"{"id":"evt_9","type":"refund.completed","data":{}}"#;
-    let sig = sign(
-        &Secret::parse(SECRET).unwrap(),
-        "evt_9",
-        ts,
-        body.as_bytes(),
-    );
+    let sig = signer.sign("evt_9", ts, body.as_bytes());
     let valid = post(port, "evt_9", ts, &sig, body);
     let tampered = post(port, "evt_9", ts, &sig, r#"{"id":"evt_9","forged":1}"#);
     let retry = post(port, "evt_9", ts, &sig, body);
+    let stale_sig = signer.sign("evt_8", ts - 600, body.as_bytes());
+    let stale = post(port, "evt_8", ts - 600, &stale_sig, body);
     let _ = running.0.kill();
     let _ = running.0.wait();
     let mut out = String::new();
@@ -270,6 +384,7 @@ fn check_receiver(mut command: Command) {
         "a valid webhook is accepted ({valid}); stderr:\n{err}"
     );
     assert_eq!(tampered, 400, "a tampered body is refused; stderr:\n{err}");
+    assert_eq!(stale, 400, "a replayed webhook is refused; stderr:\n{err}");
     assert!(
         (200..300).contains(&retry),
         "a retry is acknowledged ({retry}); stderr:\n{err}"
@@ -299,6 +414,23 @@ fn documented_express_receiver_works() {
 }
 
 #[test]
+fn documented_flask_ed25519_receiver_works() {
+    require_packages();
+    let mut cmd = Command::new("python3");
+    cmd.arg(interop_dir().join("flask_ed25519_receiver.py"));
+    check_ed25519_receiver(cmd);
+}
+
+#[test]
+fn documented_express_ed25519_receiver_works() {
+    require_packages();
+    let mut cmd = Command::new("node");
+    cmd.arg(interop_dir().join("express_ed25519_receiver.js"))
+        .current_dir(interop_dir());
+    check_ed25519_receiver(cmd);
+}
+
+#[test]
 fn documented_rust_receiver_works() {
     // `cargo test` builds the examples next to the test binaries.
     let exe = std::env::current_exe().unwrap();
@@ -324,6 +456,8 @@ fn the_guide_shows_exactly_the_tested_snippets() {
     for file in [
         "tests/interop/express_receiver.js",
         "tests/interop/flask_receiver.py",
+        "tests/interop/express_ed25519_receiver.js",
+        "tests/interop/flask_ed25519_receiver.py",
         "examples/axum_receiver.rs",
     ] {
         let snippet =
