@@ -10,13 +10,13 @@ use axum::Router;
 use hookline_core::secret::generate_token;
 use hookline_store::{SharedStore, StoreError};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{hash_token, Authenticator};
 use crate::config::{Config, Role};
 use crate::metrics::Metrics;
 use crate::service::catalogue::Catalogue;
+use crate::service::ServiceState;
 use crate::state::AppState;
 use crate::{api, dashboard, delivery};
 
@@ -42,6 +42,8 @@ pub enum StartError {
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    /// How work enters delivery; shared by the service layer and the scheduler.
+    intake: Arc<delivery::Intake>,
     generated_admin_token: Option<String>,
 }
 
@@ -58,19 +60,19 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
-        let handoff = (config.role != Role::Api).then(|| Arc::new(delivery::Handoff::new(&config)));
+        let intake = Arc::new(delivery::Intake::new(&config, store.clone()));
         let state = AppState {
             auth: Arc::new(Authenticator::new(admin_hash, store.clone())),
             config: Arc::new(config),
             store,
             catalogue: Arc::new(catalogue),
             metrics: Arc::new(Metrics::default()),
-            wake_scheduler: Arc::new(Notify::new()),
-            handoff,
+            services: ServiceState::new(intake.clone()),
         };
         Ok(App {
             listener,
             state,
+            intake,
             generated_admin_token,
         })
     }
@@ -96,7 +98,7 @@ impl App {
     /// or releases in-flight attempts, and returns.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartError> {
         let role = self.state.config.role;
-        let engine = (role != Role::Api).then(|| delivery::start(&self.state, shutdown.clone()));
+        let engine = (role != Role::Api).then(|| delivery::start(&self.state, &self.intake, shutdown.clone()));
         let router = match role {
             Role::Worker => api::worker_router(self.state.clone()),
             Role::All | Role::Api => Router::new()

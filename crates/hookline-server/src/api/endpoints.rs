@@ -213,10 +213,6 @@ async fn update_endpoint(
 ) -> ApiResult<Json<EndpointOut>> {
     authorize(&state, &caller, &account_id).await?;
     let endpoint = service::update(&state, &account_id, &endpoint_id, body.into()).await?;
-    if !endpoint.disabled {
-        // Deliveries parked while it was disabled may be due now.
-        state.wake_scheduler.notify_one();
-    }
     Ok(Json(EndpointOut::new(endpoint, false)))
 }
 

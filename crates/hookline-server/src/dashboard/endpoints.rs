@@ -514,9 +514,6 @@ pub(super) async fn toggle(
             &e.message,
         );
     }
-    if !disable {
-        state.wake_scheduler.notify_one();
-    }
     let flag = if disable { "disabled" } else { "enabled" };
     Redirect::to(&format!(
         "{}?{flag}",

@@ -23,7 +23,7 @@ const MAX_PER_PUBLISH: usize = 16;
 const QUEUE: usize = 1024;
 
 /// The publishing side's way to this node's scheduler.
-pub struct Handoff {
+pub(super) struct Handoff {
     node_id: String,
     lease: chrono::Duration,
     /// The scheduler's room for attempts (its permits are only taken by the
@@ -36,7 +36,7 @@ pub struct Handoff {
 }
 
 impl Handoff {
-    pub fn new(config: &Config) -> Handoff {
+    pub(super) fn new(config: &Config) -> Handoff {
         let (tx, rx) = mpsc::channel(QUEUE);
         Handoff {
             node_id: format!(
@@ -53,7 +53,7 @@ impl Handoff {
     }
 
     /// The lease a publish may take now: none when the scheduler is full.
-    pub fn lease(&self) -> Option<PublishLease> {
+    pub(super) fn lease(&self) -> Option<PublishLease> {
         let free = self.room.available_permits().min(MAX_PER_PUBLISH);
         (free > 0).then(|| PublishLease {
             node_id: self.node_id.clone(),
@@ -65,7 +65,7 @@ impl Handoff {
 
     /// Passes leased deliveries to the scheduler; gives them back if it is
     /// gone or far behind (the caller then releases them).
-    pub fn hand_over(&self, leased: Vec<DueDelivery>) -> Result<(), Vec<DueDelivery>> {
+    pub(super) fn hand_over(&self, leased: Vec<DueDelivery>) -> Result<(), Vec<DueDelivery>> {
         self.tx.try_send(leased).map_err(|err| err.into_inner())
     }
 

@@ -5,12 +5,14 @@
 //! request timeout) and runs attempts bounded overall and per endpoint;
 //! `attempt` signs, sends and classifies one attempt through `client`, the
 //! SSRF-safe connector; `recorder` batches finished attempts into one store
-//! write; `handoff` passes deliveries leased at publish straight to the
+//! write. `intake` is the one way work comes in: it publishes (leasing what
+//! the scheduler has room for and passing it over `handoff`) and wakes the
 //! scheduler. No database transaction or lock is held across a network call.
 
 mod attempt;
 pub mod client;
 mod handoff;
+mod intake;
 mod recorder;
 mod retention;
 mod scheduler;
@@ -22,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
 
-pub use handoff::Handoff;
+pub(crate) use intake::{Intake, Stored};
 
 /// Results waiting to be recorded; bounded so a stalled database slows
 /// attempts down instead of filling memory.
@@ -30,17 +32,23 @@ const RESULT_QUEUE: usize = 4096;
 
 /// Starts the engine; the returned task ends once `shutdown` is cancelled
 /// and in-flight attempts are finished and recorded (or released).
-pub fn start(state: &AppState, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub(crate) fn start(
+    state: &AppState,
+    intake: &Intake,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     let (results_tx, results_rx) = mpsc::channel(RESULT_QUEUE);
     let client = client::DeliveryClient::new(
         state.config.request_timeout,
         state.config.allow_private_networks,
     );
-    let handoff = state
-        .handoff
-        .clone()
-        .unwrap_or_else(|| Arc::new(Handoff::new(&state.config)));
-    let scheduler = scheduler::Scheduler::new(state, &handoff, client, results_tx);
+    let scheduler = scheduler::Scheduler::new(
+        state,
+        intake.handoff(&state.config),
+        intake.wake_signal(),
+        client,
+        results_tx,
+    );
     let recorder = tokio::spawn(recorder::run(
         state.store.clone(),
         results_rx,

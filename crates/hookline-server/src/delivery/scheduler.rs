@@ -89,7 +89,8 @@ pub(super) struct Scheduler {
 impl Scheduler {
     pub(super) fn new(
         state: &AppState,
-        handoff: &Arc<Handoff>,
+        handoff: Arc<Handoff>,
+        wake: Arc<Notify>,
         client: DeliveryClient,
         results: mpsc::Sender<AttemptResult>,
     ) -> Self {
@@ -99,14 +100,14 @@ impl Scheduler {
             client,
             schedule: c.retry_schedule.clone(),
             metrics: state.metrics.clone(),
-            wake: state.wake_scheduler.clone(),
+            wake,
             results,
             lease: chrono::Duration::from_std(c.lease).unwrap_or(chrono::Duration::MAX),
             queue_budget_secs: c.lease.as_secs_f64() / 2.0,
             request_timeout_secs: c.request_timeout.as_secs_f64(),
             poll_interval: c.poll_interval,
             endpoint_concurrency: c.endpoint_concurrency,
-            handoff: handoff.clone(),
+            handoff,
             endpoints: Mutex::new(HashMap::new()),
             freed: Notify::new(),
             unstarted: Mutex::new(Vec::new()),

@@ -96,6 +96,10 @@ pub async fn update(
         .update_endpoint(&endpoint)
         .await
         .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
+    if !endpoint.disabled {
+        // Deliveries parked while it was disabled may be due now.
+        state.services.intake.wake();
+    }
     Ok(endpoint)
 }
 

@@ -1,12 +1,13 @@
 //! Publishing events (validation, idempotency, fan-out), test sends, resend
-//! and recover. A successful publish wakes this node's delivery scheduler so
-//! the first attempt starts without waiting for a poll.
+//! and recover. Storing and starting the deliveries is the intake's job
+//! (`delivery::Intake`); resend and recover wake the scheduler through it.
 
 use chrono::Utc;
 use hookline_core::{Delivery, Event, Id, IdKind, Timestamp};
-use hookline_store::{DueDelivery, PublishOutcome, PublishRequest, Target};
+use hookline_store::Target;
 use sha2::{Digest, Sha256};
 
+use crate::delivery::Stored;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -74,54 +75,22 @@ pub async fn publish(
         webhook_url: new.webhook_url,
         created_at: Utc::now(),
     };
-    // A node that delivers takes its new deliveries straight away when it
-    // has room (see `delivery::Handoff`).
-    let lease = state.handoff.as_ref().and_then(|h| h.lease());
-    let outcome = state
-        .store
-        .publish(PublishRequest {
-            event,
-            target,
-            lease,
-        })
+    let stored = state
+        .services
+        .intake
+        .publish(event, target)
         .await
         .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
-    match outcome {
-        PublishOutcome::Created {
-            event,
-            deliveries,
-            leased,
-        } => {
+    match stored {
+        Stored::Created(event) => {
             state.metrics.events_published.inc();
-            let handed = hand_over(state, leased).await;
-            if deliveries as usize > handed {
-                state.wake_scheduler.notify_one();
-            }
             Ok(Published::Created(event))
         }
-        PublishOutcome::Duplicate(event) => Ok(Published::AlreadyExisted(event)),
-        PublishOutcome::Conflict => Err(ApiError::conflict(
+        Stored::Duplicate(event) => Ok(Published::AlreadyExisted(event)),
+        Stored::Conflict => Err(ApiError::conflict(
             "an event with this id was already published with a different body; use a new id for a new event",
         )),
     }
-}
-
-/// Passes deliveries leased at publish to this node's scheduler; answers
-/// how many it took. Any it cannot take go back to the queue at once rather
-/// than waiting out their lease.
-async fn hand_over(state: &AppState, leased: Vec<DueDelivery>) -> usize {
-    let (Some(handoff), false) = (&state.handoff, leased.is_empty()) else {
-        return 0;
-    };
-    let count = leased.len();
-    let Err(back) = handoff.hand_over(leased) else {
-        return count;
-    };
-    let ids: Vec<String> = back.into_iter().map(|due| due.delivery_id).collect();
-    if let Err(err) = state.store.release(&ids).await {
-        tracing::warn!(error = %err, "could not release deliveries the scheduler could not take; their leases will expire");
-    }
-    0
 }
 
 /// Tells a retried publish from a conflicting reuse of an id.
@@ -194,7 +163,7 @@ pub async fn resend(
         .resend(account_id, event_id, endpoint_id)
         .await
         .map_err(|e| ApiError::from_store(e, &what))?;
-    state.wake_scheduler.notify_one();
+    state.services.intake.wake();
     Ok(deliveries)
 }
 
@@ -210,6 +179,6 @@ pub async fn recover(
         .recover(account_id, endpoint_id, since)
         .await
         .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))?;
-    state.wake_scheduler.notify_one();
+    state.services.intake.wake();
     Ok(count)
 }
