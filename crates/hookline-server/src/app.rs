@@ -98,7 +98,8 @@ impl App {
     /// or releases in-flight attempts, and returns.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartError> {
         let role = self.state.config.role;
-        let engine = (role != Role::Api).then(|| delivery::start(&self.state, &self.intake, shutdown.clone()));
+        let engine = (role != Role::Api)
+            .then(|| delivery::start(&self.state, &self.intake, shutdown.clone()));
         let router = match role {
             Role::Worker => api::worker_router(self.state.clone()),
             Role::All | Role::Api => Router::new()
