@@ -47,7 +47,9 @@ impl RetrySchedule {
         Ok(RetrySchedule::Fixed(delays))
     }
 
-    /// The longest span from the first attempt to the last.
+    /// The sum of the delays: the longest a `Retry-After` may push one
+    /// attempt back (for the default schedule, the span from the first
+    /// attempt to the last).
     pub fn window(&self) -> Duration {
         match self {
             RetrySchedule::Exponential => DEFAULT_WINDOW,
@@ -68,8 +70,14 @@ impl RetrySchedule {
         let index = attempts_made.saturating_sub(1) as usize;
         let window_end = first_attempt_at + to_chrono(self.window());
         let delay = match self {
+            // Every listed delay is waited and its attempt made, however long
+            // the attempts themselves took; a `Retry-After` may stretch a
+            // delay up to the schedule's whole span.
             RetrySchedule::Fixed(delays) => match delays.get(index) {
-                Some(d) => *d,
+                Some(d) => {
+                    let stretched = retry_after.map_or(*d, |ra| ra.min(self.window()).max(*d));
+                    return RetryDecision::RetryAt(now + to_chrono(stretched));
+                }
                 None => return RetryDecision::GiveUp,
             },
             RetrySchedule::Exponential => match DEFAULT_DELAYS_S.get(index) {
@@ -151,6 +159,22 @@ mod tests {
             RetryDecision::RetryAt(now + chrono::Duration::seconds(2))
         );
         assert_eq!(s.next(3, now, now, None), RetryDecision::GiveUp);
+    }
+
+    #[test]
+    fn every_listed_attempt_happens_however_long_attempts_take() {
+        // Attempts that each time out after 15 s still get all three retries.
+        let s = RetrySchedule::parse("1s,1s,1s").unwrap();
+        let first = t0();
+        let mut now = first + chrono::Duration::seconds(15);
+        let mut attempts = 1;
+        while let RetryDecision::RetryAt(at) = s.next(attempts, first, now, None) {
+            assert_eq!(at, now + chrono::Duration::seconds(1));
+            now = at + chrono::Duration::seconds(15);
+            attempts += 1;
+            assert!(attempts < 10);
+        }
+        assert_eq!(attempts, 4, "the first attempt and one per listed delay");
     }
 
     #[test]

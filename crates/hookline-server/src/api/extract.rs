@@ -56,9 +56,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         bytes
     };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        // A wrong shape is 422 only if the whole body is one JSON document;
+        // checked here, off the happy path, so good bodies are parsed once.
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return ApiError::malformed(format!("the request body is not valid JSON: {syntax}"));
+        }
         match inner.classify() {
             serde_json::error::Category::Data if path == "." => {
                 ApiError::invalid(format!("the request body does not fit: {inner}"))
@@ -66,7 +71,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             serde_json::error::Category::Data => ApiError::invalid(format!("`{path}`: {inner}")),
             _ => ApiError::malformed(format!("the request body is not valid JSON: {inner}")),
         }
-    })
+    })?;
+    // One JSON document and nothing after it (whitespace aside).
+    deserializer.end().map_err(|e| {
+        ApiError::malformed(format!(
+            "the request body has data after its JSON document: {e}"
+        ))
+    })?;
+    Ok(value)
 }
 
 /// `?limit=&cursor=` of every list.

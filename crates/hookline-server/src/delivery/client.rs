@@ -1,10 +1,11 @@
 //! The SSRF-safe HTTP client that makes delivery attempts.
 //!
-//! Names are resolved by our own resolver, which drops loopback, private,
-//! link-local, CGNAT, unique-local and metadata addresses (unless private
-//! networks are allowed) and hands reqwest only the checked addresses, so the
-//! connection goes to an address that was checked. Literal IPs are checked
-//! before the request. Redirects are never followed; response bodies are read
+//! Names are resolved by our own resolver, which drops every address that
+//! is not globally reachable (`hookline_core::net::forbidden_reason`: the
+//! IANA special-purpose blocks, IPv4 carried inside IPv6, metadata
+//! addresses) unless private networks are allowed, and hands reqwest only
+//! the checked addresses, so the connection goes to an address that was
+//! checked. Literal IPs are checked before the request. Redirects are never followed; response bodies are read
 //! to at most 4 KiB; connections are pooled and reused.
 
 use std::net::{IpAddr, SocketAddr};
@@ -89,7 +90,7 @@ impl Resolve for CheckedResolver {
                 })
                 .collect();
             if allowed.is_empty() {
-                let reason = refused.unwrap_or("no address");
+                let reason = refused.map_or_else(|| "no address".to_string(), |r| r.to_string());
                 return Err(Box::new(BlockedAddress(format!(
                     "{host} resolves to {reason}; deliveries to private networks are refused \
                      (HOOKLINE_ALLOW_PRIVATE_NETWORKS=true allows them)"
@@ -300,6 +301,28 @@ mod ssrf_tests {
         let literal = reqwest::Url::parse("http://169.254.169.254/latest/meta-data").unwrap();
         let sent = client.post(&literal, HeaderMap::new(), Bytes::new()).await;
         assert_eq!(sent.outcome, AttemptOutcome::Blocked);
+    }
+
+    /// Addresses stored before the classifier knew them (or by another
+    /// node's looser version) are still refused when connecting.
+    #[tokio::test]
+    async fn every_audited_form_is_refused_at_connect_time() {
+        let client = DeliveryClient::new(Duration::from_secs(2), false);
+        for url in [
+            "http://[::127.0.0.1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://198.18.0.1/",
+            "http://[fec0::1]/",
+            "http://168.63.129.16/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+        ] {
+            let url = reqwest::Url::parse(url).unwrap();
+            let sent = client.post(&url, HeaderMap::new(), Bytes::new()).await;
+            assert_eq!(sent.outcome, AttemptOutcome::Blocked, "{url}");
+            assert!(sent.error.unwrap().contains("private networks are refused"));
+        }
     }
 
     #[tokio::test]

@@ -22,11 +22,31 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-signature",
     "content-type",
     "content-length",
+    "content-encoding",
     "user-agent",
     "host",
-    "transfer-encoding",
-    "connection",
 ];
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and `Expect`: they steer the
+/// connection, not the receiver, so a custom one would break or smuggle
+/// requests.
+const HOP_BY_HOP_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+    "http2-settings",
+];
+
+/// Most custom headers on one endpoint.
+pub const MAX_CUSTOM_HEADERS: usize = 20;
+
+/// Most bytes of custom header names and values together: receivers and
+/// proxies refuse requests whose headers pass 8 KiB, so every attempt would fail.
+pub const MAX_CUSTOM_HEADER_BYTES: usize = 4096;
 
 /// Fields of an endpoint as given on create (all) or update (any).
 #[derive(Debug, Default, Clone)]
@@ -151,9 +171,9 @@ fn checked_secret(secret: String) -> ApiResult<String> {
 
 async fn apply(state: &AppState, endpoint: &mut Endpoint, input: EndpointInput) -> ApiResult<()> {
     if let Some(url) = input.url {
-        hookline_core::net::validate_url(&url, state.config.allow_private_networks)
+        let url = hookline_core::net::validate_url(&url, state.config.allow_private_networks)
             .map_err(|e| ApiError::invalid_field("url", e.to_string()))?;
-        endpoint.url = url;
+        endpoint.url = url.into();
     }
     if let Some(description) = input.description {
         if description.len() > 1000 {
@@ -218,28 +238,44 @@ async fn apply(state: &AppState, endpoint: &mut Endpoint, input: EndpointInput) 
 }
 
 fn checked_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
+    let invalid = |message: String| Err(ApiError::invalid_field("headers", message));
+    if headers.len() > MAX_CUSTOM_HEADERS {
+        return invalid(format!(
+            "{} custom headers given; an endpoint may have at most {MAX_CUSTOM_HEADERS}",
+            headers.len()
+        ));
+    }
+    let size: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    if size > MAX_CUSTOM_HEADER_BYTES {
+        return invalid(format!(
+            "the custom headers take {size} bytes; names and values together may take at most {MAX_CUSTOM_HEADER_BYTES}"
+        ));
+    }
     let mut out = BTreeMap::new();
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
+        let shown: String = name.chars().take(100).collect();
         if axum::http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-            return Err(ApiError::invalid_field(
-                "headers",
-                format!("`{name}` is not a valid header name"),
-            ));
+            return invalid(format!("`{shown}` is not a valid header name"));
         }
         if axum::http::HeaderValue::from_str(&value).is_err() {
-            return Err(ApiError::invalid_field(
-                "headers",
-                format!("the value of header `{name}` is not valid"),
+            return invalid(format!(
+                "the value of header `{shown}` is not valid: use visible ASCII, no line breaks"
             ));
         }
         if RESERVED_HEADERS.contains(&lower.as_str()) {
-            return Err(ApiError::invalid_field(
-                "headers",
-                format!("header `{name}` is set by Hookline itself and cannot be overridden"),
+            return invalid(format!(
+                "header `{shown}` is set by Hookline itself and cannot be overridden"
             ));
         }
-        out.insert(lower, value);
+        if HOP_BY_HOP_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+            return invalid(format!(
+                "header `{shown}` controls the connection or a proxy, not the receiver, and cannot be set"
+            ));
+        }
+        if out.insert(lower, value).is_some() {
+            return invalid(format!("header `{shown}` is given twice (names ignore case)"));
+        }
     }
     Ok(out)
 }

@@ -62,17 +62,21 @@ pub async fn publish(
         }
         None => Id::generate(IdKind::Event),
     };
-    if let Some(url) = &new.webhook_url {
-        hookline_core::net::validate_url(url, state.config.allow_private_networks)
-            .map_err(|e| ApiError::invalid_field("webhook_url", e.to_string()))?;
-    }
+    let webhook_url = match &new.webhook_url {
+        Some(url) => Some(
+            hookline_core::net::validate_url(url, state.config.allow_private_networks)
+                .map_err(|e| ApiError::invalid_field("webhook_url", e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
     let event = Event {
-        payload_hash: payload_hash(&new.event_type, &new.data, new.webhook_url.as_deref()),
+        payload_hash: payload_hash(&new.event_type, &new.data, webhook_url.as_deref())?,
         id,
         account_id: account_id.to_string(),
         event_type: new.event_type,
         data: new.data,
-        webhook_url: new.webhook_url,
+        webhook_url,
         created_at: Utc::now(),
     };
     let stored = state
@@ -93,19 +97,54 @@ pub async fn publish(
     }
 }
 
-/// Tells a retried publish from a conflicting reuse of an id.
-fn payload_hash(event_type: &str, data: &str, webhook_url: Option<&str>) -> String {
+/// Tells a retried publish from a conflicting reuse of an id: the same type,
+/// URL and JSON value of `data` (key order and spacing do not matter) hash
+/// alike.
+fn payload_hash(event_type: &str, data: &str, webhook_url: Option<&str>) -> ApiResult<String> {
+    let value: serde_json::Value = serde_json::from_str(data)
+        .map_err(|e| ApiError::invalid_field("data", format!("`data` is not valid JSON: {e}")))?;
+    let mut canonical = String::with_capacity(data.len());
+    write_canonical(&value, &mut canonical);
     let mut hasher = Sha256::new();
     hasher.update(event_type.as_bytes());
     hasher.update([0]);
-    hasher.update(data.as_bytes());
+    hasher.update(canonical.as_bytes());
     hasher.update([0]);
     hasher.update(webhook_url.unwrap_or("").as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// JSON with object keys sorted and no spaces, whatever order serde_json's
+/// map keeps.
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// Sends the catalogue example of `event_type` to one endpoint only.

@@ -7,6 +7,7 @@ mod harness;
 mod pg;
 
 mod accounts;
+mod audit;
 mod dashboard;
 mod delivery;
 mod endpoints;
