@@ -72,7 +72,14 @@ const V4_GLOBAL: &[Block<Ipv4Addr>] = &[
 const V4_REFUSED: &[Block<Ipv4Addr>] = &[
     v4(0, 0, 0, 0, 8, "a \"this network\" address (0.0.0.0/8)"),
     v4(10, 0, 0, 0, 8, "a private address (10.0.0.0/8)"),
-    v4(100, 64, 0, 0, 10, "a carrier-grade NAT address (100.64.0.0/10)"),
+    v4(
+        100,
+        64,
+        0,
+        0,
+        10,
+        "a carrier-grade NAT address (100.64.0.0/10)",
+    ),
     v4(127, 0, 0, 0, 8, "a loopback address (127.0.0.0/8)"),
     v4(
         169,
@@ -102,8 +109,22 @@ const V4_REFUSED: &[Block<Ipv4Addr>] = &[
     ),
     v4(192, 168, 0, 0, 16, "a private address (192.168.0.0/16)"),
     v4(198, 18, 0, 0, 15, "a benchmarking address (198.18.0.0/15)"),
-    v4(198, 51, 100, 0, 24, "a documentation address (198.51.100.0/24)"),
-    v4(203, 0, 113, 0, 24, "a documentation address (203.0.113.0/24)"),
+    v4(
+        198,
+        51,
+        100,
+        0,
+        24,
+        "a documentation address (198.51.100.0/24)",
+    ),
+    v4(
+        203,
+        0,
+        113,
+        0,
+        24,
+        "a documentation address (203.0.113.0/24)",
+    ),
     v4(224, 0, 0, 0, 4, "a multicast address (224.0.0.0/4)"),
     v4(
         240,
@@ -150,7 +171,11 @@ const V6_REFUSED: &[Block<Ipv6Addr>] = &[
         48,
         "a local-use IPv4/IPv6 translation address (64:ff9b:1::/48)",
     ),
-    v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "a discard-only address (100::/64)"),
+    v6(
+        [0x100, 0, 0, 0, 0, 0, 0, 0],
+        64,
+        "a discard-only address (100::/64)",
+    ),
     v6(
         [0x100, 0, 0, 1, 0, 0, 0, 0],
         64,
@@ -288,12 +313,7 @@ const ISATAP: &str = "an ISATAP address (::5efe:0:0/96)";
 /// form is refused whatever it carries).
 fn embedded_v4(ip: Ipv6Addr) -> Option<(&'static str, Ipv4Addr, bool)> {
     let s = ip.segments();
-    let low = Ipv4Addr::new(
-        (s[6] >> 8) as u8,
-        s[6] as u8,
-        (s[7] >> 8) as u8,
-        s[7] as u8,
-    );
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     match s {
         [0, 0, 0, 0, 0, 0xffff, ..] => Some((MAPPED, low, false)),
         [0, 0, 0, 0, 0xffff, 0, ..] => Some((SIIT, low, true)),
@@ -386,23 +406,53 @@ mod tests {
         ("2606:4700::1111", None),
         ("2a00:1450:4001::200e", None),
         // IPv4 addresses carried inside IPv6 addresses.
-        ("::ffff:127.0.0.1", Some("IPv4-mapped address (::ffff:0:0/96) carrying 127.0.0.1, a loopback")),
+        (
+            "::ffff:127.0.0.1",
+            Some("IPv4-mapped address (::ffff:0:0/96) carrying 127.0.0.1, a loopback"),
+        ),
         ("::ffff:10.0.0.1", Some("IPv4-mapped")),
         ("::ffff:8.8.8.8", None),
-        ("::127.0.0.1", Some("IPv4-compatible address (::/96) carrying 127.0.0.1, a loopback")),
-        ("::8.8.8.8", Some("IPv4-compatible address (::/96) carrying 8.8.8.8, a deprecated")),
-        ("::ffff:0:7f00:1", Some("SIIT IPv4-translated address (::ffff:0:0:0/96) carrying 127.0.0.1, a loopback")),
+        (
+            "::127.0.0.1",
+            Some("IPv4-compatible address (::/96) carrying 127.0.0.1, a loopback"),
+        ),
+        (
+            "::8.8.8.8",
+            Some("IPv4-compatible address (::/96) carrying 8.8.8.8, a deprecated"),
+        ),
+        (
+            "::ffff:0:7f00:1",
+            Some("SIIT IPv4-translated address (::ffff:0:0:0/96) carrying 127.0.0.1, a loopback"),
+        ),
         ("::ffff:0:808:808", Some("SIIT")),
-        ("64:ff9b::a00:1", Some("NAT64 address (64:ff9b::/96) carrying 10.0.0.1, a private")),
+        (
+            "64:ff9b::a00:1",
+            Some("NAT64 address (64:ff9b::/96) carrying 10.0.0.1, a private"),
+        ),
         ("64:ff9b::a9fe:a9fe", Some("metadata")),
         ("64:ff9b::808:808", None),
-        ("2002:7f00:1::", Some("6to4 address (2002::/16) carrying 127.0.0.1, a loopback")),
-        ("2002:a9fe:a9fe::1", Some("6to4 address (2002::/16) carrying 169.254.169.254")),
+        (
+            "2002:7f00:1::",
+            Some("6to4 address (2002::/16) carrying 127.0.0.1, a loopback"),
+        ),
+        (
+            "2002:a9fe:a9fe::1",
+            Some("6to4 address (2002::/16) carrying 169.254.169.254"),
+        ),
         ("2002:c612:1::", Some("carrying 198.18.0.1, a benchmarking")),
         ("2002:808:808::1", None),
-        ("2001:0:4136:e378:8000:63bf:80ff:fffe", Some("Teredo address (2001::/32) carrying 127.0.0.1, a loopback")),
-        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", Some("Teredo address (2001::/32) carrying 8.8.8.8, a deprecated")),
-        ("2606:4700::5efe:7f00:1", Some("ISATAP address (::5efe:0:0/96) carrying 127.0.0.1, a loopback")),
+        (
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            Some("Teredo address (2001::/32) carrying 127.0.0.1, a loopback"),
+        ),
+        (
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+            Some("Teredo address (2001::/32) carrying 8.8.8.8, a deprecated"),
+        ),
+        (
+            "2606:4700::5efe:7f00:1",
+            Some("ISATAP address (::5efe:0:0/96) carrying 127.0.0.1, a loopback"),
+        ),
         ("2606:4700::200:5efe:a00:1", Some("ISATAP")),
         ("2606:4700::5efe:808:808", None),
         ("fe80::5efe:808:808", Some("link-local")),

@@ -57,7 +57,8 @@ pub fn validate_url(raw: &str, allow_private: bool) -> Result<Url, UrlError> {
             c => format!("the control or whitespace character {:?}", c),
         }));
     }
-    let url = Url::parse(raw).map_err(|_| UrlError::Invalid(mask_url(raw).chars().take(200).collect()))?;
+    let url = Url::parse(raw)
+        .map_err(|_| UrlError::Invalid(mask_url(raw).chars().take(200).collect()))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(UrlError::Scheme(url.scheme().to_string()));
     }
@@ -154,7 +155,6 @@ pub fn split_basic_auth(url: &Url) -> (Url, Option<String>) {
     let header = format!("Basic {}", STANDARD.encode(format!("{user}:{pass}")));
     (bare, Some(header))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -274,7 +274,9 @@ fn checked_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<Stri
             ));
         }
         if out.insert(lower, value).is_some() {
-            return invalid(format!("header `{shown}` is given twice (names ignore case)"));
+            return invalid(format!(
+                "header `{shown}` is given twice (names ignore case)"
+            ));
         }
     }
     Ok(out)

@@ -134,9 +134,8 @@ both!(custom_header_rules_are_enforced, |s| {
             "{name}: {message}"
         );
     }
-    let many: serde_json::Map<String, Value> = (0..5000)
-        .map(|i| (format!("x-h{i}"), json!("v")))
-        .collect();
+    let many: serde_json::Map<String, Value> =
+        (0..5000).map(|i| (format!("x-h{i}"), json!("v"))).collect();
     let err = s
         .expect(
             422,
@@ -185,16 +184,66 @@ both!(trailing_data_after_json_is_refused_on_every_post, |s| {
         .await;
     let v = event["id"].as_str().unwrap();
     let cases = [
-        ("POST", "/v1/accounts".to_string(), ADMIN, r#"{"name": "B"} x"#),
-        ("PATCH", format!("/v1/accounts/{a}"), ADMIN, r#"{"name": "B"}}"#),
-        ("POST", "/v1/event-types".into(), ADMIN, r#"{"name": "a.b"} {}"#),
-        ("POST", format!("/v1/accounts/{a}/endpoints"), &key, r#"{"url": "https://example.com/"} x"#),
-        ("PATCH", format!("/v1/accounts/{a}/endpoints/{e}"), &key, r#"{"description": "d"}]"#),
-        ("POST", format!("/v1/accounts/{a}/endpoints/{e}/secret/rotate"), &key, "{} x"),
-        ("POST", format!("/v1/accounts/{a}/endpoints/{e}/test"), &key, "{} 1"),
-        ("POST", format!("/v1/accounts/{a}/endpoints/{e}/recover"), &key, r#"{"since": "2026-01-01T00:00:00Z"} x"#),
-        ("POST", format!("/v1/accounts/{a}/events"), &key, r#"{"type": "payment.completed", "data": {}} x"#),
-        ("POST", format!("/v1/accounts/{a}/events/{v}/resend"), &key, "{}{}"),
+        (
+            "POST",
+            "/v1/accounts".to_string(),
+            ADMIN,
+            r#"{"name": "B"} x"#,
+        ),
+        (
+            "PATCH",
+            format!("/v1/accounts/{a}"),
+            ADMIN,
+            r#"{"name": "B"}}"#,
+        ),
+        (
+            "POST",
+            "/v1/event-types".into(),
+            ADMIN,
+            r#"{"name": "a.b"} {}"#,
+        ),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/endpoints"),
+            &key,
+            r#"{"url": "https://example.com/"} x"#,
+        ),
+        (
+            "PATCH",
+            format!("/v1/accounts/{a}/endpoints/{e}"),
+            &key,
+            r#"{"description": "d"}]"#,
+        ),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/endpoints/{e}/secret/rotate"),
+            &key,
+            "{} x",
+        ),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/endpoints/{e}/test"),
+            &key,
+            "{} 1",
+        ),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/endpoints/{e}/recover"),
+            &key,
+            r#"{"since": "2026-01-01T00:00:00Z"} x"#,
+        ),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/events"),
+            &key,
+            r#"{"type": "payment.completed", "data": {}} x"#,
+        ),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/events/{v}/resend"),
+            &key,
+            "{}{}",
+        ),
     ];
     for (method, path, token, body) in cases {
         let response = s
@@ -234,7 +283,11 @@ both!(idempotency_compares_json_values, |s| {
     let changed = send(r#"{"id": "evt_same", "type": "payment.completed", "data": {"amount": 100, "currency": "USD", "meta": {"a": 1, "b": [2, 1]}}}"#)
         .await
         .unwrap();
-    assert_eq!(changed.status().as_u16(), 409, "another value is a conflict");
+    assert_eq!(
+        changed.status().as_u16(),
+        409,
+        "another value is a conflict"
+    );
 });
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +301,8 @@ async fn a_fixed_schedule_makes_every_attempt_even_when_attempts_time_out() {
         let receiver = Receiver::start().await;
         receiver.set_default(Reply::delayed(200, Duration::from_secs(3)));
         let (a, key) = s.account("Acme").await;
-        s.endpoint(&a, &key, &receiver.url("/slow"), json!({})).await;
+        s.endpoint(&a, &key, &receiver.url("/slow"), json!({}))
+            .await;
         let event = s
             .publish(&a, &key, json!({"type": "payment.completed", "data": {}}))
             .await;

@@ -140,7 +140,8 @@ both!(endpoint_input_is_validated, |s| {
     let cases = [
         (json!({}), "url"),
         (json!({"url": "ftp://example.com"}), "http"),
-        (json!({"url": "not a url"}), "valid URL"),
+        (json!({"url": "not-a-url"}), "valid URL"),
+        (json!({"url": "not a url"}), "a space"),
         (
             json!({"url": "https://example.com", "event_types": ["payment.exploded"]}),
             "payment.completed",
