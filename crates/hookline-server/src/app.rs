@@ -108,15 +108,19 @@ impl App {
         }
         .layer(DefaultBodyLimit::max(self.state.config.max_payload_bytes));
         tracing::info!(addr = %self.local_addr(), ?role, database = self.state.store.backend(), "hookline is serving");
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .map_err(StartError::Serve);
+        crate::http_server::serve(
+            self.listener,
+            router,
+            self.state.config.http,
+            self.state.config.max_payload_bytes,
+            shutdown.clone(),
+        )
+        .await;
         shutdown.cancel();
         if let Some(engine) = engine {
             let _ = engine.await;
         }
-        served
+        Ok(())
     }
 }
 

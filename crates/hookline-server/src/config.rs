@@ -98,6 +98,25 @@ pub struct ServeArgs {
     /// Events and attempts older than this are deleted [default: 30d].
     #[arg(long, env = "HOOKLINE_RETENTION", value_name = "DURATION")]
     pub retention: Option<String>,
+
+    /// Time a client has to send a request's headers; also how long an idle
+    /// keep-alive connection waits for its next request [default: 10s].
+    #[arg(long, env = "HOOKLINE_HEADER_READ_TIMEOUT", value_name = "DURATION")]
+    pub header_read_timeout: Option<String>,
+
+    /// Time a client has to send a request's whole body [default: 30s].
+    #[arg(long, env = "HOOKLINE_BODY_READ_TIMEOUT", value_name = "DURATION")]
+    pub body_read_timeout: Option<String>,
+
+    /// A connection on which nothing is read or written for this long is
+    /// closed (e.g. a client that stops reading the answer) [default: 60s].
+    #[arg(long, env = "HOOKLINE_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+
+    /// Most client connections served at once; more wait in the listen
+    /// queue [default: 1024].
+    #[arg(long, env = "HOOKLINE_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// A validated node configuration.
@@ -129,6 +148,21 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Age after which events are purged.
     pub retention: Duration,
+    /// Time limits and the connection cap of the HTTP server.
+    pub http: HttpLimits,
+}
+
+/// What a client of the API may take from the server.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// To send a request's headers, or to start the next request.
+    pub header_read_timeout: Duration,
+    /// To send a request's body.
+    pub body_read_timeout: Duration,
+    /// With nothing read or written on the connection.
+    pub idle_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 /// The admin token never reaches a log through `Debug`.
@@ -201,6 +235,13 @@ impl Config {
         let database_url = a
             .database_url
             .unwrap_or_else(|| "sqlite://hookline-data/hookline.db".to_string());
+        let nonzero = |d: Duration| {
+            if d.is_zero() {
+                Err("HTTP time limits must be more than zero".to_string())
+            } else {
+                Ok(d)
+            }
+        };
         let positive = |name: &str, v: Option<usize>, default: usize| match v.unwrap_or(default) {
             0 => Err(format!("{name} must be at least 1")),
             n => Ok(n),
@@ -227,6 +268,20 @@ impl Config {
             lease,
             poll_interval: duration("HOOKLINE_POLL_INTERVAL", &a.poll_interval, "500ms")?,
             retention: duration("HOOKLINE_RETENTION", &a.retention, "30d")?,
+            http: HttpLimits {
+                header_read_timeout: nonzero(duration(
+                    "HOOKLINE_HEADER_READ_TIMEOUT",
+                    &a.header_read_timeout,
+                    "10s",
+                )?)?,
+                body_read_timeout: nonzero(duration(
+                    "HOOKLINE_BODY_READ_TIMEOUT",
+                    &a.body_read_timeout,
+                    "30s",
+                )?)?,
+                idle_timeout: nonzero(duration("HOOKLINE_IDLE_TIMEOUT", &a.idle_timeout, "60s")?)?,
+                max_connections: positive("HOOKLINE_MAX_CONNECTIONS", a.max_connections, 1024)?,
+            },
         })
     }
 }
@@ -249,6 +304,10 @@ impl ServeArgs {
             lease: self.lease.or(file.lease),
             poll_interval: self.poll_interval.or(file.poll_interval),
             retention: self.retention.or(file.retention),
+            header_read_timeout: self.header_read_timeout.or(file.header_read_timeout),
+            body_read_timeout: self.body_read_timeout.or(file.body_read_timeout),
+            idle_timeout: self.idle_timeout.or(file.idle_timeout),
+            max_connections: self.max_connections.or(file.max_connections),
         }
     }
 }

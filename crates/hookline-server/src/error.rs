@@ -58,6 +58,17 @@ impl ApiError {
         )
     }
 
+    /// 408: the client did not send its request in time.
+    pub fn request_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {limit:?} (HOOKLINE_BODY_READ_TIMEOUT)"
+            ),
+        )
+    }
+
     /// 409: the request conflicts with what exists.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)

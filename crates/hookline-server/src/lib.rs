@@ -9,6 +9,7 @@ pub mod config;
 pub mod dashboard;
 pub mod delivery;
 pub mod error;
+mod http_server;
 pub mod metrics;
 pub mod service;
 pub mod state;

@@ -62,6 +62,8 @@ pub struct Options {
     pub worker_concurrency: Option<usize>,
     /// Share a database between servers (SQLite only).
     pub database_url: Option<String>,
+    /// Any other `hookline serve` option.
+    pub serve: ServeArgs,
 }
 
 /// A running Hookline node; stops when dropped.
@@ -111,7 +113,7 @@ impl TestServer {
             endpoint_concurrency: options.endpoint_concurrency,
             worker_concurrency: options.worker_concurrency,
             poll_interval: Some("50ms".into()),
-            ..Default::default()
+            ..options.serve
         };
         let config = Config::from_args(args).expect("test config is valid");
         let app = App::build(config).await.expect("server builds");

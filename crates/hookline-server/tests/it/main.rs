@@ -13,3 +13,4 @@ mod delivery;
 mod endpoints;
 mod events;
 mod service;
+mod slow_clients;
