@@ -48,11 +48,8 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the store (migrating it), settles the admin token and binds.
+    /// Binds `config.listen`, then builds the node as [`App::with_listener`].
     pub async fn build(config: Config) -> Result<App, StartError> {
-        let store = hookline_store::open(&config.database_url).await?;
-        let (admin_hash, generated_admin_token) = admin_token(&config, &store).await?;
-        let catalogue = Catalogue::load(store.clone()).await?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -60,6 +57,21 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
+        App::with_listener(config, listener).await
+    }
+
+    /// Opens the store (migrating it) and settles the admin token, to serve
+    /// on a listener the caller already bound (mini-redis style: whoever
+    /// chose the port keeps it, nothing probes a port and binds it again).
+    /// `config.listen` is replaced by the listener's address.
+    pub async fn with_listener(
+        mut config: Config,
+        listener: TcpListener,
+    ) -> Result<App, StartError> {
+        config.listen = listener.local_addr().map_err(StartError::Serve)?;
+        let store = hookline_store::open(&config.database_url).await?;
+        let (admin_hash, generated_admin_token) = admin_token(&config, &store).await?;
+        let catalogue = Catalogue::load(store.clone()).await?;
         let intake = Arc::new(delivery::Intake::new(&config, store.clone()));
         let state = AppState {
             auth: Arc::new(Authenticator::new(admin_hash, store.clone())),

@@ -14,6 +14,74 @@ use hookline_core::retry::parse_duration;
 use hookline_core::RetrySchedule;
 use serde::Deserialize;
 
+/// Every option's default, in one place. `Config::from_args` fills from
+/// these; `serve --help` and the configuration tables of README.md and
+/// docs/api.md show them, and a test checks that all of them agree.
+pub mod defaults {
+    use std::time::Duration;
+
+    use super::Role;
+
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub const DATABASE_URL: &str = "sqlite://hookline-data/hookline.db";
+    /// Not a value: what happens without one.
+    pub const ADMIN_TOKEN: &str = "generated on first start, printed once, kept hashed";
+    /// `hookline_core::RetrySchedule::Exponential`, described.
+    pub const RETRY_SCHEDULE: &str =
+        "exponential with jitter: ~5s, 30s, 2m, 10m, 30m, 1h, 2h, 4h, 8h, then at 24h";
+    pub const REQUEST_TIMEOUT: &str = "15s";
+    pub const ALLOW_PRIVATE_NETWORKS: bool = false;
+    pub const MAX_PAYLOAD_BYTES: usize = 1_048_576;
+    pub const ROLE: Role = Role::All;
+    pub const WORKER_CONCURRENCY: usize = 512;
+    pub const ENDPOINT_CONCURRENCY: usize = 32;
+    /// [`lease`], described.
+    pub const LEASE: &str = "twice the timeout + 30s";
+    pub const POLL_INTERVAL: &str = "500ms";
+    pub const RETENTION: &str = "30d";
+    pub const HEADER_READ_TIMEOUT: &str = "10s";
+    pub const BODY_READ_TIMEOUT: &str = "30s";
+    pub const IDLE_TIMEOUT: &str = "60s";
+    pub const MAX_CONNECTIONS: usize = 1024;
+
+    /// The default lease: long enough that a slow attempt finishes (and is
+    /// recorded) well before another node may claim its delivery.
+    pub fn lease(request_timeout: Duration) -> Duration {
+        request_timeout * 2 + Duration::from_secs(30)
+    }
+
+    /// `(variable, default)` as the configuration tables show them, in
+    /// their order: values in backticks, descriptions as they are.
+    pub fn documented() -> Vec<(&'static str, String)> {
+        let value = |v: &dyn std::fmt::Display| format!("`{v}`");
+        vec![
+            ("HOOKLINE_LISTEN", value(&LISTEN)),
+            ("HOOKLINE_DATABASE_URL", value(&DATABASE_URL)),
+            ("HOOKLINE_ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+            ("HOOKLINE_RETRY_SCHEDULE", RETRY_SCHEDULE.to_string()),
+            ("HOOKLINE_REQUEST_TIMEOUT", value(&REQUEST_TIMEOUT)),
+            (
+                "HOOKLINE_ALLOW_PRIVATE_NETWORKS",
+                value(&ALLOW_PRIVATE_NETWORKS),
+            ),
+            ("HOOKLINE_MAX_PAYLOAD_BYTES", value(&MAX_PAYLOAD_BYTES)),
+            ("HOOKLINE_ROLE", value(&ROLE.name())),
+            ("HOOKLINE_WORKER_CONCURRENCY", value(&WORKER_CONCURRENCY)),
+            (
+                "HOOKLINE_ENDPOINT_CONCURRENCY",
+                value(&ENDPOINT_CONCURRENCY),
+            ),
+            ("HOOKLINE_LEASE", LEASE.to_string()),
+            ("HOOKLINE_POLL_INTERVAL", value(&POLL_INTERVAL)),
+            ("HOOKLINE_RETENTION", value(&RETENTION)),
+            ("HOOKLINE_HEADER_READ_TIMEOUT", value(&HEADER_READ_TIMEOUT)),
+            ("HOOKLINE_BODY_READ_TIMEOUT", value(&BODY_READ_TIMEOUT)),
+            ("HOOKLINE_IDLE_TIMEOUT", value(&IDLE_TIMEOUT)),
+            ("HOOKLINE_MAX_CONNECTIONS", value(&MAX_CONNECTIONS)),
+        ]
+    }
+}
+
 /// Which parts of Hookline a node runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -25,6 +93,17 @@ pub enum Role {
     Api,
     /// Delivery workers only (plus /health and /metrics).
     Worker,
+}
+
+impl Role {
+    /// The name used in flags, the environment and the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Worker => "worker",
+        }
+    }
 }
 
 /// `hookline serve` options. Every field is optional here so that a value
@@ -57,7 +136,8 @@ pub struct ServeArgs {
     pub admin_token: Option<String>,
 
     /// Delays before attempt 2, 3, … such as 5s,30s,2m,10m,1h; when used up
-    /// the delivery fails [default: exponential with jitter over 24 h].
+    /// the delivery fails [default: exponential with jitter: ~5s, 30s, 2m,
+    /// 10m, 30m, 1h, 2h, 4h, 8h, then at 24h].
     #[arg(long, env = "HOOKLINE_RETRY_SCHEDULE", value_name = "LIST")]
     pub retry_schedule: Option<String>,
 
@@ -87,7 +167,7 @@ pub struct ServeArgs {
     pub endpoint_concurrency: Option<usize>,
 
     /// How long a node owns a claimed delivery; must exceed the request
-    /// timeout [default: twice the timeout plus 30s].
+    /// timeout [default: twice the timeout + 30s].
     #[arg(long, env = "HOOKLINE_LEASE", value_name = "DURATION")]
     pub lease: Option<String>,
 
@@ -207,19 +287,25 @@ impl Config {
 
     /// Validates already-merged options and fills defaults.
     pub fn from_args(a: ServeArgs) -> Result<Config, String> {
-        let listen = a.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen = a.listen.as_deref().unwrap_or(defaults::LISTEN);
         let listen: SocketAddr = listen.parse().map_err(|_| {
             format!("HOOKLINE_LISTEN `{listen}` is not an address; use HOST:PORT such as 127.0.0.1:8080")
         })?;
         let duration = |name: &str, value: &Option<String>, default: &str| {
             parse_duration(value.as_deref().unwrap_or(default)).map_err(|e| format!("{name}: {e}"))
         };
-        let request_timeout = duration("HOOKLINE_REQUEST_TIMEOUT", &a.request_timeout, "15s")?;
+        let request_timeout = duration(
+            "HOOKLINE_REQUEST_TIMEOUT",
+            &a.request_timeout,
+            defaults::REQUEST_TIMEOUT,
+        )?;
         if request_timeout.is_zero() {
             return Err("HOOKLINE_REQUEST_TIMEOUT must be more than zero".into());
         }
-        let default_lease = format!("{}ms", (request_timeout * 2).as_millis() + 30_000);
-        let lease = duration("HOOKLINE_LEASE", &a.lease, &default_lease)?;
+        let lease = match &a.lease {
+            Some(text) => parse_duration(text).map_err(|e| format!("HOOKLINE_LEASE: {e}"))?,
+            None => defaults::lease(request_timeout),
+        };
         if lease <= request_timeout {
             return Err(format!(
                 "HOOKLINE_LEASE ({lease:?}) must be longer than HOOKLINE_REQUEST_TIMEOUT ({request_timeout:?}); \
@@ -234,7 +320,7 @@ impl Config {
         };
         let database_url = a
             .database_url
-            .unwrap_or_else(|| "sqlite://hookline-data/hookline.db".to_string());
+            .unwrap_or_else(|| defaults::DATABASE_URL.to_string());
         let nonzero = |d: Duration| {
             if d.is_zero() {
                 Err("HTTP time limits must be more than zero".to_string())
@@ -252,35 +338,53 @@ impl Config {
             admin_token: a.admin_token.filter(|t| !t.is_empty()),
             retry_schedule,
             request_timeout,
-            allow_private_networks: a.allow_private_networks.unwrap_or(false),
+            allow_private_networks: a
+                .allow_private_networks
+                .unwrap_or(defaults::ALLOW_PRIVATE_NETWORKS),
             max_payload_bytes: positive(
                 "HOOKLINE_MAX_PAYLOAD_BYTES",
                 a.max_payload_bytes,
-                1_048_576,
+                defaults::MAX_PAYLOAD_BYTES,
             )?,
-            role: a.role.unwrap_or_default(),
-            worker_concurrency: positive("HOOKLINE_WORKER_CONCURRENCY", a.worker_concurrency, 512)?,
+            role: a.role.unwrap_or(defaults::ROLE),
+            worker_concurrency: positive(
+                "HOOKLINE_WORKER_CONCURRENCY",
+                a.worker_concurrency,
+                defaults::WORKER_CONCURRENCY,
+            )?,
             endpoint_concurrency: positive(
                 "HOOKLINE_ENDPOINT_CONCURRENCY",
                 a.endpoint_concurrency,
-                32,
+                defaults::ENDPOINT_CONCURRENCY,
             )?,
             lease,
-            poll_interval: duration("HOOKLINE_POLL_INTERVAL", &a.poll_interval, "500ms")?,
-            retention: duration("HOOKLINE_RETENTION", &a.retention, "30d")?,
+            poll_interval: duration(
+                "HOOKLINE_POLL_INTERVAL",
+                &a.poll_interval,
+                defaults::POLL_INTERVAL,
+            )?,
+            retention: duration("HOOKLINE_RETENTION", &a.retention, defaults::RETENTION)?,
             http: HttpLimits {
                 header_read_timeout: nonzero(duration(
                     "HOOKLINE_HEADER_READ_TIMEOUT",
                     &a.header_read_timeout,
-                    "10s",
+                    defaults::HEADER_READ_TIMEOUT,
                 )?)?,
                 body_read_timeout: nonzero(duration(
                     "HOOKLINE_BODY_READ_TIMEOUT",
                     &a.body_read_timeout,
-                    "30s",
+                    defaults::BODY_READ_TIMEOUT,
                 )?)?,
-                idle_timeout: nonzero(duration("HOOKLINE_IDLE_TIMEOUT", &a.idle_timeout, "60s")?)?,
-                max_connections: positive("HOOKLINE_MAX_CONNECTIONS", a.max_connections, 1024)?,
+                idle_timeout: nonzero(duration(
+                    "HOOKLINE_IDLE_TIMEOUT",
+                    &a.idle_timeout,
+                    defaults::IDLE_TIMEOUT,
+                )?)?,
+                max_connections: positive(
+                    "HOOKLINE_MAX_CONNECTIONS",
+                    a.max_connections,
+                    defaults::MAX_CONNECTIONS,
+                )?,
             },
         })
     }
@@ -325,6 +429,91 @@ mod tests {
         assert_eq!(c.max_payload_bytes, 1_048_576);
         assert!(!c.allow_private_networks);
         assert!(c.lease > c.request_timeout);
+    }
+
+    #[test]
+    fn defaults_are_the_documented_values() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), defaults::LISTEN);
+        assert_eq!(c.database_url, defaults::DATABASE_URL);
+        assert_eq!(c.admin_token, None);
+        assert_eq!(c.retry_schedule, RetrySchedule::Exponential);
+        assert_eq!(c.role, defaults::ROLE);
+        assert_eq!(c.worker_concurrency, defaults::WORKER_CONCURRENCY);
+        assert_eq!(c.endpoint_concurrency, defaults::ENDPOINT_CONCURRENCY);
+        assert_eq!(c.lease, Duration::from_secs(60), "twice 15s + 30s");
+        assert_eq!(c.poll_interval, Duration::from_millis(500));
+        assert_eq!(c.retention, Duration::from_secs(30 * 24 * 3600));
+    }
+
+    /// `| `VAR` | default | meaning |` rows of the configuration table in `file`.
+    fn configuration_table(file: &str) -> Vec<(String, String)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rows: Vec<(String, String)> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("| variable | default |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                let name = cells[0].trim_start_matches("| ").trim_matches('`');
+                (name.to_string(), cells[1].to_string())
+            })
+            .collect();
+        assert!(!rows.is_empty(), "{file} has a configuration table");
+        rows
+    }
+
+    #[test]
+    fn the_configuration_tables_show_the_defaults() {
+        let documented: Vec<(String, String)> = defaults::documented()
+            .into_iter()
+            .map(|(name, default)| (name.to_string(), default))
+            .collect();
+        for file in ["README.md", "docs/api.md"] {
+            assert_eq!(
+                configuration_table(file),
+                documented,
+                "{file}'s configuration table (names, order, defaults) follows config::defaults"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_help_names_every_option_with_its_default() {
+        use clap::Args;
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let mut seen = Vec::new();
+        for arg in command.get_arguments() {
+            let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+                continue;
+            };
+            if env == "HOOKLINE_CONFIG" {
+                continue;
+            }
+            let (_, default) = defaults::documented()
+                .into_iter()
+                .find(|(name, _)| *name == env)
+                .unwrap_or_else(|| panic!("{env} is missing from config::defaults::documented"));
+            let help = arg.get_help().unwrap().to_string().replace('\n', " ");
+            let shown = format!("[default: {}]", default.trim_matches('`'));
+            assert!(
+                help.contains(&shown),
+                "--help of {env} says {shown}: {help}"
+            );
+            seen.push(env.to_string());
+        }
+        let all: Vec<String> = defaults::documented()
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert_eq!(
+            seen, all,
+            "every documented variable is an option, in order"
+        );
     }
 
     #[test]

@@ -53,13 +53,17 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level. The demo keeps its own
-/// output readable by logging only warnings unless asked.
+/// output readable by logging only warnings unless asked. Colours only on a
+/// terminal (and not with `NO_COLOR`), so a log file or journal gets plain text.
 fn init_logging(quiet: bool) {
+    use std::io::IsTerminal;
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }

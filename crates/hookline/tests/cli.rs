@@ -269,3 +269,243 @@ async fn trigger_publishes_catalogue_examples() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// A child process whose output lines are collected as they come; killed on drop.
+struct Running {
+    child: std::process::Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(command: &mut Command) -> Running {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let collect = |pipe: Box<dyn std::io::Read + Send>| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        };
+        let stdout = collect(Box::new(child.stdout.take().unwrap()));
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The first stdout line containing `needle`.
+    fn line(&self, needle: &str) -> Option<String> {
+        let lines = self.stdout.lock().unwrap();
+        lines.iter().find(|l| l.contains(needle)).cloned()
+    }
+
+    /// The last word of the first stdout line containing `needle`.
+    fn value(&self, needle: &str) -> Option<String> {
+        self.line(needle)
+            .and_then(|l| l.split_whitespace().last().map(str::to_string))
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout.lock().unwrap().join("\n"),
+            self.stderr.lock().unwrap().join("\n")
+        )
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// README's Quick start, step by step, with the binary: `serve` with private
+/// networks allowed, an account, a key, an endpoint on `hookline listen`,
+/// one published event that `listen` prints as verified. The server's log,
+/// written to a pipe, carries no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_start_delivers_to_hookline_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(
+        Command::new(env!("CARGO_BIN_EXE_hookline"))
+            .arg("serve")
+            .env("HOOKLINE_ALLOW_PRIVATE_NETWORKS", "true")
+            .env("HOOKLINE_LISTEN", "127.0.0.1:0")
+            .env(
+                "HOOKLINE_DATABASE_URL",
+                format!("sqlite://{}/hookline.db", dir.path().display()),
+            )
+            .env_remove("HOOKLINE_ADMIN_TOKEN")
+            .env_remove("NO_COLOR"),
+    );
+    eventually("the serve banner", Duration::from_secs(30), || async {
+        server.line("Admin token").is_some()
+    })
+    .await;
+    let admin = server
+        .value("Admin token (shown once")
+        .expect(&server.output());
+    let dashboard = server.value("Dashboard:").unwrap();
+    let base = dashboard.trim_end_matches("/dashboard").to_string();
+    let client = reqwest::Client::new();
+    let post = |path: &str, token: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+
+    let account = post(
+        "/v1/accounts",
+        &admin,
+        serde_json::json!({"name": "Acme Store", "id": "acct_acme"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(account.status().as_u16(), 201);
+    let key: Value = post("/v1/accounts/acct_acme/api-keys", &admin, Value::Null)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap().to_string();
+    let port = free_port();
+    let endpoint: Value = post(
+        "/v1/accounts/acct_acme/endpoints",
+        &key,
+        serde_json::json!({"url": format!("http://127.0.0.1:{port}/webhooks"),
+                           "event_types": ["payment.completed", "refund.completed"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let secret = endpoint["secret"]
+        .as_str()
+        .expect("the secret is shown once");
+
+    let listen = Running::start(Command::new(env!("CARGO_BIN_EXE_hookline")).args([
+        "listen",
+        "--port",
+        &port.to_string(),
+        "--secret",
+        secret,
+    ]));
+    eventually("hookline listen", Duration::from_secs(30), || async {
+        listen.line("listening on").is_some()
+    })
+    .await;
+    let published = post(
+        "/v1/accounts/acct_acme/events",
+        &key,
+        serde_json::json!({"type": "payment.completed", "id": "evt_order_1042",
+                           "data": {"order_id": "1042", "amount": 4999, "currency": "USD"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(published.status().as_u16(), 202);
+    eventually(
+        "listen prints the verified webhook",
+        Duration::from_secs(30),
+        || async {
+            listen
+                .line("evt_order_1042")
+                .is_some_and(|l| l.contains("payment.completed") && l.contains("✓ verified"))
+        },
+    )
+    .await;
+    let event = get(
+        &client,
+        format!("{base}/v1/accounts/acct_acme/events/evt_order_1042"),
+        &key,
+    )
+    .await;
+    assert_eq!(event["deliveries"][0]["status"], "succeeded", "{event}");
+
+    let logs = server.stderr.lock().unwrap().join("\n");
+    assert!(logs.contains("hookline is serving"), "{logs}");
+    assert!(
+        !logs.contains('\x1b'),
+        "no colour codes in a piped log: {logs}"
+    );
+}
+
+fn demo(data_dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["demo", "--duration", "1s", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn demo_never_empties_a_directory_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let precious = dir.path().join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+
+    let out = demo(dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("holds files the demo did not make (precious.txt)")
+            && err.contains("--data-dir"),
+        "says why and what to do: {err}"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn demo_takes_a_new_directory_and_empties_its_own_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+
+    let out = demo(&data);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        data.join(".hookline-demo").is_file(),
+        "marked as the demo's"
+    );
+    assert!(data.join("hookline.db").is_file());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("demo summary:"), "{stdout}");
+
+    std::fs::write(data.join("left-over"), "from the last run").unwrap();
+    let out = demo(&data);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !data.join("left-over").exists(),
+        "its own directory is emptied"
+    );
+    assert!(data.join(".hookline-demo").is_file());
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = demo(&empty);
+    assert!(out.status.success(), "an empty directory is taken");
+}

@@ -49,6 +49,7 @@ pub(crate) async fn run(args: ListenArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}; pick another --port"))?;
+    let addr = listener.local_addr()?;
     println!("listening on http://{addr} — point an endpoint there (any path); Ctrl-C stops");
     serve(listener, args, |line| println!("{line}")).await
 }

@@ -7,7 +7,7 @@ pub(crate) struct MigrateArgs {
     #[arg(
         long,
         env = "HOOKLINE_DATABASE_URL",
-        default_value = "sqlite://hookline-data/hookline.db"
+        default_value = hookline_server::config::defaults::DATABASE_URL
     )]
     database_url: String,
 }

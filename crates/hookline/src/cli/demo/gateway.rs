@@ -150,6 +150,7 @@ pub(super) async fn run(
         base: base.to_string(),
         key: setup.api_key.clone(),
         client: setup.client.clone(),
+        shutdown: shutdown.clone(),
     };
     publisher
         .publish(
@@ -191,6 +192,8 @@ struct Publisher {
     base: String,
     key: String,
     client: reqwest::Client,
+    /// Once cancelled, a failed publish is the server stopping, not news.
+    shutdown: CancellationToken,
 }
 
 impl Publisher {
@@ -200,8 +203,11 @@ impl Publisher {
             body["webhook_url"] = Value::from(url);
         }
         let url = format!("{}/v1/accounts/{ACCOUNT}/events", self.base);
-        if let Err(err) = call(&self.client, url, &self.key, Some(body)).await {
-            eprintln!("the gateway could not publish {event_type}: {err}");
+        match call(&self.client, url, &self.key, Some(body)).await {
+            Err(err) if !self.shutdown.is_cancelled() => {
+                eprintln!("the gateway could not publish {event_type}: {err}");
+            }
+            _ => {}
         }
     }
 

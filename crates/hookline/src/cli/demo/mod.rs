@@ -3,6 +3,8 @@
 //! simulated payment gateway publishing a realistic stream through the real
 //! API. One endpoint fails part of the time so retries show on the dashboard.
 
+mod banner;
+mod data_dir;
 mod gateway;
 mod receiver;
 
@@ -13,7 +15,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hookline_core::secret::generate_token;
+use hookline_server::config::defaults;
 use hookline_server::{App, Config, ServeArgs};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Options of `hookline demo`.
@@ -29,9 +33,10 @@ pub(crate) struct DemoArgs {
     #[arg(long, default_value_t = 0.3)]
     failure_ratio: f64,
     /// Address of the API and dashboard (a free port is used if it is taken).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = defaults::LISTEN)]
     listen: String,
-    /// Where the demo's database lives; it is emptied at start.
+    /// Where the demo's database lives: a new or empty directory, or one an
+    /// earlier demo made (it is emptied at start; any other is refused).
     #[arg(long, default_value = "hookline-demo")]
     data_dir: PathBuf,
 }
@@ -48,19 +53,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .map(hookline_core::retry::parse_duration)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    if args.data_dir.exists() {
-        std::fs::remove_dir_all(&args.data_dir)
-            .with_context(|| format!("cannot empty {}", args.data_dir.display()))?;
-    }
-    std::fs::create_dir_all(&args.data_dir)?;
+    data_dir::prepare(&args.data_dir)?;
+    let listener = bind(&args.listen).await?;
 
     let admin_token = generate_token("hk_admin_");
-    let listen = match tokio::net::TcpListener::bind(&args.listen).await {
-        Ok(probe) => probe.local_addr()?.to_string(),
-        Err(_) => "127.0.0.1:0".to_string(),
-    };
     let config = Config::from_args(ServeArgs {
-        listen: Some(listen),
         database_url: Some(format!("sqlite://{}/hookline.db", args.data_dir.display())),
         admin_token: Some(admin_token.clone()),
         retry_schedule: Some("2s,5s,10s,30s,1m".into()),
@@ -70,7 +67,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..Default::default()
     })
     .map_err(anyhow::Error::msg)?;
-    let app = App::build(config).await?;
+    let app = App::with_listener(config, listener).await?;
     let base = format!("http://{}", app.local_addr());
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
@@ -82,23 +79,16 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         receivers.trust(path, secret)?;
     }
 
-    println!("Hookline demo is running — a simulated payment gateway is publishing events.");
-    println!("  Dashboard:   {base}/dashboard");
-    println!(
-        "  Log in with: {}   (the Demo Merchant's API key)",
-        setup.api_key
-    );
-    println!("  Admin token: {admin_token}");
-    println!(
-        "  API:         {base}/v1/accounts/{}/events",
-        setup.account_id
-    );
-    println!(
-        "  The 'flaky' endpoint fails {:.0}% of requests, so retries show up. Ctrl-C stops.",
-        args.failure_ratio * 100.0
-    );
-    println!();
-    println!("time      endpoint  event type            event id                        status  signature  attempt");
+    let banner = banner::Banner {
+        base: base.clone(),
+        api_key: setup.api_key.clone(),
+        admin_token,
+        account_id: setup.account_id.clone(),
+        failure_ratio: args.failure_ratio,
+        data_dir: args.data_dir.clone(),
+    };
+    println!("{}", banner.start());
+    receivers.remind_with(banner.reminder());
 
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -114,10 +104,25 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let interval = Duration::from_secs_f64(1.0 / args.rate);
     gateway::run(&base, &setup, interval, shutdown.clone()).await;
     server.await??;
-    let summary = receivers.summary();
-    println!(
-        "demo summary: {} deliveries received, {} verified, {} failed verification",
-        summary.received, summary.verified, summary.unverified
-    );
+    println!("{}", banner.summary(&receivers.summary()));
     Ok(())
+}
+
+/// Binds `listen`, or a free local port when that address is taken.
+async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen `{listen}` is not an address; use HOST:PORT"))?;
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+            let listener = TcpListener::bind((addr.ip(), 0)).await?;
+            eprintln!(
+                "{addr} is in use; the demo listens on {} instead",
+                listener.local_addr()?
+            );
+            Ok(listener)
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot listen on {addr}")),
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,11 +13,17 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use hookline_verify::{verify, Headers, Options, Secret};
 use rand::Rng;
 
+use super::banner::REMIND_EVERY_LINES;
+
 /// What the receivers saw.
 pub(super) struct Summary {
     pub(super) received: u64,
     pub(super) verified: u64,
     pub(super) unverified: u64,
+    /// Requests the flaky endpoint answered with 500/503.
+    pub(super) failed_on_purpose: u64,
+    /// Requests for an event an endpoint had already seen.
+    pub(super) retries: u64,
 }
 
 /// Shared state of the receivers.
@@ -28,6 +34,10 @@ pub(super) struct Receivers {
     received: AtomicU64,
     verified: AtomicU64,
     unverified: AtomicU64,
+    failed_on_purpose: AtomicU64,
+    retries: AtomicU64,
+    /// Printed after every [`REMIND_EVERY_LINES`] lines, once the banner is out.
+    reminder: OnceLock<String>,
 }
 
 impl Receivers {
@@ -39,6 +49,9 @@ impl Receivers {
             received: AtomicU64::new(0),
             verified: AtomicU64::new(0),
             unverified: AtomicU64::new(0),
+            failed_on_purpose: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            reminder: OnceLock::new(),
         }
     }
 
@@ -52,11 +65,18 @@ impl Receivers {
         Ok(())
     }
 
+    /// From now on, `reminder` follows every [`REMIND_EVERY_LINES`] lines.
+    pub(super) fn remind_with(&self, reminder: String) {
+        let _ = self.reminder.set(reminder);
+    }
+
     pub(super) fn summary(&self) -> Summary {
         Summary {
             received: self.received.load(Ordering::Relaxed),
             verified: self.verified.load(Ordering::Relaxed),
             unverified: self.unverified.load(Ordering::Relaxed),
+            failed_on_purpose: self.failed_on_purpose.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
         }
     }
 }
@@ -92,7 +112,7 @@ async fn receive(
         .cloned();
     let verified =
         secret.is_some_and(|s| verify(&[s], &webhook, &body, &Options::default()).is_ok());
-    state.received.fetch_add(1, Ordering::Relaxed);
+    let received = state.received.fetch_add(1, Ordering::Relaxed) + 1;
     let counter = if verified {
         &state.verified
     } else {
@@ -106,7 +126,11 @@ async fn receive(
         *n += 1;
         *n
     };
+    if attempt > 1 {
+        state.retries.fetch_add(1, Ordering::Relaxed);
+    }
     let status = if path == "flaky" && rand::thread_rng().gen_bool(state.failure_ratio) {
+        state.failed_on_purpose.fetch_add(1, Ordering::Relaxed);
         if rand::thread_rng().gen_bool(0.5) {
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
@@ -116,7 +140,7 @@ async fn receive(
         StatusCode::OK
     };
     let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    println!(
+    let line = format!(
         "{}  {:<8}  {:<20}  {:<30}  {:>6}  {:<9}  {}",
         chrono::Utc::now().format("%H:%M:%S"),
         path,
@@ -126,5 +150,10 @@ async fn receive(
         if verified { "✓ valid" } else { "✗ INVALID" },
         attempt
     );
+    match state.reminder.get() {
+        // One print, so no other line lands inside the reminder.
+        Some(reminder) if received % REMIND_EVERY_LINES == 0 => println!("{line}\n{reminder}"),
+        _ => println!("{line}"),
+    }
     status
 }
