@@ -356,7 +356,7 @@ async fn quick_start_delivers_to_hookline_listen() {
     .await;
     let admin = server
         .value("Admin token (shown once")
-        .expect(&server.output());
+        .unwrap_or_else(|| panic!("{}", server.output()));
     let dashboard = server.value("Dashboard:").unwrap();
     let base = dashboard.trim_end_matches("/dashboard").to_string();
     let client = reqwest::Client::new();
