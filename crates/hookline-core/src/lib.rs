@@ -1,7 +1,7 @@
 //! Hookline's domain model, shared by the store, the server and the tools.
 //!
 //! Everything here is pure: no tokio, no SQL, no HTTP client. Decisions that
-//! must be tested in isolation (retry timing, which addresses are private, how
+//! must be tested in isolation (retry timing, what follows an attempt, which addresses are private, how
 //! a URL is masked, which endpoints an event fans out to) live here.
 
 pub mod catalogue;
@@ -9,9 +9,10 @@ pub mod filter;
 pub mod id;
 pub mod model;
 pub mod net;
+pub mod policy;
 pub mod retry;
 pub mod secret;
 
 pub use id::{Id, IdKind};
 pub use model::*;
-pub use retry::RetrySchedule;
+pub use retry::{Jitter, RetrySchedule};

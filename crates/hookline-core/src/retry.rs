@@ -27,6 +27,27 @@ pub enum RetrySchedule {
     Fixed(Vec<Duration>),
 }
 
+/// The factor (within ±10 %) that spreads exponential delays so endpoints
+/// that failed together are not retried together. Drawn by the caller, so
+/// the schedule itself stays a pure function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Jitter(f64);
+
+impl Jitter {
+    /// No spread: exactly the schedule's delays.
+    pub const NONE: Jitter = Jitter(1.0);
+
+    /// A random factor between 0.9 and 1.1.
+    pub fn random() -> Jitter {
+        Jitter(rand::thread_rng().gen_range(0.9..1.1))
+    }
+
+    /// This factor, clamped to 0.9 ..= 1.1.
+    pub fn factor(factor: f64) -> Jitter {
+        Jitter(factor.clamp(0.9, 1.1))
+    }
+}
+
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryDecision {
@@ -59,13 +80,15 @@ impl RetrySchedule {
 
     /// Decides the next attempt after `attempts_made` attempts of which the
     /// first started at `first_attempt_at`, the last failing at `now`;
-    /// `retry_after` is the receiver's `Retry-After`, honoured within the window.
+    /// `retry_after` is the receiver's `Retry-After`, honoured within the
+    /// window; `jitter` spreads the exponential delays.
     pub fn next(
         &self,
         attempts_made: u32,
         first_attempt_at: DateTime<Utc>,
         now: DateTime<Utc>,
         retry_after: Option<Duration>,
+        jitter: Jitter,
     ) -> RetryDecision {
         let index = attempts_made.saturating_sub(1) as usize;
         let window_end = first_attempt_at + to_chrono(self.window());
@@ -81,10 +104,7 @@ impl RetrySchedule {
                 None => return RetryDecision::GiveUp,
             },
             RetrySchedule::Exponential => match DEFAULT_DELAYS_S.get(index) {
-                Some(secs) => {
-                    let jitter = rand::thread_rng().gen_range(0.9..1.1);
-                    Duration::from_secs_f64(*secs as f64 * jitter)
-                }
+                Some(secs) => Duration::from_secs_f64(*secs as f64 * jitter.0),
                 // One final attempt at the end of the window.
                 None if index == DEFAULT_DELAYS_S.len() && now < window_end => {
                     return RetryDecision::RetryAt(window_end);
@@ -151,14 +171,17 @@ mod tests {
         let s = RetrySchedule::parse("1s, 2s").unwrap();
         let now = t0();
         assert_eq!(
-            s.next(1, now, now, None),
+            s.next(1, now, now, None, Jitter::NONE),
             RetryDecision::RetryAt(now + chrono::Duration::seconds(1))
         );
         assert_eq!(
-            s.next(2, now, now, None),
+            s.next(2, now, now, None, Jitter::NONE),
             RetryDecision::RetryAt(now + chrono::Duration::seconds(2))
         );
-        assert_eq!(s.next(3, now, now, None), RetryDecision::GiveUp);
+        assert_eq!(
+            s.next(3, now, now, None, Jitter::NONE),
+            RetryDecision::GiveUp
+        );
     }
 
     #[test]
@@ -184,7 +207,8 @@ mod tests {
         let mut now = first;
         let mut attempts = 1;
         let mut previous_gap = chrono::Duration::zero();
-        while let RetryDecision::RetryAt(at) = s.next(attempts, first, now, None) {
+        while let RetryDecision::RetryAt(at) = s.next(attempts, first, now, None, Jitter::random())
+        {
             let gap = at - now;
             assert!(at <= first + chrono::Duration::hours(24));
             if attempts <= 9 {
@@ -206,12 +230,12 @@ mod tests {
         let long = Some(Duration::from_secs(3600));
         // Window is 2 s: a one-hour Retry-After is capped at its end.
         assert_eq!(
-            s.next(1, now, now, long),
+            s.next(1, now, now, long, Jitter::NONE),
             RetryDecision::RetryAt(now + chrono::Duration::seconds(2))
         );
         let short = Some(Duration::from_millis(1500));
         assert_eq!(
-            s.next(1, now, now, short),
+            s.next(1, now, now, short, Jitter::NONE),
             RetryDecision::RetryAt(now + chrono::Duration::milliseconds(1500))
         );
     }

@@ -9,6 +9,8 @@ use axum::Json;
 use hookline_store::StoreError;
 use serde::Serialize;
 
+use crate::service::ServiceError;
+
 /// An API failure with a stable code and a sentence a person can act on.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -117,6 +119,21 @@ impl ApiError {
             StoreError::Conflict(message) => ApiError::conflict(message),
             StoreError::Invalid(message) => ApiError::invalid(message),
             StoreError::Unavailable(_) => ApiError::internal(&err),
+        }
+    }
+}
+
+/// A service refusal as the contract's error.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound { what } => ApiError::not_found(&what),
+            ServiceError::Invalid { field, message } => ApiError {
+                field,
+                ..ApiError::invalid(message)
+            },
+            ServiceError::Conflict(message) => ApiError::conflict(message),
+            ServiceError::Unavailable(err) => ApiError::internal(&err),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod error;
 mod http_server;
 pub mod metrics;
+mod scope;
 pub mod service;
 pub mod state;
 

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use hookline_core::{Attempt, AttemptOutcome, DeliveryStatus, Event, PayloadMode, Timestamp};
 
+/// The delivery policy's answers, stored as they are (see `hookline_core::policy`).
+pub use hookline_core::policy::{EndpointEffect, NextStep};
+
 /// Where a page starts and how long it is. The cursor is the opaque `seq`
 /// of the last row of the previous page (rows are listed by `seq` descending
 /// for events and attempts, ascending for accounts and endpoints).
@@ -165,26 +168,6 @@ impl std::fmt::Debug for DueDelivery {
             .field("attempts", &self.attempts)
             .finish_non_exhaustive()
     }
-}
-
-/// What happens to a delivery after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NextStep {
-    Succeeded,
-    RetryAt(Timestamp),
-    Failed,
-}
-
-/// What an attempt does to its endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointEffect {
-    None,
-    /// A success: the endpoint is healthy again (`failing_since` cleared).
-    Healthy,
-    /// A failure: `failing_since` is set to the attempt time unless already set.
-    Failing,
-    /// Disable the endpoint with this reason (410 Gone, or failing for 5 days).
-    Disable(String),
 }
 
 /// A finished attempt and its consequences.

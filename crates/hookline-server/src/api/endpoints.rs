@@ -16,9 +16,9 @@ use utoipa_axum::routes;
 
 use super::accounts::SecretOut;
 use super::events::{AttemptOut, EventOut};
-use super::extract::{authorize, some, ApiJson, ApiQuery, ListParams, ListResponse};
-use crate::auth::Caller;
+use super::extract::{some, AccountScope, ApiJson, ApiQuery, ListParams, ListResponse};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::scope::Scoped;
 use crate::service::endpoints::{self as service, EndpointInput};
 use crate::service::events as event_service;
 use crate::state::AppState;
@@ -160,11 +160,9 @@ pub(crate) struct RecoverOut {
     responses((status = 200, body = ListResponse<EndpointOut>), (status = 404, body = ErrorBody)))]
 async fn list_endpoints(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(account_id): Path<String>,
+    Scoped { account_id, .. }: AccountScope,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListResponse<EndpointOut>>> {
-    authorize(&state, &caller, &account_id).await?;
     let page = state
         .store
         .list_endpoints(&account_id, params.page()?)
@@ -179,11 +177,9 @@ async fn list_endpoints(
     responses((status = 201, body = EndpointOut), (status = 422, body = ErrorBody)))]
 async fn create_endpoint(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(account_id): Path<String>,
+    Scoped { account_id, .. }: AccountScope,
     ApiJson(body): ApiJson<EndpointBody>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
-    authorize(&state, &caller, &account_id).await?;
     let endpoint = service::create(&state, &account_id, body.into()).await?;
     Ok((StatusCode::CREATED, Json(EndpointOut::new(endpoint, true))))
 }
@@ -193,10 +189,9 @@ async fn create_endpoint(
     responses((status = 200, body = EndpointOut), (status = 404, body = ErrorBody)))]
 async fn get_endpoint(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointOut>> {
-    authorize(&state, &caller, &account_id).await?;
     let endpoint = service::get(&state, &account_id, &endpoint_id).await?;
     Ok(Json(EndpointOut::new(endpoint, false)))
 }
@@ -207,11 +202,10 @@ async fn get_endpoint(
     responses((status = 200, body = EndpointOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_endpoint(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<EndpointBody>,
 ) -> ApiResult<Json<EndpointOut>> {
-    authorize(&state, &caller, &account_id).await?;
     let endpoint = service::update(&state, &account_id, &endpoint_id, body.into()).await?;
     Ok(Json(EndpointOut::new(endpoint, false)))
 }
@@ -221,15 +215,10 @@ async fn update_endpoint(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_endpoint(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    authorize(&state, &caller, &account_id).await?;
-    state
-        .store
-        .delete_endpoint(&account_id, &endpoint_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))?;
+    service::delete(&state, &account_id, &endpoint_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,10 +227,9 @@ async fn delete_endpoint(
     responses((status = 200, body = SecretOut), (status = 404, body = ErrorBody)))]
 async fn get_secret(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
-    authorize(&state, &caller, &account_id).await?;
     let endpoint = service::get(&state, &account_id, &endpoint_id).await?;
     Ok(Json(SecretOut {
         secret: endpoint.secret,
@@ -254,11 +242,10 @@ async fn get_secret(
     responses((status = 200, body = SecretOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<RotateBody>,
 ) -> ApiResult<Json<SecretOut>> {
-    authorize(&state, &caller, &account_id).await?;
     let secret = service::rotate_secret(&state, &account_id, &endpoint_id, body.secret).await?;
     Ok(Json(SecretOut { secret }))
 }
@@ -269,11 +256,10 @@ async fn rotate_secret(
     responses((status = 202, body = EventOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn send_test(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<TestBody>,
 ) -> ApiResult<(StatusCode, Json<EventOut>)> {
-    authorize(&state, &caller, &account_id).await?;
     let event =
         event_service::send_test(&state, &account_id, &endpoint_id, body.event_type).await?;
     Ok((StatusCode::ACCEPTED, Json(EventOut::new(event, None, None))))
@@ -285,11 +271,10 @@ async fn send_test(
     responses((status = 200, body = ListResponse<AttemptOut>), (status = 404, body = ErrorBody)))]
 async fn list_endpoint_attempts(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListResponse<AttemptOut>>> {
-    authorize(&state, &caller, &account_id).await?;
     let page = state
         .store
         .list_attempts(
@@ -308,11 +293,10 @@ async fn list_endpoint_attempts(
     responses((status = 202, body = RecoverOut), (status = 404, body = ErrorBody)))]
 async fn recover(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, endpoint_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<RecoverBody>,
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
-    authorize(&state, &caller, &account_id).await?;
     let deliveries = event_service::recover(&state, &account_id, &endpoint_id, body.since).await?;
     Ok((StatusCode::ACCEPTED, Json(RecoverOut { deliveries })))
 }

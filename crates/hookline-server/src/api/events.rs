@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{authorize, ApiJson, ApiQuery, ListParams, ListResponse};
-use crate::auth::Caller;
+use super::extract::{AccountScope, ApiJson, ApiQuery, ListParams, ListResponse};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::scope::Scoped;
 use crate::service::events::{self as service, NewEvent, Published};
 use crate::state::AppState;
 
@@ -189,11 +189,9 @@ pub(crate) struct ResendOut {
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn publish_event(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(account_id): Path<String>,
+    Scoped { account_id, .. }: AccountScope,
     ApiJson(body): ApiJson<PublishBody>,
 ) -> ApiResult<(StatusCode, Json<EventOut>)> {
-    authorize(&state, &caller, &account_id).await?;
     let new = NewEvent {
         event_type: body.event_type,
         data: body.data.get().to_string(),
@@ -213,11 +211,9 @@ async fn publish_event(
     responses((status = 200, body = ListResponse<EventOut>), (status = 404, body = ErrorBody)))]
 async fn list_events(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(account_id): Path<String>,
+    Scoped { account_id, .. }: AccountScope,
     ApiQuery(params): ApiQuery<EventListParams>,
 ) -> ApiResult<Json<ListResponse<EventOut>>> {
-    authorize(&state, &caller, &account_id).await?;
     let status = match params.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
@@ -246,35 +242,15 @@ async fn list_events(
     responses((status = 200, body = EventOut), (status = 404, body = ErrorBody)))]
 async fn get_event(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, event_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, event_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EventOut>> {
-    authorize(&state, &caller, &account_id).await?;
-    let not_found = |e| ApiError::from_store(e, &format!("event {event_id}"));
-    let event = state
-        .store
-        .get_event(&account_id, &event_id)
-        .await
-        .map_err(not_found)?;
-    let deliveries = state
-        .store
-        .list_deliveries(&account_id, &event_id)
-        .await
-        .map_err(not_found)?;
-    let status = summary(&deliveries);
-    Ok(Json(EventOut::new(event, status, Some(deliveries))))
-}
-
-/// Pending over failed over succeeded, as in the event list.
-fn summary(deliveries: &[Delivery]) -> Option<DeliveryStatus> {
-    let has = |s| deliveries.iter().any(|d| d.status == s);
-    if has(DeliveryStatus::Pending) {
-        Some(DeliveryStatus::Pending)
-    } else if has(DeliveryStatus::Failed) {
-        Some(DeliveryStatus::Failed)
-    } else {
-        deliveries.first().map(|_| DeliveryStatus::Succeeded)
-    }
+    let detail = service::detail(&state, &account_id, &event_id).await?;
+    Ok(Json(EventOut::new(
+        detail.event,
+        detail.status,
+        Some(detail.deliveries),
+    )))
 }
 
 /// Every attempt for this event, newest first.
@@ -283,11 +259,10 @@ fn summary(deliveries: &[Delivery]) -> Option<DeliveryStatus> {
     responses((status = 200, body = ListResponse<AttemptOut>), (status = 404, body = ErrorBody)))]
 async fn list_event_attempts(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, event_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, event_id)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListResponse<AttemptOut>>> {
-    authorize(&state, &caller, &account_id).await?;
     let page = state
         .store
         .list_attempts(
@@ -306,11 +281,10 @@ async fn list_event_attempts(
     responses((status = 202, body = ResendOut), (status = 404, body = ErrorBody)))]
 async fn resend_event(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((account_id, event_id)): Path<(String, String)>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, event_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<ResendBody>,
 ) -> ApiResult<(StatusCode, Json<ResendOut>)> {
-    authorize(&state, &caller, &account_id).await?;
     let deliveries =
         service::resend(&state, &account_id, &event_id, body.endpoint_id.as_deref()).await?;
     Ok((

@@ -1,5 +1,5 @@
 //! Extractors that turn every bad request into the contract's JSON errors:
-//! the caller's token, JSON bodies (400 malformed, 413 too large, 422 wrong
+//! the caller's token and its account scope, JSON bodies (400 malformed, 413 too large, 422 wrong
 //! shape) and list parameters (`limit`, `cursor`).
 
 use axum::body::Bytes;
@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{bearer, Caller};
 use crate::error::ApiError;
+use crate::scope::{Front, Scoped};
+use crate::service::ServiceError;
 use crate::state::AppState;
 
 impl FromRequestParts<AppState> for Caller {
@@ -148,21 +150,26 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
-/// Lets the caller act on `account_id`: its own account, or any existing
-/// account for the admin. Anything else is a 404, never a hint.
-pub(crate) async fn authorize(
-    state: &AppState,
-    caller: &Caller,
-    account_id: &str,
-) -> Result<(), ApiError> {
-    match caller {
-        Caller::Account(own) if own == account_id => Ok(()),
-        Caller::Account(_) => Err(ApiError::not_found(&format!("account {account_id}"))),
-        Caller::Admin => state
-            .store
-            .get_account(account_id)
-            .await
-            .map(|_| ())
-            .map_err(|e| ApiError::from_store(e, &format!("account {account_id}"))),
+/// The API's side of the account scope: the bearer token's caller, and the
+/// contract's JSON error for a refusal.
+pub(crate) struct Api;
+
+impl Front for Api {
+    type Who = Caller;
+    type Rejection = ApiError;
+
+    async fn who(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        Caller::from_request_parts(parts, state).await
+    }
+
+    fn caller(who: &Caller) -> &Caller {
+        who
+    }
+
+    fn reject(_: &Caller, err: ServiceError) -> ApiError {
+        err.into()
     }
 }
+
+/// An API request whose caller may act on its `{account_id}`.
+pub(crate) type AccountScope = Scoped<Api>;

@@ -7,7 +7,8 @@ use axum::response::Response;
 use hookline_store::PageRequest;
 
 use super::session::Session;
-use super::{message, page, Layout};
+use super::{failure, message, page, Layout};
+use crate::service::ServiceError;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -30,13 +31,9 @@ pub(super) async fn list(State(state): State<AppState>, session: Session) -> Res
     let mut accounts = Vec::new();
     let mut request = PageRequest::first(250);
     loop {
-        let Ok(found) = state.store.list_accounts(request).await else {
-            return message(
-                &session,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "The database did not answer.",
-            );
+        let found = match state.store.list_accounts(request).await {
+            Ok(found) => found,
+            Err(err) => return failure(&session, "Try again", "", &ServiceError::from(err)),
         };
         accounts.extend(found.items.into_iter().map(|a| (a.id, a.name)));
         match found.next_cursor.and_then(|c| c.parse().ok()) {

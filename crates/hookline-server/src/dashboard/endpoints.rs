@@ -1,8 +1,8 @@
 //! Endpoint pages: the table, add/edit forms with errors beside fields,
 //! enable/disable, delete with confirmation, secret reveal and rotation,
-//! test sends, and a 24-hour chart of delivery successes and failures.
-
-use std::collections::BTreeMap;
+//! test sends, and a 24-hour chart of delivery successes and failures
+//! (`chart`). The form's values and parsing live in `endpoint_form`; every
+//! rule and side effect is the service's.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -10,19 +10,25 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use chrono::{Duration, DurationRound, Utc};
-use hookline_core::{format_time, Endpoint, PayloadMode};
+use chrono::Utc;
+use hookline_core::{format_time, Endpoint};
 use hookline_store::{AttemptsOf, HourlyStats, PageRequest};
 
+use super::chart::{chart, rate_label, Bar};
 use super::csrf::FormData;
+use super::endpoint_form::{input_from, FormValues};
 use super::events::AttemptRow;
 use super::session::Session;
 use super::urls::Urls;
-use super::{check_csrf, message, page, page_with_status, scope, Layout};
-use crate::error::ApiError;
+use super::{check_csrf, failure, message, page, page_with_status, AccountPage, Layout};
+use crate::scope::Scoped;
 use crate::service::endpoints::{self as service, EndpointInput};
 use crate::service::events as event_service;
+use crate::service::ServiceError;
 use crate::state::AppState;
+
+/// What a page says when the endpoint is not in the account.
+const NO_SUCH_ENDPOINT: &str = "There is no such endpoint in this account.";
 
 /// One row of the endpoints table.
 pub(crate) struct EndpointRow {
@@ -35,31 +41,26 @@ pub(crate) struct EndpointRow {
     pub(crate) success_rate: String,
 }
 
+impl EndpointRow {
+    fn new(e: Endpoint, stats: &[HourlyStats]) -> Self {
+        EndpointRow {
+            url: hookline_core::net::mask_url(&e.url),
+            types: types_label(&e.event_types),
+            disabled_reason: e.disabled_reason.unwrap_or_default(),
+            success_rate: rate_label(stats),
+            description: e.description,
+            disabled: e.disabled,
+            id: e.id,
+        }
+    }
+}
+
 fn types_label(types: &[String]) -> String {
     if types.is_empty() {
         "All event types".into()
     } else {
         types.join(", ")
     }
-}
-
-fn rate_label(stats: &[HourlyStats]) -> String {
-    let ok: u64 = stats.iter().map(|s| s.succeeded).sum();
-    let total: u64 = stats.iter().map(|s| s.succeeded + s.failed).sum();
-    if total == 0 {
-        "no attempts yet".into()
-    } else {
-        format!("{:.0}% of {total}", ok as f64 * 100.0 / total as f64)
-    }
-}
-
-async fn last_day(state: &AppState, e: &Endpoint) -> Vec<HourlyStats> {
-    let since = Utc::now() - Duration::hours(24);
-    state
-        .store
-        .endpoint_hourly_stats(&e.account_id, &e.id, since)
-        .await
-        .unwrap_or_default()
 }
 
 #[derive(Template)]
@@ -74,36 +75,25 @@ struct EndpointsPage {
 /// The account's endpoints.
 pub(super) async fn list(
     State(state): State<AppState>,
-    session: Session,
-    Path(account): Path<String>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
 ) -> Response {
-    if let Err(r) = scope(&state, &session, &account).await {
-        return r;
-    }
-    let Ok(found) = state
+    let found = match state
         .store
         .list_endpoints(&account, PageRequest::first(250))
         .await
-    else {
-        return message(
-            &session,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "The database did not answer.",
-        );
+    {
+        Ok(found) => found,
+        Err(err) => return failure(&session, "Try again", "", &ServiceError::from(err)),
     };
     let mut rows = Vec::new();
     for e in found.items {
-        let stats = last_day(&state, &e).await;
-        rows.push(EndpointRow {
-            url: hookline_core::net::mask_url(&e.url),
-            description: e.description.clone(),
-            types: types_label(&e.event_types),
-            disabled: e.disabled,
-            disabled_reason: e.disabled_reason.clone().unwrap_or_default(),
-            success_rate: rate_label(&stats),
-            id: e.id,
-        });
+        match service::last_day(&state, &e).await {
+            Ok(stats) => rows.push(EndpointRow::new(e, &stats)),
+            Err(err) => return failure(&session, "Try again", NO_SUCH_ENDPOINT, &err),
+        }
     }
     let urls = Urls { account: &account };
     page(&EndpointsPage {
@@ -111,114 +101,6 @@ pub(super) async fn list(
         urls_new: urls.new_endpoint(),
         base: urls.endpoints(),
         rows,
-    })
-}
-
-/// The values shown in the add/edit form.
-pub(crate) struct FormValues {
-    pub(crate) url: String,
-    pub(crate) description: String,
-    pub(crate) types: Vec<(String, bool)>,
-    pub(crate) thin: bool,
-    pub(crate) headers: String,
-    pub(crate) rate_limit: String,
-    pub(crate) error_field: String,
-    pub(crate) error: String,
-}
-
-impl FormValues {
-    fn new(state: &AppState, e: Option<&Endpoint>) -> Self {
-        let chosen: Vec<String> = e.map(|e| e.event_types.clone()).unwrap_or_default();
-        FormValues {
-            url: e
-                .map(|e| hookline_core::net::mask_url(&e.url))
-                .unwrap_or_default(),
-            description: e.map(|e| e.description.clone()).unwrap_or_default(),
-            types: state
-                .catalogue
-                .names()
-                .into_iter()
-                .map(|n| (n.clone(), chosen.contains(&n)))
-                .collect(),
-            thin: e.is_some_and(|e| e.payload == PayloadMode::Thin),
-            headers: e
-                .map(|e| {
-                    e.headers
-                        .iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-                .unwrap_or_default(),
-            rate_limit: e
-                .and_then(|e| e.rate_limit_per_sec)
-                .map(|r| r.to_string())
-                .unwrap_or_default(),
-            error_field: String::new(),
-            error: String::new(),
-        }
-    }
-
-    fn from_form(state: &AppState, form: &FormData, error: &ApiError) -> Self {
-        let chosen = form.all("event_types");
-        FormValues {
-            url: form.get("url").unwrap_or_default(),
-            description: form.get("description").unwrap_or_default(),
-            types: state
-                .catalogue
-                .names()
-                .into_iter()
-                .map(|n| (n.clone(), chosen.contains(&n)))
-                .collect(),
-            thin: form.get("payload").as_deref() == Some("thin"),
-            headers: form.get("headers").unwrap_or_default(),
-            rate_limit: form.get("rate_limit_per_sec").unwrap_or_default(),
-            error_field: error.field.unwrap_or("form").to_string(),
-            error: error.message.clone(),
-        }
-    }
-}
-
-/// Reads the add/edit form; a masked password (`****`) keeps the stored URL.
-fn input_from(form: &FormData, current: Option<&Endpoint>) -> Result<EndpointInput, ApiError> {
-    let mut headers = BTreeMap::new();
-    for line in form
-        .get("headers")
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-    {
-        let (name, value) = line.split_once(':').ok_or_else(|| {
-            ApiError::invalid_field("headers", format!("`{}` is not `Name: value`", line.trim()))
-        })?;
-        headers.insert(name.trim().to_string(), value.trim().to_string());
-    }
-    let rate = match form.get("rate_limit_per_sec") {
-        None => None,
-        Some(text) => Some(text.parse::<u32>().map_err(|_| {
-            ApiError::invalid_field(
-                "rate_limit_per_sec",
-                "the rate limit must be a whole number of requests per second",
-            )
-        })?),
-    };
-    let url = form.get("url");
-    let unchanged = current
-        .is_some_and(|e| url.as_deref() == Some(hookline_core::net::mask_url(&e.url).as_str()));
-    Ok(EndpointInput {
-        url: if unchanged { None } else { url },
-        description: Some(form.get("description").unwrap_or_default()),
-        event_types: Some(form.all("event_types")),
-        disabled: None,
-        payload: Some(if form.get("payload").as_deref() == Some("thin") {
-            PayloadMode::Thin
-        } else {
-            PayloadMode::Full
-        }),
-        headers: Some(headers),
-        secret: None,
-        rate_limit_per_sec: Some(rate),
-        metadata: None,
     })
 }
 
@@ -234,12 +116,11 @@ struct NewEndpointPage {
 /// The add-endpoint form.
 pub(super) async fn new_form(
     State(state): State<AppState>,
-    session: Session,
-    Path(account): Path<String>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
 ) -> Response {
-    if let Err(r) = scope(&state, &session, &account).await {
-        return r;
-    }
     let urls = Urls { account: &account };
     page(&NewEndpointPage {
         layout: Layout::new(&session, "Add an endpoint", Some(&account), "endpoints"),
@@ -252,15 +133,14 @@ pub(super) async fn new_form(
 /// Creates an endpoint from the form.
 pub(super) async fn create(
     State(state): State<AppState>,
-    session: Session,
-    Path(account): Path<String>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
     body: Bytes,
 ) -> Response {
     let form = FormData::parse(&body);
     if let Err(r) = check_csrf(&session, &form) {
-        return r;
-    }
-    if let Err(r) = scope(&state, &session, &account).await {
         return r;
     }
     let urls = Urls { account: &account };
@@ -272,6 +152,9 @@ pub(super) async fn create(
         Ok(endpoint) => {
             Redirect::to(&format!("{}?created", urls.endpoint(&endpoint.id))).into_response()
         }
+        Err(error @ ServiceError::Unavailable(_)) => {
+            failure(&session, "Could not add the endpoint", "", &error)
+        }
         Err(error) => page_with_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &NewEndpointPage {
@@ -282,48 +165,6 @@ pub(super) async fn create(
             },
         ),
     }
-}
-
-/// Bars of the 24-hour chart.
-pub(crate) struct Bar {
-    pub(crate) x: u32,
-    pub(crate) ok_y: u32,
-    pub(crate) ok_h: u32,
-    pub(crate) fail_y: u32,
-    pub(crate) fail_h: u32,
-    pub(crate) label: String,
-}
-
-const CHART_HEIGHT: u32 = 120;
-
-fn chart(stats: &[HourlyStats]) -> (Vec<Bar>, u64) {
-    let now = Utc::now()
-        .duration_trunc(Duration::hours(1))
-        .unwrap_or_else(|_| Utc::now());
-    let max = stats
-        .iter()
-        .map(|s| s.succeeded + s.failed)
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let bars = (0..24)
-        .map(|i| {
-            let hour = now - Duration::hours(23 - i);
-            let s = stats.iter().find(|s| s.hour == hour);
-            let (ok, failed) = s.map_or((0, 0), |s| (s.succeeded, s.failed));
-            let ok_h = (ok * u64::from(CHART_HEIGHT) / max) as u32;
-            let fail_h = (failed * u64::from(CHART_HEIGHT) / max) as u32;
-            Bar {
-                x: i as u32 * 30,
-                ok_y: CHART_HEIGHT - ok_h,
-                ok_h,
-                fail_y: CHART_HEIGHT - ok_h - fail_h,
-                fail_h,
-                label: format!("{}: {ok} succeeded, {failed} failed", hour.format("%H:00")),
-            }
-        })
-        .collect();
-    (bars, max)
 }
 
 #[derive(Template)]
@@ -352,9 +193,12 @@ async fn render_endpoint(
 ) -> Response {
     let account = endpoint.account_id.clone();
     let urls = Urls { account: &account };
-    let stats = last_day(state, &endpoint).await;
-    let (bars, chart_max) = chart(&stats);
-    let attempts = state
+    let stats = match service::last_day(state, &endpoint).await {
+        Ok(stats) => stats,
+        Err(err) => return failure(session, "Try again", NO_SUCH_ENDPOINT, &err),
+    };
+    let (bars, chart_max) = chart(&stats, Utc::now());
+    let attempts = match state
         .store
         .list_attempts(
             &account,
@@ -362,13 +206,17 @@ async fn render_endpoint(
             PageRequest::first(20),
         )
         .await
-        .map(|p| {
-            p.items
-                .into_iter()
-                .map(|a| AttemptRow::new(a, &urls))
-                .collect()
-        })
-        .unwrap_or_default();
+    {
+        Ok(found) => found
+            .items
+            .into_iter()
+            .map(|a| AttemptRow::new(a, &urls))
+            .collect(),
+        Err(err) => {
+            let err = ServiceError::from_store(err, "the endpoint");
+            return failure(session, "Try again", NO_SUCH_ENDPOINT, &err);
+        }
+    };
     let status = if form.error.is_empty() {
         StatusCode::OK
     } else {
@@ -387,34 +235,21 @@ async fn render_endpoint(
             chart_max,
             attempts,
             event_types: state.catalogue.names(),
-            endpoint: EndpointRow {
-                url: hookline_core::net::mask_url(&endpoint.url),
-                description: endpoint.description.clone(),
-                types: types_label(&endpoint.event_types),
-                disabled: endpoint.disabled,
-                disabled_reason: endpoint.disabled_reason.clone().unwrap_or_default(),
-                success_rate: rate_label(&stats),
-                id: endpoint.id,
-            },
+            endpoint: EndpointRow::new(endpoint, &stats),
         },
     )
 }
 
+/// The endpoint, or the page saying why not.
 async fn load(
     state: &AppState,
     session: &Session,
     account: &str,
     id: &str,
 ) -> Result<Endpoint, Response> {
-    scope(state, session, account).await?;
-    service::get(state, account, id).await.map_err(|_| {
-        message(
-            session,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such endpoint in this account.",
-        )
-    })
+    service::get(state, account, id)
+        .await
+        .map_err(|err| failure(session, "Try again", NO_SUCH_ENDPOINT, &err))
 }
 
 /// A form posted about one endpoint: CSRF checked, endpoint loaded.
@@ -434,8 +269,11 @@ async fn posted(
 /// One endpoint.
 pub(super) async fn show(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
     uri: axum::http::Uri,
 ) -> Response {
     let endpoint = match load(&state, &session, &account, &id).await {
@@ -465,8 +303,11 @@ pub(super) async fn show(
 /// Saves the edit form.
 pub(super) async fn update(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
     let (form, endpoint) = match posted(&state, &session, &account, &id, &body).await {
@@ -483,6 +324,9 @@ pub(super) async fn update(
             Urls { account: &account }.endpoint(&id)
         ))
         .into_response(),
+        Err(error @ (ServiceError::Unavailable(_) | ServiceError::NotFound { .. })) => {
+            failure(&session, "Could not save", NO_SUCH_ENDPOINT, &error)
+        }
         Err(error) => {
             let values = FormValues::from_form(&state, &form, &error);
             render_endpoint(&state, &session, endpoint, values, "", false).await
@@ -493,8 +337,11 @@ pub(super) async fn update(
 /// Enables or disables the endpoint.
 pub(super) async fn toggle(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
     let endpoint = match posted(&state, &session, &account, &id, &body).await {
@@ -506,12 +353,12 @@ pub(super) async fn toggle(
         disabled: Some(disable),
         ..Default::default()
     };
-    if let Err(e) = service::update(&state, &account, &id, input).await {
-        return message(
+    if let Err(err) = service::update(&state, &account, &id, input).await {
+        return failure(
             &session,
-            e.status,
             "Could not change the endpoint",
-            &e.message,
+            NO_SUCH_ENDPOINT,
+            &err,
         );
     }
     let flag = if disable { "disabled" } else { "enabled" };
@@ -525,8 +372,11 @@ pub(super) async fn toggle(
 /// Deletes the endpoint (the form asks for confirmation first).
 pub(super) async fn delete(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
     let form = match posted(&state, &session, &account, &id, &body).await {
@@ -541,13 +391,8 @@ pub(super) async fn delete(
             "Tick the confirmation box to delete the endpoint.",
         );
     }
-    if state.store.delete_endpoint(&account, &id).await.is_err() {
-        return message(
-            &session,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "The endpoint could not be deleted.",
-        );
+    if let Err(err) = service::delete(&state, &account, &id).await {
+        return failure(&session, "Not deleted", NO_SUCH_ENDPOINT, &err);
     }
     Redirect::to(&Urls { account: &account }.endpoints()).into_response()
 }
@@ -555,8 +400,11 @@ pub(super) async fn delete(
 /// Rotates the secret.
 pub(super) async fn rotate(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
     if let Err(r) = posted(&state, &session, &account, &id, &body).await {
@@ -568,15 +416,18 @@ pub(super) async fn rotate(
             Urls { account: &account }.endpoint(&id)
         ))
         .into_response(),
-        Err(e) => message(&session, e.status, "Could not rotate", &e.message),
+        Err(err) => failure(&session, "Could not rotate", NO_SUCH_ENDPOINT, &err),
     }
 }
 
 /// Sends a test event and shows its page, where the attempt appears.
 pub(super) async fn send_test(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
     let form = match posted(&state, &session, &account, &id, &body).await {
@@ -585,15 +436,18 @@ pub(super) async fn send_test(
     };
     match event_service::send_test(&state, &account, &id, form.get("event_type")).await {
         Ok(event) => Redirect::to(&Urls { account: &account }.event(&event.id)).into_response(),
-        Err(e) => message(&session, e.status, "Could not send the test", &e.message),
+        Err(err) => failure(&session, "Could not send the test", NO_SUCH_ENDPOINT, &err),
     }
 }
 
 /// The secret, for the reveal button.
 pub(super) async fn secret(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
 ) -> Response {
     match load(&state, &session, &account, &id).await {
         Ok(e) => {

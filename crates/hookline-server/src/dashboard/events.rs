@@ -14,8 +14,10 @@ use serde::Deserialize;
 use super::csrf::FormData;
 use super::session::Session;
 use super::urls::Urls;
-use super::{check_csrf, message, page, scope, Layout};
+use super::{check_csrf, failure, message, page, AccountPage, Layout};
+use crate::scope::Scoped;
 use crate::service::events as service;
+use crate::service::{ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// One attempt as shown.
@@ -84,13 +86,12 @@ struct EventsPage {
 /// The account's events, newest first.
 pub(super) async fn list(
     State(state): State<AppState>,
-    session: Session,
-    Path(account): Path<String>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    if let Err(r) = scope(&state, &session, &account).await {
-        return r;
-    }
     let urls = Urls { account: &account };
     let chosen_type = q.event_type.clone().filter(|t| !t.is_empty());
     let status = q.status.as_deref().and_then(DeliveryStatus::parse);
@@ -102,13 +103,9 @@ pub(super) async fn list(
         limit: 50,
         after_seq: q.cursor.as_deref().and_then(|c| c.parse().ok()),
     };
-    let Ok(found) = state.store.list_events(&account, &filter, request).await else {
-        return message(
-            &session,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "The database did not answer.",
-        );
+    let found = match state.store.list_events(&account, &filter, request).await {
+        Ok(found) => found,
+        Err(err) => return failure(&session, "Try again", "", &ServiceError::from(err)),
     };
     let next = match found.next_cursor {
         Some(cursor) => {
@@ -213,9 +210,9 @@ async fn live_fragment(
     session: &Session,
     account: &str,
     id: &str,
-) -> Option<LiveFragment> {
+    deliveries: Vec<Delivery>,
+) -> ServiceResult<LiveFragment> {
     let urls = Urls { account };
-    let deliveries = state.store.list_deliveries(account, id).await.ok()?;
     let attempts = state
         .store
         .list_attempts(
@@ -224,8 +221,8 @@ async fn live_fragment(
             PageRequest::first(250),
         )
         .await
-        .ok()?;
-    Some(LiveFragment {
+        .map_err(ServiceError::store(&format!("event {id}")))?;
+    Ok(LiveFragment {
         base: urls.event(id),
         csrf: session.csrf(),
         pending: deliveries
@@ -243,29 +240,26 @@ async fn live_fragment(
     })
 }
 
-fn not_found(session: &Session) -> Response {
-    message(
-        session,
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no such event in this account.",
-    )
-}
+/// What a page says when the event is not in the account.
+const NO_SUCH_EVENT: &str = "There is no such event in this account.";
 
 /// One event.
 pub(super) async fn show(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = scope(&state, &session, &account).await {
-        return r;
-    }
-    let Ok(event) = state.store.get_event(&account, &id).await else {
-        return not_found(&session);
+    let detail = match service::detail(&state, &account, &id).await {
+        Ok(detail) => detail,
+        Err(err) => return failure(&session, "Try again", NO_SUCH_EVENT, &err),
     };
-    let Some(live) = live_fragment(&state, &session, &account, &id).await else {
-        return not_found(&session);
+    let event = detail.event;
+    let live = match live_fragment(&state, &session, &account, &id, detail.deliveries).await {
+        Ok(live) => live,
+        Err(err) => return failure(&session, "Try again", NO_SUCH_EVENT, &err),
     };
     let payload = serde_json::from_str::<serde_json::Value>(&event.data)
         .and_then(|v| serde_json::to_string_pretty(&v))
@@ -299,34 +293,38 @@ pub(super) async fn show(
 /// The deliveries and attempts of an event, polled while any is pending.
 pub(super) async fn live(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = scope(&state, &session, &account).await {
-        return r;
-    }
-    match live_fragment(&state, &session, &account, &id).await {
-        Some(fragment) => page(&fragment),
-        None => not_found(&session),
+    let fragment = match service::deliveries(&state, &account, &id).await {
+        Ok(deliveries) => live_fragment(&state, &session, &account, &id, deliveries).await,
+        Err(err) => Err(err),
+    };
+    match fragment {
+        Ok(fragment) => page(&fragment),
+        Err(err) => failure(&session, "Try again", NO_SUCH_EVENT, &err),
     }
 }
 
 /// Resends the event to every endpoint it went to.
 pub(super) async fn resend(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, id)): Path<(String, String)>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
     let form = FormData::parse(&body);
     if let Err(r) = check_csrf(&session, &form) {
         return r;
     }
-    if let Err(r) = scope(&state, &session, &account).await {
-        return r;
-    }
     match service::resend(&state, &account, &id, None).await {
         Ok(_) => Redirect::to(&Urls { account: &account }.event(&id)).into_response(),
-        Err(e) => message(&session, e.status, "Could not resend", &e.message),
+        Err(err) => failure(&session, "Could not resend", NO_SUCH_EVENT, &err),
     }
 }

@@ -8,7 +8,9 @@
 #![allow(clippy::result_large_err)]
 
 mod accounts;
+mod chart;
 mod csrf;
+mod endpoint_form;
 mod endpoints;
 mod events;
 mod login;
@@ -16,12 +18,16 @@ mod session;
 mod urls;
 
 use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::auth::Caller;
+use crate::scope::{Front, Scoped};
+use crate::service::ServiceError;
 use crate::state::AppState;
 use session::Session;
 
@@ -163,27 +169,63 @@ pub(crate) fn message(
     page_with_status(status, &page)
 }
 
-/// Lets the session act on `account_id`, or answers a 404 page.
-pub(crate) async fn scope(
-    state: &AppState,
+/// The page for a refused or failed service operation: "not found" (with
+/// `missing`, what the user looked for), a rule broken, a conflict, or the
+/// database not answering — never one shown as another.
+pub(crate) fn failure(
     session: &Session,
-    account_id: &str,
-) -> Result<(), Response> {
-    let allowed = match &session.caller {
-        Caller::Account(own) => own == account_id,
-        Caller::Admin => state.store.get_account(account_id).await.is_ok(),
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(message(
-            session,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such account, or it is not yours.",
-        ))
+    heading: &str,
+    missing: &str,
+    err: &ServiceError,
+) -> Response {
+    match err {
+        ServiceError::NotFound { .. } => {
+            message(session, StatusCode::NOT_FOUND, "Not found", missing)
+        }
+        ServiceError::Invalid { message: text, .. } => {
+            message(session, StatusCode::UNPROCESSABLE_ENTITY, heading, text)
+        }
+        ServiceError::Conflict(text) => message(session, StatusCode::CONFLICT, heading, text),
+        ServiceError::Unavailable(cause) => {
+            tracing::error!(error = %cause, "a dashboard page could not reach the database");
+            message(
+                session,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "The database did not answer; try again in a moment.",
+            )
+        }
     }
 }
+
+/// The dashboard's side of the account scope: the session, and a page for
+/// a refusal.
+pub(crate) struct Dashboard;
+
+impl Front for Dashboard {
+    type Who = Session;
+    type Rejection = Response;
+
+    async fn who(parts: &mut Parts, state: &AppState) -> Result<Session, Response> {
+        Session::from_request_parts(parts, state).await
+    }
+
+    fn caller(who: &Session) -> &Caller {
+        &who.caller
+    }
+
+    fn reject(who: &Session, err: ServiceError) -> Response {
+        failure(
+            who,
+            "Not allowed",
+            "There is no such account, or it is not yours.",
+            &err,
+        )
+    }
+}
+
+/// A page request whose session may act on its `{account_id}`.
+pub(crate) type AccountPage = Scoped<Dashboard>;
 
 /// Rejects a form without this session's CSRF token.
 pub(crate) fn check_csrf(session: &Session, form: &csrf::FormData) -> Result<(), Response> {

@@ -1,14 +1,16 @@
 //! One attempt: build the body from stored bytes, sign it, send it, and
 //! decide what happens next (success, retry at a time, give up, disable the
-//! endpoint). The decisions themselves are pure functions in `hookline-core`.
+//! endpoint). The decisions themselves are the pure policy in
+//! `hookline_core::policy`; this file only gathers its inputs (the clock,
+//! random jitter, what the store knew, what the request came to).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
-use hookline_core::retry::{should_disable_endpoint, RetryDecision};
-use hookline_core::{build_body, Attempt, AttemptOutcome, Id, IdKind, RetrySchedule};
-use hookline_store::{AttemptResult, DueDelivery, EndpointEffect, NextStep};
+use hookline_core::policy::{self, AttemptFacts, DeliveryState};
+use hookline_core::{build_body, Attempt, AttemptOutcome, Id, IdKind, Jitter, RetrySchedule};
+use hookline_store::{AttemptResult, DueDelivery};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
 use super::client::{DeliveryClient, SendResult};
@@ -80,47 +82,27 @@ fn signature(secrets: &[String], msg_id: &str, timestamp: i64, body: &str) -> St
     hookline_verify::sign_all(&secrets, msg_id, timestamp, body.as_bytes())
 }
 
-/// Turns what the request came to into the attempt row and its consequences.
+/// Turns what the request came to into the attempt row and its
+/// consequences, as the policy in `hookline_core::policy` decides them.
 fn decide(
     schedule: &RetrySchedule,
     due: &DueDelivery,
     started_at: chrono::DateTime<Utc>,
     sent: SendResult,
 ) -> AttemptResult {
-    let number = due.attempts + 1;
-    let succeeded = sent.outcome == AttemptOutcome::Succeeded;
-    let (next, endpoint_effect) = if succeeded {
-        // Only an endpoint that was failing needs its state written.
-        let effect = match due.endpoint_failing_since {
-            Some(_) => EndpointEffect::Healthy,
-            None => EndpointEffect::None,
-        };
-        (NextStep::Succeeded, effect)
-    } else if sent.status_code == Some(410) && due.endpoint_id.is_some() {
-        (
-            NextStep::Failed,
-            EndpointEffect::Disable(
-                "the endpoint answered 410 Gone, asking for no more webhooks".into(),
-            ),
-        )
-    } else {
-        let first = due.first_attempt_at.unwrap_or(started_at);
-        let next = match schedule.next(number, first, Utc::now(), sent.retry_after) {
-            RetryDecision::RetryAt(at) => NextStep::RetryAt(at),
-            RetryDecision::GiveUp => NextStep::Failed,
-        };
-        let effect = match due.endpoint_failing_since {
-            Some(since) if should_disable_endpoint(since, started_at) => {
-                EndpointEffect::Disable(format!(
-                    "every attempt has failed since {}",
-                    hookline_core::format_time(since)
-                ))
-            }
-            None if due.endpoint_id.is_some() => EndpointEffect::Failing,
-            _ => EndpointEffect::None,
-        };
-        (next, effect)
+    let state = DeliveryState {
+        attempts_made: due.attempts,
+        first_attempt_at: due.first_attempt_at,
+        to_endpoint: due.endpoint_id.is_some(),
+        endpoint_failing_since: due.endpoint_failing_since,
     };
+    let facts = AttemptFacts {
+        outcome: sent.outcome,
+        status_code: sent.status_code,
+        retry_after: sent.retry_after,
+        started_at,
+    };
+    let decision = policy::decide(schedule, Utc::now(), state, facts, Jitter::random());
     AttemptResult {
         attempt: Attempt {
             id: Id::generate(IdKind::Attempt),
@@ -129,7 +111,7 @@ fn decide(
             account_id: due.account_id.clone(),
             endpoint_id: due.endpoint_id.clone(),
             url: hookline_core::net::mask_url(&due.url),
-            attempt: number,
+            attempt: due.attempts + 1,
             started_at,
             duration_ms: sent.duration.as_millis() as u64,
             outcome: sent.outcome,
@@ -137,7 +119,7 @@ fn decide(
             error: sent.error,
             response_body: sent.response_body,
         },
-        next,
-        endpoint_effect,
+        next: decision.next,
+        endpoint_effect: decision.endpoint_effect,
     }
 }

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use hookline_core::secret::{generate_signing_secret, is_valid_signing_secret};
 use hookline_core::{Endpoint, Id, IdKind, PayloadMode};
+use hookline_store::HourlyStats;
 
-use crate::error::{ApiError, ApiResult};
+use super::error::{ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// How long the previous secret keeps signing after a rotation.
@@ -68,9 +69,9 @@ pub async fn create(
     state: &AppState,
     account_id: &str,
     input: EndpointInput,
-) -> ApiResult<Endpoint> {
+) -> ServiceResult<Endpoint> {
     let url = input.url.clone().ok_or_else(|| {
-        ApiError::invalid_field("url", "`url` is required: where should webhooks be sent?")
+        ServiceError::invalid_field("url", "`url` is required: where should webhooks be sent?")
     })?;
     let now = Utc::now();
     let mut endpoint = Endpoint {
@@ -97,7 +98,7 @@ pub async fn create(
         .store
         .create_endpoint(&endpoint)
         .await
-        .map_err(|e| ApiError::from_store(e, "the account"))?;
+        .map_err(|e| ServiceError::from_store(e, "the account"))?;
     Ok(endpoint)
 }
 
@@ -107,7 +108,7 @@ pub async fn update(
     account_id: &str,
     endpoint_id: &str,
     input: EndpointInput,
-) -> ApiResult<Endpoint> {
+) -> ServiceResult<Endpoint> {
     let mut endpoint = get(state, account_id, endpoint_id).await?;
     apply(state, &mut endpoint, input).await?;
     endpoint.updated_at = Utc::now();
@@ -115,7 +116,7 @@ pub async fn update(
         .store
         .update_endpoint(&endpoint)
         .await
-        .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
+        .map_err(|e| ServiceError::from_store(e, "the endpoint"))?;
     if !endpoint.disabled {
         // Deliveries parked while it was disabled may be due now.
         state.services.intake.wake();
@@ -124,12 +125,31 @@ pub async fn update(
 }
 
 /// The endpoint, or 404.
-pub async fn get(state: &AppState, account_id: &str, endpoint_id: &str) -> ApiResult<Endpoint> {
+pub async fn get(state: &AppState, account_id: &str, endpoint_id: &str) -> ServiceResult<Endpoint> {
     state
         .store
         .get_endpoint(account_id, endpoint_id)
         .await
-        .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))
+        .map_err(|e| ServiceError::from_store(e, &format!("endpoint {endpoint_id}")))
+}
+
+/// Deletes an endpoint of the account; its pending deliveries fail.
+pub async fn delete(state: &AppState, account_id: &str, endpoint_id: &str) -> ServiceResult<()> {
+    state
+        .store
+        .delete_endpoint(account_id, endpoint_id)
+        .await
+        .map_err(ServiceError::store(&format!("endpoint {endpoint_id}")))
+}
+
+/// The endpoint's attempt counts per hour over the last 24 hours.
+pub async fn last_day(state: &AppState, endpoint: &Endpoint) -> ServiceResult<Vec<HourlyStats>> {
+    let since = Utc::now() - chrono::Duration::hours(24);
+    state
+        .store
+        .endpoint_hourly_stats(&endpoint.account_id, &endpoint.id, since)
+        .await
+        .map_err(ServiceError::store(&format!("endpoint {}", endpoint.id)))
 }
 
 /// Replaces the secret (with `new_secret` or a generated one); the old one
@@ -139,7 +159,7 @@ pub async fn rotate_secret(
     account_id: &str,
     endpoint_id: &str,
     new_secret: Option<String>,
-) -> ApiResult<String> {
+) -> ServiceResult<String> {
     let mut endpoint = get(state, account_id, endpoint_id).await?;
     let secret = match new_secret {
         Some(s) => checked_secret(s)?,
@@ -154,30 +174,34 @@ pub async fn rotate_secret(
         .store
         .update_endpoint(&endpoint)
         .await
-        .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
+        .map_err(|e| ServiceError::from_store(e, "the endpoint"))?;
     Ok(secret)
 }
 
-fn checked_secret(secret: String) -> ApiResult<String> {
+fn checked_secret(secret: String) -> ServiceResult<String> {
     if is_valid_signing_secret(&secret) {
         Ok(secret)
     } else {
-        Err(ApiError::invalid_field(
+        Err(ServiceError::invalid_field(
             "secret",
             "`secret` must be `whsec_` followed by base64 of 24 to 64 bytes; omit it to have one generated",
         ))
     }
 }
 
-async fn apply(state: &AppState, endpoint: &mut Endpoint, input: EndpointInput) -> ApiResult<()> {
+async fn apply(
+    state: &AppState,
+    endpoint: &mut Endpoint,
+    input: EndpointInput,
+) -> ServiceResult<()> {
     if let Some(url) = input.url {
         let url = hookline_core::net::validate_url(&url, state.config.allow_private_networks)
-            .map_err(|e| ApiError::invalid_field("url", e.to_string()))?;
+            .map_err(|e| ServiceError::invalid_field("url", e.to_string()))?;
         endpoint.url = url.into();
     }
     if let Some(description) = input.description {
         if description.len() > 1000 {
-            return Err(ApiError::invalid_field(
+            return Err(ServiceError::invalid_field(
                 "description",
                 "`description` is limited to 1000 characters",
             ));
@@ -192,7 +216,7 @@ async fn apply(state: &AppState, endpoint: &mut Endpoint, input: EndpointInput) 
             }
         }
         if !unknown.is_empty() {
-            return Err(ApiError::invalid_field(
+            return Err(ServiceError::invalid_field(
                 "event_types",
                 format!(
                     "unknown event types: {}; known types are: {}",
@@ -224,7 +248,7 @@ async fn apply(state: &AppState, endpoint: &mut Endpoint, input: EndpointInput) 
     }
     if let Some(limit) = input.rate_limit_per_sec {
         if limit == Some(0) {
-            return Err(ApiError::invalid_field(
+            return Err(ServiceError::invalid_field(
                 "rate_limit_per_sec",
                 "`rate_limit_per_sec` must be at least 1, or null for no limit",
             ));
@@ -237,8 +261,8 @@ async fn apply(state: &AppState, endpoint: &mut Endpoint, input: EndpointInput) 
     Ok(())
 }
 
-fn checked_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
-    let invalid = |message: String| Err(ApiError::invalid_field("headers", message));
+fn checked_headers(headers: BTreeMap<String, String>) -> ServiceResult<BTreeMap<String, String>> {
+    let invalid = |message: String| Err(ServiceError::invalid_field("headers", message));
     if headers.len() > MAX_CUSTOM_HEADERS {
         return invalid(format!(
             "{} custom headers given; an endpoint may have at most {MAX_CUSTOM_HEADERS}",

@@ -3,12 +3,12 @@
 //! (`delivery::Intake`); resend and recover wake the scheduler through it.
 
 use chrono::Utc;
-use hookline_core::{Delivery, Event, Id, IdKind, Timestamp};
+use hookline_core::{Delivery, DeliveryStatus, Event, Id, IdKind, Timestamp};
 use hookline_store::Target;
 use sha2::{Digest, Sha256};
 
+use super::error::{ServiceError, ServiceResult};
 use crate::delivery::Stored;
-use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// An event to publish, as given by the platform.
@@ -35,9 +35,9 @@ pub async fn publish(
     account_id: &str,
     new: NewEvent,
     target: Target,
-) -> ApiResult<Published> {
+) -> ServiceResult<Published> {
     if !state.catalogue.contains(&new.event_type).await? {
-        return Err(ApiError::invalid_field(
+        return Err(ServiceError::invalid_field(
             "type",
             format!(
                 "unknown event type `{}`; known types are: {} (register others with POST /v1/event-types)",
@@ -47,7 +47,7 @@ pub async fn publish(
         ));
     }
     if !new.data.trim_start().starts_with('{') {
-        return Err(ApiError::invalid_field(
+        return Err(ServiceError::invalid_field(
             "data",
             "`data` must be a JSON object",
         ));
@@ -55,7 +55,7 @@ pub async fn publish(
     let id = match new.id {
         Some(id) if Id::is_valid(IdKind::Event, &id) => id,
         Some(id) => {
-            return Err(ApiError::invalid_field(
+            return Err(ServiceError::invalid_field(
                 "id",
                 format!("`{id}` is not a valid event id: use `evt_` followed by up to 100 letters, digits, `_` or `-`"),
             ))
@@ -65,7 +65,7 @@ pub async fn publish(
     let webhook_url = match &new.webhook_url {
         Some(url) => Some(
             hookline_core::net::validate_url(url, state.config.allow_private_networks)
-                .map_err(|e| ApiError::invalid_field("webhook_url", e.to_string()))?
+                .map_err(|e| ServiceError::invalid_field("webhook_url", e.to_string()))?
                 .to_string(),
         ),
         None => None,
@@ -79,20 +79,26 @@ pub async fn publish(
         webhook_url,
         created_at: Utc::now(),
     };
+    // A test send names its endpoint; a publish to the subscribed endpoints
+    // names none, and the account was checked by the caller's scope.
+    let what = match &target {
+        Target::Endpoint(id) => format!("endpoint {id}"),
+        Target::Subscribed => "the endpoint".to_string(),
+    };
     let stored = state
         .services
         .intake
         .publish(event, target)
         .await
-        .map_err(|e| ApiError::from_store(e, "the endpoint"))?;
+        .map_err(ServiceError::store(&what))?;
     match stored {
         Stored::Created(event) => {
             state.metrics.events_published.inc();
             Ok(Published::Created(event))
         }
         Stored::Duplicate(event) => Ok(Published::AlreadyExisted(event)),
-        Stored::Conflict => Err(ApiError::conflict(
-            "an event with this id was already published with a different body; use a new id for a new event",
+        Stored::Conflict => Err(ServiceError::Conflict(
+            "an event with this id was already published with a different body; use a new id for a new event".into(),
         )),
     }
 }
@@ -100,9 +106,10 @@ pub async fn publish(
 /// Tells a retried publish from a conflicting reuse of an id: the same type,
 /// URL and JSON value of `data` (key order and spacing do not matter) hash
 /// alike.
-fn payload_hash(event_type: &str, data: &str, webhook_url: Option<&str>) -> ApiResult<String> {
-    let value: serde_json::Value = serde_json::from_str(data)
-        .map_err(|e| ApiError::invalid_field("data", format!("`data` is not valid JSON: {e}")))?;
+fn payload_hash(event_type: &str, data: &str, webhook_url: Option<&str>) -> ServiceResult<String> {
+    let value: serde_json::Value = serde_json::from_str(data).map_err(|e| {
+        ServiceError::invalid_field("data", format!("`data` is not valid JSON: {e}"))
+    })?;
     let mut canonical = String::with_capacity(data.len());
     write_canonical(&value, &mut canonical);
     let mut hasher = Sha256::new();
@@ -153,10 +160,10 @@ pub async fn send_test(
     account_id: &str,
     endpoint_id: &str,
     event_type: Option<String>,
-) -> ApiResult<Event> {
+) -> ServiceResult<Event> {
     let event_type = event_type.unwrap_or_else(|| "payment.completed".to_string());
     let example = state.catalogue.get(&event_type).await?.ok_or_else(|| {
-        ApiError::invalid_field(
+        ServiceError::invalid_field(
             "event_type",
             format!(
                 "unknown event type `{event_type}`; known types are: {}",
@@ -170,19 +177,65 @@ pub async fn send_test(
         id: None,
         webhook_url: None,
     };
-    match publish(
-        state,
-        account_id,
-        new,
-        Target::Endpoint(endpoint_id.to_string()),
-    )
-    .await
-    {
-        Ok(Published::Created(event) | Published::AlreadyExisted(event)) => Ok(event),
-        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
-            Err(ApiError::not_found(&format!("endpoint {endpoint_id}")))
-        }
-        Err(e) => Err(e),
+    let target = Target::Endpoint(endpoint_id.to_string());
+    match publish(state, account_id, new, target).await? {
+        Published::Created(event) | Published::AlreadyExisted(event) => Ok(event),
+    }
+}
+
+/// An event with its deliveries and their summary status.
+#[derive(Debug, Clone)]
+pub struct EventDetail {
+    pub event: Event,
+    /// Oldest first.
+    pub deliveries: Vec<Delivery>,
+    /// Pending over failed over succeeded; `None` without deliveries.
+    pub status: Option<DeliveryStatus>,
+}
+
+/// One event of the account with its deliveries.
+pub async fn detail(
+    state: &AppState,
+    account_id: &str,
+    event_id: &str,
+) -> ServiceResult<EventDetail> {
+    let what = format!("event {event_id}");
+    let event = state
+        .store
+        .get_event(account_id, event_id)
+        .await
+        .map_err(ServiceError::store(&what))?;
+    let deliveries = deliveries(state, account_id, event_id).await?;
+    Ok(EventDetail {
+        status: summary(&deliveries),
+        event,
+        deliveries,
+    })
+}
+
+/// The event's deliveries, oldest first.
+pub async fn deliveries(
+    state: &AppState,
+    account_id: &str,
+    event_id: &str,
+) -> ServiceResult<Vec<Delivery>> {
+    state
+        .store
+        .list_deliveries(account_id, event_id)
+        .await
+        .map_err(ServiceError::store(&format!("event {event_id}")))
+}
+
+/// The summary status of an event's deliveries, as in the event list:
+/// pending over failed over succeeded; `None` without deliveries.
+pub fn summary(deliveries: &[Delivery]) -> Option<DeliveryStatus> {
+    let has = |s| deliveries.iter().any(|d| d.status == s);
+    if has(DeliveryStatus::Pending) {
+        Some(DeliveryStatus::Pending)
+    } else if has(DeliveryStatus::Failed) {
+        Some(DeliveryStatus::Failed)
+    } else {
+        deliveries.first().map(|_| DeliveryStatus::Succeeded)
     }
 }
 
@@ -192,7 +245,7 @@ pub async fn resend(
     account_id: &str,
     event_id: &str,
     endpoint_id: Option<&str>,
-) -> ApiResult<Vec<Delivery>> {
+) -> ServiceResult<Vec<Delivery>> {
     let what = match endpoint_id {
         Some(ep) => format!("event {event_id} or endpoint {ep}"),
         None => format!("event {event_id}"),
@@ -201,7 +254,7 @@ pub async fn resend(
         .store
         .resend(account_id, event_id, endpoint_id)
         .await
-        .map_err(|e| ApiError::from_store(e, &what))?;
+        .map_err(|e| ServiceError::from_store(e, &what))?;
     state.services.intake.wake();
     Ok(deliveries)
 }
@@ -212,12 +265,12 @@ pub async fn recover(
     account_id: &str,
     endpoint_id: &str,
     since: Timestamp,
-) -> ApiResult<u64> {
+) -> ServiceResult<u64> {
     let count = state
         .store
         .recover(account_id, endpoint_id, since)
         .await
-        .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))?;
+        .map_err(|e| ServiceError::from_store(e, &format!("endpoint {endpoint_id}")))?;
     state.services.intake.wake();
     Ok(count)
 }

@@ -6,13 +6,17 @@
 //! delivery, and only through its [`Intake`](crate::delivery::Intake):
 //! publishing, and waking the scheduler after a change that makes work due.
 
+pub mod accounts;
 pub mod catalogue;
 pub mod endpoints;
+pub mod error;
 pub mod events;
 
 use std::sync::Arc;
 
 use crate::delivery::Intake;
+
+pub use error::{ServiceError, ServiceResult};
 
 /// What the service layer holds beyond the shared state: the node's intake.
 /// Its fields are private, so a front end cannot go around a rule.

@@ -1,0 +1,69 @@
+//! The account-scope extractor: a request under `…/accounts/{account_id}/…`
+//! is let through only when its caller may act on that account
+//! (`service::accounts::authorize`).
+//!
+//! The check is one; who the caller is and how a refusal is answered belong
+//! to each front end ([`Front`]): the API knows a bearer token and answers
+//! the contract's JSON error, the dashboard knows a session and answers a
+//! page. So no handler can forget the check or answer it differently.
+
+use std::future::Future;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::service::{accounts, ServiceError};
+use crate::state::AppState;
+
+/// What a front end adds to the account-scope check.
+pub(crate) trait Front: Send + Sync + 'static {
+    /// Who is calling, as this front end knows it.
+    type Who: Send + Sync;
+    /// How this front end answers a refusal.
+    type Rejection: IntoResponse;
+
+    /// Who is calling, or this front end's answer to an unknown caller.
+    fn who(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> impl Future<Output = Result<Self::Who, Self::Rejection>> + Send;
+
+    /// The caller behind `who`.
+    fn caller(who: &Self::Who) -> &Caller;
+
+    /// This front end's answer to a refused scope.
+    fn reject(who: &Self::Who, err: ServiceError) -> Self::Rejection;
+}
+
+/// A caller allowed to act on `account_id`.
+pub(crate) struct Scoped<F: Front> {
+    pub(crate) account_id: String,
+    pub(crate) who: F::Who,
+}
+
+#[derive(Deserialize)]
+struct AccountPath {
+    account_id: String,
+}
+
+impl<F: Front> FromRequestParts<AppState> for Scoped<F> {
+    type Rejection = F::Rejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let who = F::who(parts, state).await?;
+        let account_id = match Path::<AccountPath>::from_request_parts(parts, state).await {
+            Ok(Path(path)) => path.account_id,
+            Err(_) => return Err(F::reject(&who, ServiceError::not_found("the account"))),
+        };
+        accounts::authorize(state, F::caller(&who), &account_id)
+            .await
+            .map_err(|err| F::reject(&who, err))?;
+        Ok(Scoped { account_id, who })
+    }
+}
