@@ -209,10 +209,10 @@ mod tests {
             ..first_attempt()
         };
         let d = decide(&fixed(), later, second, answered(503), Jitter::NONE);
-        // The window (30 s from the first attempt) caps the 20 s delay.
+        // Every listed delay is waited, counted from the attempt that failed.
         assert_eq!(
             d.next,
-            NextStep::RetryAt(t0() + chrono::Duration::seconds(30))
+            NextStep::RetryAt(later + chrono::Duration::seconds(20))
         );
         assert_eq!(d.endpoint_effect, EndpointEffect::None, "already failing");
         let third = DeliveryState {

@@ -191,7 +191,8 @@ mod tests {
         let first = t0();
         let mut now = first + chrono::Duration::seconds(15);
         let mut attempts = 1;
-        while let RetryDecision::RetryAt(at) = s.next(attempts, first, now, None) {
+        while let RetryDecision::RetryAt(at) = s.next(attempts, first, now, None, Jitter::random())
+        {
             assert_eq!(at, now + chrono::Duration::seconds(1));
             now = at + chrono::Duration::seconds(15);
             attempts += 1;
