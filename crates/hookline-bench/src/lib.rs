@@ -18,6 +18,7 @@ mod relay;
 mod report;
 mod scenarios;
 mod server;
+mod sizing;
 mod summary;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 pub use report::{CpuRow, Figure, Report, Target, WriterRow};
 pub use server::serve;
+pub use sizing::StatementCount;
 
 use api::{Api, WriterTotals};
 use cpu::CpuWatch;
@@ -138,9 +140,16 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         backlog_figures = figures;
         method.push(line);
     }
+    let mut sizing_figures = Vec::new();
+    if let Some(url) = options.database_url.as_deref() {
+        let (figures, line) = sizing::measure(options, &receiver, url).await?;
+        sizing_figures = figures;
+        method.push(line);
+    }
     let cpu = samples.cpu_rows();
     let mut figures = samples.figures(options);
     figures.extend(backlog_figures);
+    figures.extend(sizing_figures);
     Ok(Report {
         figures,
         machine: report::machine_facts(),
@@ -163,6 +172,7 @@ async fn measure_run(
         database_url: database.url(),
         retry_schedule: "1s,5s,30s",
         role: "all",
+        statements_file: None,
     };
     let server = Server::start(server_options.clone()).await?;
     note(format_args!(
@@ -308,6 +318,7 @@ async fn measure_backlog(
         database_url: database.url(),
         retry_schedule: "24h",
         role: "all",
+        statements_file: None,
     })
     .await?;
     note(format_args!(

@@ -64,8 +64,8 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let result = match cli.command {
         Some(Command::Serve(args)) => {
-            init_server_logging();
-            runtime.block_on(hookline_bench::serve(args))
+            let statements = init_server_logging();
+            runtime.block_on(hookline_bench::serve(args, statements))
         }
         None => runtime.block_on(bench(cli)),
     };
@@ -105,12 +105,23 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The server logs warnings only, so its output does not cost the figures
-/// it is measured by; `RUST_LOG` overrides.
-fn init_server_logging() {
+/// it is measured by; `RUST_LOG` overrides. When the benchmark asks (the
+/// sizing phase), a second layer counts SQL statements.
+fn init_server_logging() -> Option<hookline_bench::StatementCount> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let statements = hookline_bench::StatementCount::requested();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
+        .with(statements.as_ref().map(|count| count.layer()))
         .init();
+    statements
 }

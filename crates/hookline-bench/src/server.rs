@@ -18,6 +18,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
+use crate::sizing::{StatementCount, STATEMENTS_FILE_VAR};
+
 /// The line a child prints on stdout once it listens.
 const READY: &str = "hookline-bench server listening on ";
 
@@ -26,9 +28,12 @@ pub(crate) const ADMIN_TOKEN: &str = "hk_admin_bench_0123456789abcdef";
 
 /// The body of `hookline-bench serve`: a node that prints its address and
 /// stops when its standard input closes (so it never outlives the benchmark).
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(args: ServeArgs, statements: Option<StatementCount>) -> anyhow::Result<()> {
     let config = Config::load(args).map_err(anyhow::Error::msg)?;
     let app = App::build(config).await?;
+    if let Some(count) = &statements {
+        count.reset();
+    }
     println!("{READY}{}", app.local_addr());
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
@@ -39,6 +44,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop.cancel();
     });
     app.run(shutdown).await?;
+    if let Some(count) = &statements {
+        count.save()?;
+    }
     Ok(())
 }
 
@@ -121,6 +129,8 @@ pub(crate) struct ServerOptions<'a> {
     pub(crate) retry_schedule: &'a str,
     /// `HOOKLINE_ROLE`: `all`, or `api` for a node that delivers nothing.
     pub(crate) role: &'a str,
+    /// Where the child writes how many SQL statements it ran (sizing only).
+    pub(crate) statements_file: Option<&'a Path>,
 }
 
 /// A running child server; killed when dropped.
@@ -146,6 +156,7 @@ impl Server {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            .envs(options.statements_file.map(|f| (STATEMENTS_FILE_VAR, f)))
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {} serve", options.exe.display()))?;

@@ -69,7 +69,15 @@ impl App {
         listener: TcpListener,
     ) -> Result<App, StartError> {
         config.listen = listener.local_addr().map_err(StartError::Serve)?;
-        let store = hookline_store::open(&config.database_url).await?;
+        // A PostgreSQL pool is sized for what this node does.
+        let sizing = hookline_store::OpenOptions {
+            serves_api: config.role != Role::Worker,
+            worker_concurrency: match config.role {
+                Role::Api => 0,
+                _ => config.worker_concurrency,
+            },
+        };
+        let store = hookline_store::open_with(&config.database_url, &sizing).await?;
         let (admin_hash, generated_admin_token) = admin_token(&config, &store).await?;
         let catalogue = Catalogue::load(store.clone()).await?;
         let intake = Arc::new(delivery::Intake::new(&config, store.clone()));

@@ -26,17 +26,45 @@ pub use types::*;
 pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store named by a `sqlite://PATH` or `postgres://…` URL and
-/// applies pending migrations.
+/// applies pending migrations, sized for a node that serves the API and
+/// delivers with the default workers.
 pub async fn open(database_url: &str) -> StoreResult<SharedStore> {
+    open_with(database_url, &OpenOptions::default()).await
+}
+
+/// [`open`], sized for what the node will do (see [`OpenOptions`]).
+pub async fn open_with(database_url: &str, options: &OpenOptions) -> StoreResult<SharedStore> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(database_url).await?))
+        Ok(Arc::new(
+            postgres::PgStore::connect_with(database_url, options).await?,
+        ))
     } else {
         Err(StoreError::Invalid(format!(
             "unsupported database URL `{}`: use sqlite://PATH or postgres://USER@HOST/DB",
             database_url.split('@').next_back().unwrap_or_default()
         )))
+    }
+}
+
+/// What the node opening a store will do, so a pooled backend (PostgreSQL)
+/// opens as many connections as that needs and no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Whether the node serves the API and dashboard (publishes and reads).
+    pub serves_api: bool,
+    /// The node's delivery workers (attempts in flight at once); 0 when it
+    /// delivers nothing.
+    pub worker_concurrency: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            serves_api: true,
+            worker_concurrency: 512,
+        }
     }
 }
 

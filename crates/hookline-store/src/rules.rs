@@ -5,10 +5,10 @@
 //! fragments both dialects share are in [`crate::sql`]. The conformance
 //! suite checks that the two backends keep to these rules alike.
 
-use hookline_core::PayloadMode;
+use hookline_core::{Event, PayloadMode};
 
-use crate::encode::opt_time;
-use crate::types::{DueDelivery, NextStep};
+use crate::encode::{ms, opt_time};
+use crate::types::{DueDelivery, NextStep, PublishLease};
 use crate::{StoreError, StoreResult};
 
 /// How long deliveries to a disabled endpoint are parked before being
@@ -38,6 +38,69 @@ impl Disposition {
             (true, Some(true)) => Disposition::Park,
             (true, Some(false)) => Disposition::Send,
         }
+    }
+}
+
+/// The hand-over rule of a publish: walking its new deliveries in target
+/// order, one is leased at insert to the publishing node when the publish
+/// asked for a lease, the delivery's endpoint is enabled (a test send to a
+/// disabled one waits, parked by the claim) and the node has room for that
+/// endpoint, while the lease's `max` lasts.
+pub(crate) struct HandOver<'a> {
+    lease: Option<&'a PublishLease>,
+    room: u32,
+}
+
+impl<'a> HandOver<'a> {
+    pub(crate) fn new(lease: Option<&'a PublishLease>) -> HandOver<'a> {
+        HandOver {
+            lease,
+            room: lease.map_or(0, |l| l.max),
+        }
+    }
+
+    /// The lease (node, until in ms) of the next delivery, to `endpoint`
+    /// (id, disabled) or to the event's own URL (`None`); `None` when it
+    /// waits to be claimed.
+    pub(crate) fn take(&mut self, endpoint: Option<(&str, bool)>) -> Option<(&'a str, i64)> {
+        let lease = self.lease?;
+        let may = match endpoint {
+            None => true,
+            Some((id, disabled)) => !disabled && !lease.skip_endpoints.iter().any(|s| s == id),
+        };
+        if !may || self.room == 0 {
+            return None;
+        }
+        self.room -= 1;
+        Some((lease.node_id.as_str(), ms(lease.until)))
+    }
+}
+
+/// A new delivery of `e`, leased at insert, as a claim would answer it
+/// (the caller fills in the send settings or the account's secret).
+pub(crate) fn handed_over(
+    e: &Event,
+    delivery_id: String,
+    url: String,
+    endpoint_id: Option<&str>,
+    secrets: Vec<String>,
+) -> DueDelivery {
+    DueDelivery {
+        delivery_id,
+        event_id: e.id.clone(),
+        account_id: e.account_id.clone(),
+        endpoint_id: endpoint_id.map(str::to_string),
+        url,
+        attempts: 0,
+        first_attempt_at: None,
+        event_type: e.event_type.clone(),
+        event_created_at: e.created_at,
+        data: e.data.clone(),
+        payload: PayloadMode::Full,
+        headers: Default::default(),
+        secrets,
+        rate_limit_per_sec: None,
+        endpoint_failing_since: None,
     }
 }
 
@@ -128,6 +191,32 @@ mod tests {
         assert_eq!(Disposition::of(true, None), Disposition::Fail);
         assert_eq!(Disposition::of(true, Some(true)), Disposition::Park);
         assert_eq!(Disposition::of(true, Some(false)), Disposition::Send);
+    }
+
+    #[test]
+    fn hand_over_takes_enabled_endpoints_with_room_in_order_while_the_max_lasts() {
+        let lease = PublishLease {
+            node_id: "node-a".into(),
+            until: Utc::now(),
+            max: 2,
+            skip_endpoints: vec!["ep_busy".into()],
+        };
+        let mut hand_over = HandOver::new(Some(&lease));
+        assert!(hand_over.take(Some(("ep_off", true))).is_none(), "disabled");
+        assert!(
+            hand_over.take(Some(("ep_busy", false))).is_none(),
+            "no room"
+        );
+        assert_eq!(
+            hand_over.take(Some(("ep_1", false))),
+            Some(("node-a", ms(lease.until)))
+        );
+        assert!(hand_over.take(None).is_some(), "the event's own URL");
+        assert!(
+            hand_over.take(Some(("ep_2", false))).is_none(),
+            "max reached"
+        );
+        assert!(HandOver::new(None).take(None).is_none(), "no lease asked");
     }
 
     #[test]

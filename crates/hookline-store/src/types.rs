@@ -58,9 +58,9 @@ pub struct PublishRequest {
     pub lease: Option<PublishLease>,
 }
 
-/// How a publishing node takes its event's deliveries straight away. A
-/// store may hand over fewer than asked, or none (PostgreSQL does not: a
-/// fleet's workers claim).
+/// How a publishing node takes its event's deliveries straight away. Both
+/// stores follow one rule: in target order, enabled endpoints the node has
+/// room for, up to `max`; the rest wait to be claimed.
 #[derive(Debug, Clone)]
 pub struct PublishLease {
     pub node_id: String,

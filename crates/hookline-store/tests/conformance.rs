@@ -31,6 +31,8 @@ macro_rules! conformance {
     };
 }
 
+#[path = "conformance/batches.rs"]
+mod batches;
 #[path = "conformance/engine.rs"]
 mod engine;
 #[path = "conformance/events.rs"]

@@ -1,5 +1,5 @@
-//! Publishing (event + fan-out in one transaction), event and attempt
-//! listings, resend and recover on PostgreSQL.
+//! Event and attempt listings, resend and recover on PostgreSQL
+//! (publishing is in `publish.rs`).
 
 use hookline_core::{Attempt, Delivery, DeliveryStatus, Event, Id, IdKind, Page, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
@@ -9,93 +9,6 @@ use super::tenant::{self, paginate};
 use crate::sql::STATUS_EXPR;
 use crate::types::*;
 use crate::{StoreError, StoreResult};
-
-pub(super) async fn publish(db: &PgPool, req: &PublishRequest) -> StoreResult<PublishOutcome> {
-    match try_publish(db, req).await {
-        // Another node inserted the same id between our check and insert.
-        Err(StoreError::Conflict(_)) => {
-            let mut conn = db.acquire().await?;
-            existing_outcome(&mut conn, &req.event)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Unavailable("the event vanished during publishing".into())
-                })
-        }
-        other => other,
-    }
-}
-
-async fn existing_outcome(
-    conn: &mut PgConnection,
-    e: &Event,
-) -> StoreResult<Option<PublishOutcome>> {
-    Ok(find_event(conn, &e.account_id, &e.id)
-        .await?
-        .map(|(existing, _)| {
-            if existing.payload_hash == e.payload_hash {
-                PublishOutcome::Duplicate(existing)
-            } else {
-                PublishOutcome::Conflict
-            }
-        }))
-}
-
-async fn try_publish(db: &PgPool, req: &PublishRequest) -> StoreResult<PublishOutcome> {
-    let e = &req.event;
-    let mut tx = db.begin().await?;
-    if let Some(outcome) = existing_outcome(&mut tx, e).await? {
-        return Ok(outcome);
-    }
-    let targets: Vec<(Option<String>, String)> = match (&req.target, &e.webhook_url) {
-        (Target::Endpoint(id), _) => {
-            let ep = tenant::get_endpoint(&mut tx, &e.account_id, id).await?;
-            vec![(Some(ep.id), ep.url)]
-        }
-        (Target::Subscribed, Some(url)) => vec![(None, url.clone())],
-        (Target::Subscribed, None) => {
-            subscribed_endpoints(&mut tx, &e.account_id, &e.event_type).await?
-        }
-    };
-    let event_seq: i64 = sqlx::query_scalar(
-        "INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
-    )
-    .bind(&e.id)
-    .bind(&e.account_id)
-    .bind(&e.event_type)
-    .bind(&e.data)
-    .bind(&e.webhook_url)
-    .bind(&e.payload_hash)
-    .bind(ms(e.created_at))
-    .fetch_one(&mut *tx)
-    .await?;
-    insert_deliveries(&mut tx, event_seq, e, &targets, ms(e.created_at)).await?;
-    tx.commit().await?;
-    // A fleet's workers claim; nothing is handed over here.
-    Ok(PublishOutcome::Created {
-        event: e.clone(),
-        deliveries: targets.len() as u32,
-        leased: Vec::new(),
-    })
-}
-
-/// The account's enabled endpoints that accept `event_type` (the same rule
-/// as `Endpoint::accepts`: no types listed, or an exact match), in creation
-/// order as on SQLite; only where each delivery goes is read.
-async fn subscribed_endpoints(
-    conn: &mut PgConnection,
-    account: &str,
-    event_type: &str,
-) -> StoreResult<Vec<(Option<String>, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, url FROM endpoints WHERE account_id = $1 AND NOT disabled \
-         AND (event_types = '[]' OR event_types::jsonb ? $2) ORDER BY seq",
-    )
-    .bind(account)
-    .bind(event_type)
-    .fetch_all(conn)
-    .await?)
-}
 
 /// Inserts one delivery per target in one statement.
 async fn insert_deliveries(

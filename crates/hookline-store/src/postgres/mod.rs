@@ -1,7 +1,10 @@
 //! The PostgreSQL store: several Hookline nodes sharing one database.
 //!
 //! Same semantics as the SQLite store, through a pooled sqlx connection;
-//! times are BIGINT epoch milliseconds on both. Claims use `FOR UPDATE SKIP
+//! times are BIGINT epoch milliseconds on both. Publishes are
+//! group-committed by a few committer tasks (`publish.rs`); every
+//! transaction runs on a task of its own ([`detached`]), so a caller that
+//! goes away never leaves one half-done on a pooled connection. Claims use `FOR UPDATE SKIP
 //! LOCKED`, so nodes never take the same delivery, and leases expire by
 //! themselves (a claim moves `next_attempt_at` to the lease's end). Writers
 //! lock endpoints before deliveries, always in that order. Migrations are
@@ -17,10 +20,12 @@
 
 mod engine;
 mod events;
+mod publish;
 mod record;
 mod rows;
 mod tenant;
 
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,22 +34,38 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 
 use crate::types::*;
-use crate::{Store, StoreError, StoreResult};
+use crate::{OpenOptions, Store, StoreError, StoreResult};
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
+/// Connections for API and dashboard reads, test sends, resends and upkeep.
+const API_CONNECTIONS: u32 = 8;
+/// Connections of the delivery engine besides its records: claims,
+/// releases and the next-due question.
+const ENGINE_CONNECTIONS: u32 = 2;
+/// Delivery workers per connection kept for their attempt records (the
+/// recorder writes batches one after another; more workers, larger
+/// batches, a little more overlap).
+const WORKERS_PER_CONNECTION: usize = 256;
 
 /// A store on PostgreSQL.
 pub struct PgStore {
     db: PgPool,
+    publisher: publish::Publisher,
 }
 
 impl PgStore {
-    /// Connects, then applies pending migrations.
+    /// Connects with a pool sized for the default node, then migrates.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, &OpenOptions::default()).await
+    }
+
+    /// Connects with a pool sized by [`PgStore::pool_size`], then applies
+    /// pending migrations and starts the publish committers.
+    pub async fn connect_with(url: &str, options: &OpenOptions) -> StoreResult<Self> {
         let db = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(Self::pool_size(options))
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await
@@ -54,9 +75,58 @@ impl PgStore {
                     hookline_core::net::mask_url(url)
                 ))
             })?;
-        migrate(&db).await?;
-        Ok(PgStore { db })
+        let migrating = db.clone();
+        detached(async move { migrate(&migrating).await }).await?;
+        Ok(PgStore {
+            publisher: publish::Publisher::start(&db),
+            db,
+        })
     }
+
+    /// The connections a node needs: one per publish committer, a few for
+    /// reads, and, when it delivers, the engine's plus one per
+    /// [`WORKERS_PER_CONNECTION`] workers for records. The default node
+    /// (API and 512 workers) opens 16.
+    pub fn pool_size(options: &OpenOptions) -> u32 {
+        let mut size = publish::COMMITTERS as u32;
+        if options.serves_api {
+            size += API_CONNECTIONS;
+        }
+        if options.worker_concurrency > 0 {
+            let records = options.worker_concurrency.div_ceil(WORKERS_PER_CONNECTION);
+            size += ENGINE_CONNECTIONS + records as u32;
+        }
+        size
+    }
+
+    /// Runs `work` on the pool (see [`detached`]).
+    async fn detached<T, F, Fut>(&self, work: F) -> StoreResult<T>
+    where
+        F: FnOnce(PgPool) -> Fut,
+        Fut: Future<Output = StoreResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        detached(work(self.db.clone())).await
+    }
+}
+
+/// Runs `work` — anything that opens a transaction — on a task of its own.
+/// A caller's future may be dropped at any await (a client hanging up, a
+/// timeout), and sqlx 0.8 then returns the connection to the pool with its
+/// `BEGIN` or `COMMIT` sent but unanswered: still inside the transaction,
+/// so the next borrower's statements would run in it ("there is already a
+/// transaction in progress"), or about to roll back one that committed
+/// ("there is no transaction in progress"). A task of its own runs to the
+/// end whatever happens to its caller, so no statement of one caller ever
+/// runs inside another's transaction.
+async fn detached<T, Fut>(work: Fut) -> StoreResult<T>
+where
+    Fut: Future<Output = StoreResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("a database task failed: {e}")))?
 }
 
 async fn migrate(db: &PgPool) -> StoreResult<()> {
@@ -141,7 +211,9 @@ impl Store for PgStore {
     }
 
     async fn delete_account(&self, account_id: &str) -> StoreResult<()> {
-        tenant::delete_account(&self.db, account_id).await
+        let id = account_id.to_string();
+        self.detached(|db| async move { tenant::delete_account(&db, &id).await })
+            .await
     }
 
     async fn account_signing_secret(&self, account_id: &str) -> StoreResult<String> {
@@ -149,7 +221,9 @@ impl Store for PgStore {
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
-        tenant::create_api_key(&self.db, key).await
+        let key = key.clone();
+        self.detached(|db| async move { tenant::create_api_key(&db, &key).await })
+            .await
     }
 
     async fn account_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<String>> {
@@ -165,7 +239,9 @@ impl Store for PgStore {
     }
 
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
-        tenant::create_endpoint(&self.db, endpoint).await
+        let endpoint = endpoint.clone();
+        self.detached(|db| async move { tenant::create_endpoint(&db, &endpoint).await })
+            .await
     }
 
     async fn list_endpoints(
@@ -181,15 +257,19 @@ impl Store for PgStore {
     }
 
     async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
-        tenant::update_endpoint(&self.db, endpoint).await
+        let endpoint = endpoint.clone();
+        self.detached(|db| async move { tenant::update_endpoint(&db, &endpoint).await })
+            .await
     }
 
     async fn delete_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<()> {
-        tenant::delete_endpoint(&self.db, account_id, endpoint_id).await
+        let (account, id) = (account_id.to_string(), endpoint_id.to_string());
+        self.detached(|db| async move { tenant::delete_endpoint(&db, &account, &id).await })
+            .await
     }
 
     async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
-        events::publish(&self.db, &request).await
+        self.publisher.publish(request).await
     }
 
     async fn list_events(
@@ -232,7 +312,12 @@ impl Store for PgStore {
         event_id: &str,
         endpoint_id: Option<&str>,
     ) -> StoreResult<Vec<Delivery>> {
-        events::resend(&self.db, account_id, event_id, endpoint_id).await
+        let (account, event) = (account_id.to_string(), event_id.to_string());
+        let endpoint = endpoint_id.map(str::to_string);
+        self.detached(|db| async move {
+            events::resend(&db, &account, &event, endpoint.as_deref()).await
+        })
+        .await
     }
 
     async fn recover(
@@ -241,7 +326,9 @@ impl Store for PgStore {
         endpoint_id: &str,
         since: Timestamp,
     ) -> StoreResult<u64> {
-        events::recover(&self.db, account_id, endpoint_id, since).await
+        let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
+        self.detached(|db| async move { events::recover(&db, &account, &endpoint, since).await })
+            .await
     }
 
     async fn endpoint_hourly_stats(
@@ -254,11 +341,14 @@ impl Store for PgStore {
     }
 
     async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
-        engine::claim_due(&self.db, request).await
+        let request = request.clone();
+        self.detached(|db| async move { engine::claim_due(&db, &request).await })
+            .await
     }
 
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
-        record::record_attempts(&self.db, &results).await
+        self.detached(|db| async move { record::record_attempts(&db, &results).await })
+            .await
     }
 
     async fn release(&self, delivery_ids: &[String]) -> StoreResult<()> {
@@ -274,6 +364,7 @@ impl Store for PgStore {
     }
 
     async fn purge_events_before(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
-        engine::purge_events_before(&self.db, before, batch).await
+        self.detached(|db| async move { engine::purge_events_before(&db, before, batch).await })
+            .await
     }
 }

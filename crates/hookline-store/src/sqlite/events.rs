@@ -2,13 +2,13 @@
 //! listings, resend and recover on SQLite.
 
 use hookline_core::{
-    Attempt, Delivery, DeliveryStatus, Endpoint, Event, Id, IdKind, Page, PayloadMode, Timestamp,
+    Attempt, Delivery, DeliveryStatus, Endpoint, Event, Id, IdKind, Page, Timestamp,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms};
 use super::tenant::{self, paginate};
-use crate::rules::SendSettings;
+use crate::rules::{handed_over, HandOver, SendSettings};
 use crate::sql::{send_columns, STATUS_EXPR};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
@@ -75,23 +75,14 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
     let event_seq = c.last_insert_rowid();
     let due = ms(e.created_at);
     let mut leased = Vec::new();
-    // (node, until) for each delivery that may be handed over, while the
-    // lease's room lasts.
-    let mut room = req.lease.as_ref().map_or(0, |l| l.max);
-    let mut take_lease = |may: bool| match &req.lease {
-        Some(lease) if may && room > 0 => {
-            room -= 1;
-            Some((lease.node_id.as_str(), ms(lease.until)))
-        }
-        _ => None,
-    };
+    let mut hand_over = HandOver::new(req.lease.as_ref());
     let mut deliveries = 0;
     if let (Target::Subscribed, Some(url)) = (&req.target, &e.webhook_url) {
         let target = NewDelivery {
             endpoint_id: None,
             url,
         };
-        let lease = take_lease(true);
+        let lease = hand_over.take(None);
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
         deliveries += 1;
         if lease.is_some() {
@@ -104,11 +95,7 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             endpoint_id: Some(&ep.id),
             url: &ep.url,
         };
-        let skipped = req
-            .lease
-            .as_ref()
-            .is_some_and(|l| l.skip_endpoints.contains(&ep.id));
-        let lease = take_lease(!ep.disabled && !skipped);
+        let lease = hand_over.take(Some((&ep.id, ep.disabled)));
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
         deliveries += 1;
         if lease.is_some() {
@@ -122,33 +109,6 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         deliveries,
         leased,
     })
-}
-
-/// A new delivery of `e`, leased at insert, as a claim would answer it.
-fn handed_over(
-    e: &Event,
-    delivery_id: String,
-    url: String,
-    endpoint_id: Option<&str>,
-    secrets: Vec<String>,
-) -> DueDelivery {
-    DueDelivery {
-        delivery_id,
-        event_id: e.id.clone(),
-        account_id: e.account_id.clone(),
-        endpoint_id: endpoint_id.map(str::to_string),
-        url,
-        attempts: 0,
-        first_attempt_at: None,
-        event_type: e.event_type.clone(),
-        event_created_at: e.created_at,
-        data: e.data.clone(),
-        payload: PayloadMode::Full,
-        headers: Default::default(),
-        secrets,
-        rate_limit_per_sec: None,
-        endpoint_failing_since: None,
-    }
 }
 
 /// The account's enabled endpoints that accept `event_type` (the same rule

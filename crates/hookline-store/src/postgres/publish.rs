@@ -1,0 +1,504 @@
+//! Publishing on PostgreSQL, group-committed. Concurrent publishes queue
+//! up; a few committer tasks each take whatever is queued (up to
+//! [`MAX_BATCH`]) and store it with two statements for the whole batch:
+//! one reads the subscribers of every event, one inserts every event and
+//! every delivery. The second is a single statement, so it is one
+//! transaction and one commit: an event and its deliveries commit together,
+//! and each caller is answered (its `202`) only after it. No `BEGIN` is
+//! sent, and the work belongs to the committer task, not to the caller, so
+//! a caller that goes away (a client hanging up) cancels nothing halfway.
+//!
+//! Idempotency: the first publish of an id in a batch leads; the others
+//! are answered against what it stored (`Duplicate` or `Conflict`), exactly
+//! as if they had come one after the other; ids already stored (by an
+//! earlier batch or another node) are skipped by `ON CONFLICT DO NOTHING`
+//! and read back. New deliveries a node can start at once are inserted
+//! already leased to it ([`HandOver`]) and answered ready to send.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use hookline_core::{Event, Id, IdKind};
+use sqlx::{PgPool, Row};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::rows::{self, ms, now_ms};
+use crate::rules::{handed_over, HandOver, SendSettings};
+use crate::sql::{send_columns, EVENT_COLUMNS};
+use crate::types::*;
+use crate::{StoreError, StoreResult};
+
+/// Committer tasks: while one waits for its statement, the next batch forms
+/// and is sent by another.
+pub(super) const COMMITTERS: usize = 4;
+/// Most publishes stored by one statement.
+const MAX_BATCH: usize = 512;
+/// Publishes waiting for a committer before callers wait to queue.
+const QUEUE: usize = 8192;
+
+struct Job {
+    request: PublishRequest,
+    reply: oneshot::Sender<StoreResult<PublishOutcome>>,
+}
+
+/// The queue in front of the committers. Dropping it stops them once the
+/// queue is drained.
+pub(super) struct Publisher {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Publisher {
+    /// Starts the committer tasks on `db`.
+    pub(super) fn start(db: &PgPool) -> Publisher {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..COMMITTERS {
+            tokio::spawn(commit_batches(db.clone(), jobs.clone()));
+        }
+        Publisher { queue }
+    }
+
+    /// Stores the event and its deliveries with the next batch; answers
+    /// once that batch has committed.
+    pub(super) async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
+        let stopped = || StoreError::Unavailable("the PostgreSQL publisher has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { request, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn commit_batches(db: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut jobs = jobs.lock().await;
+            let Some(first) = jobs.recv().await else {
+                return;
+            };
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|j| (j.request, j.reply)).unzip();
+        let outcomes = publish_all(&db, &requests).await;
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // A caller that went away still had its event stored.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// What one publish did, with the event stored under its id (which later
+/// publishes of the same id are answered against).
+struct Published {
+    outcome: StoreResult<PublishOutcome>,
+    stored: Option<Event>,
+}
+
+/// Publishes `requests` as if one after the other; answers in their order.
+pub(super) async fn publish_all(
+    db: &PgPool,
+    requests: &[PublishRequest],
+) -> Vec<StoreResult<PublishOutcome>> {
+    let mut outcomes: Vec<Option<StoreResult<PublishOutcome>>> = vec![None; requests.len()];
+    let mut waiting: Vec<usize> = (0..requests.len()).collect();
+    while !waiting.is_empty() {
+        let mut keys = HashSet::new();
+        let (leaders, followers): (Vec<usize>, Vec<usize>) = waiting
+            .iter()
+            .partition(|&&i| keys.insert(key(&requests[i].event)));
+        let published = match store_batch(db, requests, &leaders).await {
+            Ok(published) => published,
+            // One bad publish fails the statement: store each alone.
+            Err(_) if leaders.len() > 1 => {
+                let mut alone = Vec::with_capacity(leaders.len());
+                for &i in &leaders {
+                    alone.push(match store_batch(db, requests, &[i]).await {
+                        Ok(mut one) => one.remove(0),
+                        Err(err) => failed(err),
+                    });
+                }
+                alone
+            }
+            Err(err) => vec![failed(err)],
+        };
+        let mut stored: HashMap<Key, Event> = HashMap::new();
+        for (&i, p) in leaders.iter().zip(published) {
+            if let Some(event) = p.stored {
+                stored.insert(key(&requests[i].event), event);
+            }
+            outcomes[i] = Some(p.outcome);
+        }
+        // A later publish of an id stored in this round is answered against
+        // it; one whose leader stored nothing leads the next round.
+        waiting = Vec::new();
+        for i in followers {
+            match stored.get(&key(&requests[i].event)) {
+                Some(existing) => outcomes[i] = Some(Ok(repeated(existing, &requests[i].event))),
+                None => waiting.push(i),
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every publish is answered"))
+        .collect()
+}
+
+/// An event's idempotency key: its id within its account.
+type Key = (String, String);
+
+fn key(e: &Event) -> Key {
+    (e.account_id.clone(), e.id.clone())
+}
+
+fn failed(err: StoreError) -> Published {
+    Published {
+        outcome: Err(err),
+        stored: None,
+    }
+}
+
+/// The answer to publishing `e` again over `existing`.
+fn repeated(existing: &Event, e: &Event) -> PublishOutcome {
+    if existing.payload_hash == e.payload_hash {
+        PublishOutcome::Duplicate(existing.clone())
+    } else {
+        PublishOutcome::Conflict
+    }
+}
+
+/// Where one new delivery goes, and its lease if it is handed over.
+struct NewDelivery {
+    id: String,
+    endpoint_id: Option<String>,
+    url: String,
+    lease: Option<(String, i64)>,
+    send: Option<SendSettings>,
+}
+
+/// An endpoint an event fans out to, as the subscriber query reads it.
+struct Subscriber {
+    id: String,
+    url: String,
+    disabled: bool,
+    send: SendSettings,
+}
+
+/// Stores the publishes `batch` (indexes into `requests`, distinct ids).
+async fn store_batch(
+    db: &PgPool,
+    requests: &[PublishRequest],
+    batch: &[usize],
+) -> StoreResult<Vec<Published>> {
+    let mut subscribers = subscribers(db, requests, batch).await?;
+    let secrets = own_url_secrets(db, requests, batch).await?;
+    // Per publish: its deliveries, or `None` when its target endpoint is not
+    // the account's (nothing is stored; `NotFound` unless the id exists).
+    let plans: Vec<Option<Vec<NewDelivery>>> = batch
+        .iter()
+        .map(|&i| {
+            let req = &requests[i];
+            let found = subscribers.remove(&i).unwrap_or_default();
+            if matches!(req.target, Target::Endpoint(_)) && found.is_empty() {
+                return None;
+            }
+            Some(plan(req, found))
+        })
+        .collect();
+    let inserted = insert(db, requests, batch, &plans).await?;
+    let missing: Vec<usize> = batch
+        .iter()
+        .filter(|&&i| !inserted.contains(&key(&requests[i].event)))
+        .copied()
+        .collect();
+    let existing = existing_events(db, requests, &missing).await?;
+    let now = now_ms();
+    let mut published = Vec::with_capacity(batch.len());
+    for (&i, plan) in batch.iter().zip(plans) {
+        let e = &requests[i].event;
+        let deliveries = match (existing.get(&key(e)), plan) {
+            (Some(found), _) => {
+                published.push(Published {
+                    outcome: Ok(repeated(found, e)),
+                    stored: Some(found.clone()),
+                });
+                continue;
+            }
+            (None, None) => {
+                published.push(failed(StoreError::NotFound));
+                continue;
+            }
+            (None, Some(_)) if !inserted.contains(&key(e)) => {
+                // Taken by another publish, then deleted before we looked.
+                published.push(failed(StoreError::Unavailable(
+                    "the event vanished during publishing".into(),
+                )));
+                continue;
+            }
+            (None, Some(deliveries)) => deliveries,
+        };
+        let count = deliveries.len() as u32;
+        let mut leased = Vec::new();
+        for d in deliveries.into_iter().filter(|d| d.lease.is_some()) {
+            let mut ready = handed_over(e, d.id, d.url, d.endpoint_id.as_deref(), Vec::new());
+            match &d.send {
+                Some(send) => send.apply(&mut ready, now)?,
+                None => ready.secrets = secrets.get(&e.account_id).cloned().into_iter().collect(),
+            }
+            leased.push(ready);
+        }
+        published.push(Published {
+            outcome: Ok(PublishOutcome::Created {
+                event: e.clone(),
+                deliveries: count,
+                leased,
+            }),
+            stored: Some(e.clone()),
+        });
+    }
+    Ok(published)
+}
+
+/// The deliveries of one publish, in target order, with hand-overs.
+fn plan(req: &PublishRequest, subscribers: Vec<Subscriber>) -> Vec<NewDelivery> {
+    let mut hand_over = HandOver::new(req.lease.as_ref());
+    let lease = |taken: Option<(&str, i64)>| taken.map(|(node, until)| (node.to_string(), until));
+    match (&req.target, &req.event.webhook_url) {
+        (Target::Subscribed, Some(url)) => vec![NewDelivery {
+            id: Id::generate(IdKind::Delivery),
+            endpoint_id: None,
+            url: url.clone(),
+            lease: lease(hand_over.take(None)),
+            send: None,
+        }],
+        _ => subscribers
+            .into_iter()
+            .map(|s| NewDelivery {
+                id: Id::generate(IdKind::Delivery),
+                lease: lease(hand_over.take(Some((&s.id, s.disabled)))),
+                endpoint_id: Some(s.id),
+                url: s.url,
+                send: Some(s.send),
+            })
+            .collect(),
+    }
+}
+
+/// The endpoints each publish of `batch` fans out to, in creation order:
+/// for a test send its target (if it is the account's), otherwise the
+/// enabled endpoints accepting its type (the rule of `Endpoint::accepts`)
+/// — read for the whole batch at once, and only the columns a delivery
+/// and a hand-over need.
+async fn subscribers(
+    db: &PgPool,
+    requests: &[PublishRequest],
+    batch: &[usize],
+) -> StoreResult<HashMap<usize, Vec<Subscriber>>> {
+    let asking: Vec<usize> = batch
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let r = &requests[i];
+            matches!(r.target, Target::Endpoint(_)) || r.event.webhook_url.is_none()
+        })
+        .collect();
+    let mut found: HashMap<usize, Vec<Subscriber>> = HashMap::new();
+    if asking.is_empty() {
+        return Ok(found);
+    }
+    let ords: Vec<i64> = asking.iter().map(|&i| i as i64).collect();
+    let accounts: Vec<&str> = asking
+        .iter()
+        .map(|&i| requests[i].event.account_id.as_str())
+        .collect();
+    let types: Vec<&str> = asking
+        .iter()
+        .map(|&i| requests[i].event.event_type.as_str())
+        .collect();
+    let targets: Vec<Option<&str>> = asking
+        .iter()
+        .map(|&i| match &requests[i].target {
+            Target::Endpoint(id) => Some(id.as_str()),
+            Target::Subscribed => None,
+        })
+        .collect();
+    let sql = format!(
+        "SELECT r.ord, ep.id, ep.url, ep.disabled, {send} \
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS r(ord, account_id, event_type, target) \
+         JOIN endpoints ep ON ep.account_id = r.account_id \
+         WHERE CASE WHEN r.target IS NULL \
+           THEN NOT ep.disabled AND (ep.event_types = '[]' OR ep.event_types::jsonb ? r.event_type) \
+           ELSE ep.id = r.target END \
+         ORDER BY r.ord, ep.seq",
+        send = send_columns("ep")
+    );
+    for r in sqlx::query(&sql)
+        .bind(&ords)
+        .bind(&accounts)
+        .bind(&types)
+        .bind(&targets)
+        .fetch_all(db)
+        .await?
+    {
+        let ord: i64 = r.try_get("ord")?;
+        found.entry(ord as usize).or_default().push(Subscriber {
+            id: r.try_get("id")?,
+            url: r.try_get("url")?,
+            disabled: r.try_get("disabled")?,
+            send: rows::send_settings(&r)?,
+        });
+    }
+    Ok(found)
+}
+
+/// The signing secrets of the accounts whose events go to their own URL and
+/// may be handed over (those deliveries are signed with the account's).
+async fn own_url_secrets(
+    db: &PgPool,
+    requests: &[PublishRequest],
+    batch: &[usize],
+) -> StoreResult<HashMap<String, String>> {
+    let accounts: Vec<&str> = batch
+        .iter()
+        .map(|&i| &requests[i])
+        .filter(|r| {
+            r.lease.is_some()
+                && matches!(r.target, Target::Subscribed)
+                && r.event.webhook_url.is_some()
+        })
+        .map(|r| r.event.account_id.as_str())
+        .collect();
+    if accounts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(
+        sqlx::query_as("SELECT id, signing_secret FROM accounts WHERE id = ANY($1)")
+            .bind(&accounts)
+            .fetch_all(db)
+            .await?
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// Inserts every planned event (an id already stored is skipped) and the
+/// deliveries of those inserted, in one statement; answers the keys
+/// inserted.
+async fn insert(
+    db: &PgPool,
+    requests: &[PublishRequest],
+    batch: &[usize],
+    plans: &[Option<Vec<NewDelivery>>],
+) -> StoreResult<HashSet<Key>> {
+    let planned: Vec<(&Event, &Vec<NewDelivery>)> = batch
+        .iter()
+        .zip(plans)
+        .filter_map(|(&i, plan)| plan.as_ref().map(|p| (&requests[i].event, p)))
+        .collect();
+    if planned.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let events: Vec<&Event> = planned.iter().map(|(e, _)| *e).collect();
+    let deliveries: Vec<(&Event, &NewDelivery)> = planned
+        .iter()
+        .flat_map(|(e, plan)| plan.iter().map(move |d| (*e, d)))
+        .collect();
+    let now = now_ms();
+    let inserted: Vec<Key> = sqlx::query_as(
+        "WITH ev AS ( \
+           INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at) \
+           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
+           ON CONFLICT (account_id, id) DO NOTHING \
+           RETURNING seq, account_id, id), \
+         dl AS ( \
+           INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
+             attempts, next_attempt_at, lease_until, leased_by, created_at, updated_at) \
+           SELECT u.id, ev.seq, ev.id, ev.account_id, u.endpoint_id, u.url, 'pending', 0, \
+             u.next_at, u.lease_until, u.leased_by, $16, $16 \
+           FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
+                       $14::bigint[], $15::text[]) WITH ORDINALITY \
+             AS u(event_account, event_id, id, endpoint_id, url, next_at, lease_until, leased_by, ord) \
+           JOIN ev ON ev.account_id = u.event_account AND ev.id = u.event_id \
+           ORDER BY u.ord) \
+         SELECT account_id, id FROM ev",
+    )
+    .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.account_id.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.data.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.webhook_url.as_deref()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.payload_hash.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| ms(e.created_at)).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|(e, _)| e.account_id.as_str()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|(e, _)| e.id.as_str()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|(_, d)| d.id.as_str()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|(_, d)| d.endpoint_id.as_deref()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|(_, d)| d.url.as_str()).collect::<Vec<_>>())
+    // A handed-over delivery is due when its lease ends, like a claimed one.
+    .bind(
+        deliveries
+            .iter()
+            .map(|(e, d)| d.lease.as_ref().map_or(ms(e.created_at), |l| l.1))
+            .collect::<Vec<_>>(),
+    )
+    .bind(deliveries.iter().map(|(_, d)| d.lease.as_ref().map(|l| l.1)).collect::<Vec<_>>())
+    .bind(
+        deliveries
+            .iter()
+            .map(|(_, d)| d.lease.as_ref().map(|l| l.0.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// The stored events of the publishes `missing` (their ids were taken, or
+/// their target was not found), by key.
+async fn existing_events(
+    db: &PgPool,
+    requests: &[PublishRequest],
+    missing: &[usize],
+) -> StoreResult<HashMap<Key, Event>> {
+    if missing.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e \
+         JOIN UNNEST($1::text[], $2::text[]) AS k(account_id, id) \
+         ON e.account_id = k.account_id AND e.id = k.id"
+    );
+    let found = sqlx::query(&sql)
+        .bind(
+            missing
+                .iter()
+                .map(|&i| requests[i].event.account_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            missing
+                .iter()
+                .map(|&i| requests[i].event.id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(db)
+        .await?;
+    found
+        .iter()
+        .map(|r| {
+            let e = rows::event(r)?;
+            Ok(((e.account_id.clone(), e.id.clone()), e))
+        })
+        .collect()
+}
