@@ -138,7 +138,8 @@ impl DeliveryClient {
             return SendResult::failed(AttemptOutcome::Blocked, reason, started);
         }
         let request = self.http.post(url.clone()).headers(headers).body(body);
-        match tokio::time::timeout(self.timeout, send_and_read(request)).await {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match tokio::time::timeout_at(deadline, send_and_read(request, deadline)).await {
             Ok(Ok((status, retry_after, response_body))) => SendResult {
                 outcome: if (200..300).contains(&status) {
                     AttemptOutcome::Succeeded
@@ -191,8 +192,12 @@ impl SendResult {
     }
 }
 
+/// Sends and reads the status, then at most `MAX_RESPONSE_BODY` bytes of the
+/// body until `deadline`: once the status is in, it decides the outcome, so
+/// a body that never ends cannot turn a `200` into a timeout.
 async fn send_and_read(
     request: reqwest::RequestBuilder,
+    deadline: tokio::time::Instant,
 ) -> Result<(u16, Option<Duration>, String), reqwest::Error> {
     let mut response = request.send().await?;
     let status = response.status().as_u16();
@@ -205,12 +210,14 @@ async fn send_and_read(
     } else {
         None
     };
+    // Read a little before the deadline so the outer timeout never races it.
+    let body_deadline = deadline - (deadline - tokio::time::Instant::now()) / 10;
     let mut body = Vec::new();
     while body.len() < MAX_RESPONSE_BODY {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+        match tokio::time::timeout_at(body_deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
             // The status decided the outcome; a body cut short is still logged.
-            Ok(None) | Err(_) => break,
+            Ok(Ok(None) | Err(_)) | Err(_) => break,
         }
     }
     body.truncate(MAX_RESPONSE_BODY);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::harness::{eventually, Backend, Options, Receiver, Reply, TestServer, ADMIN};
+use crate::harness::{each_backend, eventually, Options, Receiver, Reply, ADMIN};
 
 /// The audit's SSRF forms: each was accepted and then connected to.
 const SSRF_URLS: &[&str] = &[
@@ -24,24 +24,13 @@ const SSRF_URLS: &[&str] = &[
     "http://2130706433/",
 ];
 
-/// Both backends, each with `options`; PostgreSQL only when configured.
-async fn servers(options: Options) -> Vec<TestServer> {
-    let mut servers = Vec::new();
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        if let Some(s) = TestServer::start_with(backend, options.clone()).await {
-            servers.push(s);
-        }
-    }
-    servers
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssrf_forms_are_refused_at_creation() {
     let options = Options {
         allow_private_networks: Some(false),
         ..Default::default()
     };
-    for s in servers(options).await {
+    for s in each_backend(options).await {
         let (a, key) = s.account("Acme").await;
         for url in SSRF_URLS {
             let endpoint = s
@@ -297,7 +286,7 @@ async fn a_fixed_schedule_makes_every_attempt_even_when_attempts_time_out() {
         request_timeout: Some("300ms".into()),
         ..Default::default()
     };
-    for s in servers(options).await {
+    for s in each_backend(options).await {
         let receiver = Receiver::start().await;
         receiver.set_default(Reply::delayed(200, Duration::from_secs(3)));
         let (a, key) = s.account("Acme").await;

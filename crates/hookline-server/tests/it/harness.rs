@@ -251,6 +251,18 @@ impl TestServer {
     }
 }
 
+/// One server per backend with `options` (PostgreSQL only when configured),
+/// for tests whose body needs options of its own.
+pub async fn each_backend(options: Options) -> Vec<TestServer> {
+    let mut servers = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if let Some(s) = TestServer::start_with(backend, options.clone()).await {
+            servers.push(s);
+        }
+    }
+    servers
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown.cancel();

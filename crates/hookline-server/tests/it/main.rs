@@ -12,5 +12,6 @@ mod dashboard;
 mod delivery;
 mod endpoints;
 mod events;
+mod flooding;
 mod service;
 mod slow_clients;

@@ -51,11 +51,12 @@ impl SqliteStore {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            private_dir(dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
         let lock = lock_database(path)?;
+        private_files(path)?;
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
         engine::release_all_leases(&conn, rows::now_ms())?;
@@ -141,10 +142,11 @@ impl SqliteStore {
 /// this process is waited for briefly.
 fn lock_database(path: &str) -> StoreResult<std::fs::File> {
     let lock_path = format!("{path}.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&lock_path)
         .map_err(|e| StoreError::Unavailable(format!("cannot open {lock_path}: {e}")))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
@@ -166,6 +168,42 @@ fn lock_database(path: &str) -> StoreResult<std::fs::File> {
             }
         }
     }
+}
+
+/// Creates the data directory readable by its owner only (0700): it holds
+/// endpoint and signing secrets. An existing directory is left as it is.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the database file 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the database file's mode), and tightens files an
+/// older version created world-readable.
+fn private_files(path: &str) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot create {path}: {e}")))?;
+    #[cfg(unix)]
+    for file in [
+        path.to_string(),
+        format!("{path}-wal"),
+        format!("{path}-shm"),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        if Path::new(&file).exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Unavailable(format!("cannot make {file} private: {e}")))?;
+        }
+    }
+    Ok(())
 }
 
 fn connect(path: &str) -> StoreResult<Connection> {
@@ -436,6 +474,32 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_data_directory_and_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("hookline-data");
+        let path = data.join("hookline.db").display().to_string();
+        let store = SqliteStore::open(&path).await.expect("opens");
+        store.set_setting("probe", "x").await.expect("writes");
+        let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "the data directory");
+        for file in [
+            "hookline.db",
+            "hookline.db-wal",
+            "hookline.db-shm",
+            "hookline.db.lock",
+        ] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+        drop(store);
+        // A database an older version left world-readable is tightened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let _store = SqliteStore::open(&path).await.expect("reopens");
+        assert_eq!(mode(Path::new(&path)), 0o600);
+    }
 
     #[tokio::test]
     async fn a_second_process_cannot_open_the_same_database() {
