@@ -6,7 +6,7 @@
 //! (`Duration`, `SocketAddr`, `RetrySchedule`); foot-guns such as a lease
 //! shorter than the request timeout fail at start-up.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,6 +43,13 @@ pub mod defaults {
     pub const BODY_READ_TIMEOUT: &str = "30s";
     pub const IDLE_TIMEOUT: &str = "60s";
     pub const MAX_CONNECTIONS: usize = 1024;
+    /// Not a value: what happens without one.
+    pub const PUBLIC_URL: &str = "from the request's Host header";
+    pub const TRUSTED_PROXIES: &str = "none";
+    pub const PORTAL_FRAME_ANCESTORS: &str = "none";
+    pub const BRAND_NAME: &str = "Hookline";
+    pub const BRAND_LOGO_URL: &str = "none";
+    pub const BRAND_ACCENT_COLOR: &str = "#4f46e5";
 
     /// The default lease: long enough that a slow attempt finishes (and is
     /// recorded) well before another node may claim its delivery.
@@ -78,6 +85,15 @@ pub mod defaults {
             ("HOOKLINE_BODY_READ_TIMEOUT", value(&BODY_READ_TIMEOUT)),
             ("HOOKLINE_IDLE_TIMEOUT", value(&IDLE_TIMEOUT)),
             ("HOOKLINE_MAX_CONNECTIONS", value(&MAX_CONNECTIONS)),
+            ("HOOKLINE_PUBLIC_URL", PUBLIC_URL.to_string()),
+            ("HOOKLINE_TRUSTED_PROXIES", TRUSTED_PROXIES.to_string()),
+            (
+                "HOOKLINE_PORTAL_FRAME_ANCESTORS",
+                PORTAL_FRAME_ANCESTORS.to_string(),
+            ),
+            ("HOOKLINE_BRAND_NAME", value(&BRAND_NAME)),
+            ("HOOKLINE_BRAND_LOGO_URL", BRAND_LOGO_URL.to_string()),
+            ("HOOKLINE_BRAND_ACCENT_COLOR", value(&BRAND_ACCENT_COLOR)),
         ]
     }
 }
@@ -197,6 +213,35 @@ pub struct ServeArgs {
     /// queue [default: 1024].
     #[arg(long, env = "HOOKLINE_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+
+    /// The URL browsers reach this node at, such as https://hooks.example.com;
+    /// portal links start with it and an https URL makes dashboard cookies
+    /// `Secure` [default: from the request's Host header].
+    #[arg(long, env = "HOOKLINE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Comma list of proxy IP addresses whose `X-Forwarded-Proto` is believed
+    /// (an `https` there makes dashboard cookies `Secure`) [default: none].
+    #[arg(long, env = "HOOKLINE_TRUSTED_PROXIES", value_name = "IPS")]
+    pub trusted_proxies: Option<String>,
+
+    /// Comma list of origins (https://app.example.com) allowed to show the
+    /// dashboard in a frame; every other origin is refused [default: none].
+    #[arg(long, env = "HOOKLINE_PORTAL_FRAME_ANCESTORS", value_name = "ORIGINS")]
+    pub portal_frame_ancestors: Option<String>,
+
+    /// Product name on every dashboard page [default: Hookline].
+    #[arg(long, env = "HOOKLINE_BRAND_NAME", value_name = "TEXT")]
+    pub brand_name: Option<String>,
+
+    /// Logo shown on every dashboard page (an https: or data:image/ URL)
+    /// [default: none].
+    #[arg(long, env = "HOOKLINE_BRAND_LOGO_URL", value_name = "URL")]
+    pub brand_logo_url: Option<String>,
+
+    /// Accent colour of the dashboard, #rrggbb [default: #4f46e5].
+    #[arg(long, env = "HOOKLINE_BRAND_ACCENT_COLOR", value_name = "COLOR")]
+    pub brand_accent_color: Option<String>,
 }
 
 /// A validated node configuration.
@@ -228,6 +273,14 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Age after which events are purged.
     pub retention: Duration,
+    /// Where browsers reach this node (portal links, `Secure` cookies).
+    pub public_url: Option<url::Url>,
+    /// Proxies whose `X-Forwarded-Proto` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Origins allowed to frame the dashboard (CSP `frame-ancestors`).
+    pub portal_frame_ancestors: Vec<String>,
+    /// The dashboard's brand when an account has none of its own.
+    pub brand: Brand,
     /// Time limits and the connection cap of the HTTP server.
     pub http: HttpLimits,
 }
@@ -243,6 +296,73 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+}
+
+/// Product name, logo and accent colour of the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brand {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    /// `#rrggbb`.
+    pub accent_color: String,
+}
+
+impl Default for Brand {
+    fn default() -> Self {
+        Brand {
+            product_name: defaults::BRAND_NAME.into(),
+            logo_url: None,
+            accent_color: defaults::BRAND_ACCENT_COLOR.into(),
+        }
+    }
+}
+
+/// Whether `text` is a `#rrggbb` colour.
+pub fn is_hex_color(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `text` can be a logo: an `https:` or `data:image/…` URL (what
+/// the dashboard's `img-src` allows), with nothing that could break out of
+/// an attribute.
+pub fn is_logo_url(text: &str) -> bool {
+    if text.len() > 65_536 || text.contains(['"', '\'', '<', '>', ' ']) {
+        return false;
+    }
+    if text.starts_with("data:image/") {
+        return true;
+    }
+    url::Url::parse(text).is_ok_and(|u| u.scheme() == "https" && u.has_host())
+}
+
+/// Validates `HOOKLINE_PORTAL_FRAME_ANCESTORS`: each an origin
+/// (`https://host[:port]`, a `*.` wildcard host allowed), no paths.
+fn frame_ancestors(list: Option<&str>) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for origin in list
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .map(|o| o.trim_end_matches('/'))
+        .filter(|o| !o.is_empty())
+    {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let ok = rest.is_some_and(|host| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:*[]".contains(&b))
+        });
+        if !ok {
+            return Err(format!(
+                "HOOKLINE_PORTAL_FRAME_ANCESTORS: `{origin}` is not an origin; use a comma list such as https://app.example.com,https://*.example.org"
+            ));
+        }
+        origins.push(origin.to_string());
+    }
+    Ok(origins)
 }
 
 /// The admin token never reaches a log through `Debug`.
@@ -287,6 +407,7 @@ impl Config {
 
     /// Validates already-merged options and fills defaults.
     pub fn from_args(a: ServeArgs) -> Result<Config, String> {
+        let brand = brand(&a)?;
         let listen = a.listen.as_deref().unwrap_or(defaults::LISTEN);
         let listen: SocketAddr = listen.parse().map_err(|_| {
             format!("HOOKLINE_LISTEN `{listen}` is not an address; use HOST:PORT such as 127.0.0.1:8080")
@@ -386,8 +507,64 @@ impl Config {
                     defaults::MAX_CONNECTIONS,
                 )?,
             },
+            public_url: match a.public_url.as_deref().filter(|u| !u.is_empty()) {
+                None => None,
+                Some(text) => Some(
+                    url::Url::parse(text)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                        .ok_or_else(|| {
+                            format!("HOOKLINE_PUBLIC_URL `{text}` is not an http(s) URL such as https://hooks.example.com")
+                        })?,
+                ),
+            },
+            trusted_proxies: a
+                .trusted_proxies
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<IpAddr>().map_err(|_| {
+                        format!("HOOKLINE_TRUSTED_PROXIES: `{p}` is not an IP address")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            portal_frame_ancestors: frame_ancestors(a.portal_frame_ancestors.as_deref())?,
+            brand,
         })
     }
+}
+
+/// The configured brand, validated.
+fn brand(a: &ServeArgs) -> Result<Brand, String> {
+    let mut brand = Brand::default();
+    if let Some(name) = a
+        .brand_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        brand.product_name = name.chars().take(60).collect();
+    }
+    if let Some(logo) = a.brand_logo_url.as_deref().filter(|l| !l.is_empty()) {
+        if !is_logo_url(logo) {
+            return Err(format!(
+                "HOOKLINE_BRAND_LOGO_URL must be an https: or data:image/ URL, not `{logo}`"
+            ));
+        }
+        brand.logo_url = Some(logo.to_string());
+    }
+    if let Some(color) = a.brand_accent_color.as_deref().filter(|c| !c.is_empty()) {
+        if !is_hex_color(color) {
+            return Err(format!(
+                "HOOKLINE_BRAND_ACCENT_COLOR must be #rrggbb, such as #0a7cff, not `{color}`"
+            ));
+        }
+        brand.accent_color = color.to_ascii_lowercase();
+    }
+    Ok(brand)
 }
 
 impl ServeArgs {
@@ -412,6 +589,12 @@ impl ServeArgs {
             body_read_timeout: self.body_read_timeout.or(file.body_read_timeout),
             idle_timeout: self.idle_timeout.or(file.idle_timeout),
             max_connections: self.max_connections.or(file.max_connections),
+            public_url: self.public_url.or(file.public_url),
+            trusted_proxies: self.trusted_proxies.or(file.trusted_proxies),
+            portal_frame_ancestors: self.portal_frame_ancestors.or(file.portal_frame_ancestors),
+            brand_name: self.brand_name.or(file.brand_name),
+            brand_logo_url: self.brand_logo_url.or(file.brand_logo_url),
+            brand_accent_color: self.brand_accent_color.or(file.brand_accent_color),
         }
     }
 }
@@ -533,6 +716,43 @@ mod tests {
         let c = Config::load(args).unwrap();
         assert_eq!(c.listen.port(), 9999);
         assert_eq!(c.request_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn portal_and_brand_settings_are_validated() {
+        let ok = Config::from_args(ServeArgs {
+            portal_frame_ancestors: Some("https://app.example.com, http://localhost:3000/".into()),
+            brand_accent_color: Some("#0A7CFF".into()),
+            trusted_proxies: Some("10.0.0.1,::1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            ok.portal_frame_ancestors,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(ok.brand.accent_color, "#0a7cff");
+        assert_eq!(ok.trusted_proxies.len(), 2);
+        for bad in [
+            ServeArgs {
+                portal_frame_ancestors: Some("https://a.com; script-src *".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                brand_accent_color: Some("red".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                brand_logo_url: Some("javascript:alert(1)".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                public_url: Some("ftp://x".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(Config::from_args(bad).is_err());
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 use crate::config::HttpLimits;
 use crate::error::ApiError;
@@ -61,7 +62,7 @@ pub(crate) async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = shutdown.cancelled() => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -77,7 +78,13 @@ pub(crate) async fn serve(
         stream.set_read_timeout(Some(limits.idle_timeout));
         stream.set_write_timeout(Some(limits.idle_timeout));
         let io = TokioIo::new(Box::pin(stream));
-        let service = TowerToHyperService::new(router.clone());
+        // The peer address lets the dashboard believe `X-Forwarded-Proto`
+        // only from a trusted proxy (`axum::extract::ConnectInfo`).
+        let service =
+            TowerToHyperService::new(router.clone().map_request(move |mut request: Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            }));
         let connection = builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();

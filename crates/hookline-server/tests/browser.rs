@@ -1,8 +1,9 @@
 //! The dashboard in a real headless Chromium, driven over WebDriver: log in,
 //! add an endpoint, send a test event and see its 2xx attempt, make the
 //! receiver fail and watch a retry appear without reloading, resend, disable
-//! the endpoint, and log out. Needs Debian's `chromium` and `chromium-driver`
-//! (`scripts/test` installs them).
+//! the endpoint, log out and find the old cookie refused; and the portal
+//! embedded in a frame of another site (`portal_frames` below). Needs
+//! Debian's `chromium` and `chromium-driver` (`scripts/test` installs them).
 
 #![allow(unreachable_pub, dead_code)]
 
@@ -15,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use harness::{Backend, Receiver, Reply, TestServer};
+use harness::{Backend, Options, Receiver, Reply, TestServer, ADMIN};
 use hyper_util::client::legacy::connect::HttpConnector;
 
 struct Driver(Child);
@@ -195,8 +196,15 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     .await
     .unwrap();
     snap(&c, "endpoints").await;
+    let old_cookie = c.get_named_cookie("hookline_session").await.unwrap();
     click(&c, ".who button").await;
     wait_for_text(&c, "You are logged out").await;
+    // Replaying the old cookie is refused: logout ended the session on the server.
+    c.add_cookie(old_cookie).await.unwrap();
+    c.goto(&format!("{}/dashboard/accounts/{account}/events", s.base))
+        .await
+        .unwrap();
+    wait_for_text(&c, "API key or admin token").await;
     c.goto(&format!(
         "{}/dashboard/accounts/{account}/endpoints",
         s.base
@@ -210,5 +218,180 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
         .unwrap()
         .path()
         .ends_with("/dashboard/login"));
+    c.close().await.unwrap();
+}
+
+/// A page of a platform, served on 127.0.0.1 but opened as `localhost` so
+/// that it is another *site* than the dashboard (127.0.0.1): its frame is
+/// cross-site, as in production. `/embed?src=URL` frames `URL`.
+struct Platform {
+    port: u16,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Platform {
+    async fn start() -> Platform {
+        use axum::extract::Query;
+        use axum::response::Html;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = axum::Router::new().route(
+            "/embed",
+            axum::routing::get(
+                |Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    let src = q["src"].replace(['"', '<', '>'], "");
+                    Html(format!(
+                        "<!doctype html><title>Platform</title><h1>Platform settings</h1>\
+                         <iframe id=\"portal\" src=\"{src}\" width=\"1200\" height=\"1100\"></iframe>"
+                    ))
+                },
+            ),
+        );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Platform { port, _task: task }
+    }
+
+    fn origin(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    fn embed(&self, url: &str) -> String {
+        let src: String = url::form_urlencoded::byte_serialize(url.as_bytes()).collect();
+        format!("{}/embed?src={src}", self.origin())
+    }
+}
+
+/// A portal URL for `account` made with the admin token.
+async fn portal_url(s: &TestServer, account: &str, body: serde_json::Value) -> String {
+    s.expect(
+        201,
+        "POST",
+        &format!("/v1/accounts/{account}/portal-sessions"),
+        Some(ADMIN),
+        Some(body),
+    )
+    .await["url"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Opens `page` and steps into its frame once the frame has loaded.
+async fn into_frame(c: &Client, page: &str) {
+    c.goto(page).await.unwrap();
+    wait_for_text(c, "Platform settings").await;
+    c.enter_frame(0).await.unwrap();
+}
+
+/// The frame's URL and document, once something is in it.
+async fn frame_text(c: &Client) -> (String, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = c
+            .execute("return document.readyState + '|' + document.URL", vec![])
+            .await
+            .unwrap();
+        let state = state.as_str().unwrap_or_default().to_string();
+        if let Some(url) = state
+            .strip_prefix("complete|")
+            .filter(|u| *u != "about:blank")
+        {
+            return (url.to_string(), c.source().await.unwrap());
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the frame never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_frames() {
+    let platform = Platform::start().await;
+    let elsewhere = Platform::start().await;
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        Options {
+            serve: hookline_server::ServeArgs {
+                portal_frame_ancestors: Some(platform.origin()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let receiver = Receiver::start().await;
+    let (account, _) = s.account("Acme").await;
+    let (_driver, c, _profile) = browser().await;
+
+    // Inside the platform's page, the merchant adds an endpoint and sends a test.
+    let url = portal_url(
+        &s,
+        &account,
+        serde_json::json!({"return_url": format!("{}/settings", platform.origin())}),
+    )
+    .await;
+    into_frame(&c, &platform.embed(&url)).await;
+    wait_for_text(&c, "No endpoints yet").await;
+    let html = c.source().await.unwrap();
+    assert!(!html.contains("Log out"), "no logout inside the frame");
+    assert!(html.contains("← Back"));
+    click(&c, "a.button.primary").await;
+    fill(&c, "#url", &receiver.url("/webhooks")).await;
+    click(&c, "input[value='payment.completed']").await;
+    click(&c, "form.form button[type=submit]").await;
+    wait_for_text(&c, "Endpoint added").await;
+    click(&c, "form[action$='/test'] button").await;
+    wait_for_text(&c, "HTTP 200").await;
+    c.enter_parent_frame().await.unwrap();
+    snap(&c, "portal-embedded").await;
+    receiver.wait_for(1).await;
+
+    // The same URL a second time is refused.
+    into_frame(&c, &platform.embed(&url)).await;
+    wait_for_text(&c, "This link no longer works").await;
+
+    // So is an expired one (its one second waited out).
+    let expired = portal_url(&s, &account, serde_json::json!({"expires_in": 1})).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    into_frame(&c, &platform.embed(&expired)).await;
+    wait_for_text(&c, "This link no longer works").await;
+
+    // A site not listed in HOOKLINE_PORTAL_FRAME_ANCESTORS gets no dashboard.
+    let fresh = portal_url(&s, &account, serde_json::json!({})).await;
+    into_frame(&c, &elsewhere.embed(&fresh)).await;
+    let (frame_url, refused) = frame_text(&c).await;
+    assert!(
+        frame_url.starts_with("chrome-error://"),
+        "Chromium shows its refusal page, not {frame_url}"
+    );
+    assert!(
+        !refused.contains("Webhook endpoints") && !refused.contains("Endpoint added"),
+        "the frame on another origin showed the dashboard"
+    );
+
+    // A read-only session shows the endpoint but offers no change.
+    let read_only = portal_url(&s, &account, serde_json::json!({"read_only": true})).await;
+    into_frame(&c, &platform.embed(&read_only)).await;
+    wait_for_text(&c, "Read-only").await;
+    wait_for_text(&c, "/webhooks").await;
+    click(&c, "td a.url").await;
+    wait_for_text(&c, "Deliveries, last 24 hours").await;
+    let html = c.source().await.unwrap();
+    assert!(
+        !html.contains("Add endpoint") && !html.contains("Send test") && !html.contains("Reveal")
+    );
+    // A form forced into the page anyway is refused by the server.
+    c.execute(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = location.pathname + '/toggle'; document.body.append(f); f.submit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for_text(&c, "Read-only access").await;
     c.close().await.unwrap();
 }

@@ -8,6 +8,7 @@
 
 mod encode;
 mod error;
+mod portal;
 pub mod postgres;
 mod rules;
 mod sql;
@@ -104,6 +105,37 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()>;
     /// The account an API key hash belongs to.
     async fn account_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<String>>;
+    /// Deletes one of the account's API keys and ends the dashboard sessions
+    /// it made; `NotFound` if it is not the account's.
+    async fn delete_api_key(&self, account_id: &str, key_id: &str) -> StoreResult<()>;
+
+    // --- dashboard sessions, portal links and branding ---
+    /// Stores a session or a portal link; `NotFound` if its account is gone.
+    async fn create_dashboard_session(&self, session: &DashboardSession) -> StoreResult<()>;
+    /// The live session (`kind = Session`) with this token hash: not expired,
+    /// its account and creating API key still there.
+    async fn dashboard_session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<DashboardSession>>;
+    /// Opens a portal link once: the live link is deleted and a session with
+    /// `session_hash` and the link's rights takes its place. `None` when the
+    /// link is unknown, used, expired or its owner is gone.
+    async fn redeem_portal_link(
+        &self,
+        link_hash: &str,
+        session_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<DashboardSession>>;
+    /// Ends a session (logout); unknown hashes are ignored.
+    async fn end_dashboard_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Deletes expired sessions and links; answers how many.
+    async fn purge_dashboard_sessions(&self, now: Timestamp) -> StoreResult<u64>;
+    /// The account's own brand, if one was set.
+    async fn account_branding(&self, account_id: &str) -> StoreResult<Option<Branding>>;
+    /// Replaces the account's brand; `NotFound` for an unknown account.
+    async fn set_account_branding(&self, account_id: &str, branding: &Branding) -> StoreResult<()>;
 
     // --- event types ---
     /// Custom event types (the built-in catalogue lives in `hookline-core`).

@@ -201,3 +201,56 @@ pub struct PendingStats {
     pub pending: u64,
     pub oldest_created_at: Option<Timestamp>,
 }
+
+/// Whether a [`DashboardSession`] row is a portal link not yet opened or a
+/// signed-in browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A one-time portal URL: opening it turns it into a `Session`.
+    Link,
+    /// A browser's dashboard session (its cookie).
+    Session,
+}
+
+impl SessionKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Link => "link",
+            SessionKind::Session => "session",
+        }
+    }
+}
+
+/// A dashboard session or portal link, kept server-side so that logging out,
+/// deleting the account or deleting the API key that made it ends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardSession {
+    /// Hex SHA-256 of the random token in the cookie or the portal URL.
+    pub id_hash: String,
+    pub kind: SessionKind,
+    /// The one account it may see; `None` for the admin.
+    pub account_id: Option<String>,
+    /// Hash of the API key that created it; `None` when the admin token did.
+    /// The session ends when that key is deleted.
+    pub api_key_hash: Option<String>,
+    /// Shows everything, changes nothing, reveals no secret.
+    pub read_only: bool,
+    /// Made by `POST …/portal-sessions` (embedded: no global navigation).
+    pub portal: bool,
+    /// Where the portal's "back" link leads.
+    pub return_url: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// An account's brand on the dashboard (each field falls back to the
+/// node's configured brand).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Branding {
+    pub product_name: Option<String>,
+    /// An `https://` (or `data:`) image URL.
+    pub logo_url: Option<String>,
+    /// `#rrggbb`.
+    pub accent_color: Option<String>,
+}

@@ -39,6 +39,8 @@ mod engine;
 mod events;
 #[path = "conformance/harness.rs"]
 mod harness;
+#[path = "conformance/portal.rs"]
+mod portal;
 #[path = "conformance/tenancy.rs"]
 mod tenancy;
 #[path = "conformance/upkeep.rs"]

@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API, dashboard and delivery workers.
-    Serve(hookline_server::ServeArgs),
+    Serve(Box<hookline_server::ServeArgs>),
     /// Create or upgrade the database schema, then exit.
     Migrate(cli::migrate::MigrateArgs),
     /// Publish a sample event of TYPE to a running server.
@@ -37,7 +37,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Demo(_)));
     let result = match cli.command {
-        Command::Serve(args) => cli::serve::run(args).await,
+        Command::Serve(args) => cli::serve::run(*args).await,
         Command::Migrate(args) => cli::migrate::run(args).await,
         Command::Trigger(args) => cli::trigger::run(args).await,
         Command::Listen(args) => cli::listen::run(args).await,

@@ -24,6 +24,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_account, update_account, delete_account))
         .routes(routes!(signing_secret))
         .routes(routes!(create_api_key))
+        .routes(routes!(delete_api_key))
 }
 
 /// A merchant account.
@@ -257,4 +258,23 @@ async fn create_api_key(
             created_at: format_time(record.created_at),
         }),
     ))
+}
+
+/// Delete an API key: it stops working at once on this node (within 30 s on
+/// the others) and every dashboard session it opened ends.
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}/api-keys/{key_id}", tag = "accounts",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account_id, key_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    admin_only(&caller)?;
+    state
+        .store
+        .delete_api_key(&account_id, &key_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, &format!("API key {key_id}")))?;
+    state.auth.forget_keys();
+    Ok(StatusCode::NO_CONTENT)
 }

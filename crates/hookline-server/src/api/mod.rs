@@ -11,6 +11,7 @@ mod endpoints;
 mod event_types;
 mod events;
 mod extract;
+mod portal_sessions;
 mod service_routes;
 
 use axum::Router;
@@ -36,6 +37,7 @@ pub use extract::{ApiJson, ApiQuery, ListParams, ListResponse};
         (name = "endpoints", description = "Webhook endpoints of an account"),
         (name = "events", description = "Published events, their deliveries and attempts"),
         (name = "event-types", description = "The event-type catalogue"),
+        (name = "portal", description = "Signing merchants in to the embeddable dashboard, and its brand"),
         (name = "service", description = "Health, metrics and this document"),
     )
 )]
@@ -60,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(endpoints::routes())
         .merge(events::routes())
         .merge(event_types::routes())
+        .merge(portal_sessions::routes())
         .merge(service_routes::routes())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);

@@ -450,10 +450,11 @@ pub(super) async fn secret(
     Path((_, id)): Path<(String, String)>,
 ) -> Response {
     match load(&state, &session, &account, &id).await {
-        Ok(e) => {
-            Json(serde_json::json!({"secret": e.secret, "updated_at": format_time(e.updated_at)}))
-                .into_response()
-        }
+        Ok(e) => (
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            Json(serde_json::json!({"secret": e.secret, "updated_at": format_time(e.updated_at)})),
+        )
+            .into_response(),
         Err(r) => r,
     }
 }

@@ -3,14 +3,17 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::brand::Look;
 use super::csrf::{tokens_match, FormData};
+use super::guard::cookie_site;
 use super::session::{self, Session};
 use super::urls::{self, Urls};
 use super::{check_csrf, page_with_status};
-use crate::auth::Caller;
+use crate::auth::{hash_token, Caller};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "hookline_login_csrf";
@@ -18,6 +21,7 @@ const LOGIN_CSRF_COOKIE: &str = "hookline_login_csrf";
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
+    look: Look,
     csrf: String,
     error: Option<String>,
     notice: Option<String>,
@@ -38,12 +42,18 @@ pub(super) async fn home(session: Result<Session, Response>) -> Redirect {
     }
 }
 
-fn login_page(status: StatusCode, error: Option<String>, notice: Option<String>) -> Response {
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
     // A fresh double-submit token: the cookie and the hidden field must match.
     let token = hookline_core::secret::generate_token("");
     let mut response = page_with_status(
         status,
         &LoginPage {
+            look: Look::configured(state),
             csrf: token.clone(),
             error,
             notice,
@@ -59,24 +69,21 @@ fn login_page(status: StatusCode, error: Option<String>, notice: Option<String>)
 }
 
 /// The login form.
-pub(super) async fn form(uri: axum::http::Uri) -> Response {
+pub(super) async fn form(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
     let notice = uri
         .query()
         .is_some_and(|q| q.contains("bye"))
         .then(|| "You are logged out.".to_string());
-    login_page(StatusCode::OK, None, notice)
+    login_page(&state, StatusCode::OK, None, notice)
 }
 
 /// Checks the token and starts a session.
-pub(super) async fn submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(super) async fn submit(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
     let form = FormData::parse(&body);
-    let expected = session::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let expected = login_csrf_cookie(&parts).unwrap_or_default();
     if expected.is_empty() || !tokens_match(form.get("csrf").as_deref(), &expected) {
         return login_page(
+            &state,
             StatusCode::FORBIDDEN,
             Some("The login form expired (missing CSRF token). Please try again.".into()),
             None,
@@ -84,6 +91,7 @@ pub(super) async fn submit(
     }
     let Some(token) = form.get("token") else {
         return login_page(
+            &state,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("Paste an API key or the admin token.".into()),
             None,
@@ -92,6 +100,7 @@ pub(super) async fn submit(
     let caller = match state.auth.caller(&token).await {
         Ok(caller) => caller,
         Err(_) => return login_page(
+            &state,
             StatusCode::UNAUTHORIZED,
             Some(
                 "That key was not accepted. Use an account API key (hk_live_…) or the admin token."
@@ -100,28 +109,51 @@ pub(super) async fn submit(
             None,
         ),
     };
-    let key = match session::key(&state).await {
-        Ok(key) => key,
+    let key_hash = matches!(caller, Caller::Account(_)).then(|| hash_token(&token));
+    let site = cookie_site(&state.config, &parts, false);
+    let cookie = match session::start(&state, &caller, key_hash, site).await {
+        Ok(cookie) => cookie,
         Err(response) => return response,
     };
-    let secure = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https");
     let mut response = Redirect::to(&home_of(&caller)).into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, session::start(&key, &caller, secure));
+    response.headers_mut().append(header::SET_COOKIE, cookie);
     response
 }
 
-/// Ends the session.
-pub(super) async fn logout(session: Session, body: Bytes) -> Response {
+fn login_csrf_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == LOGIN_CSRF_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Ends the session on the server (a copy of the cookie stops working too).
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
     if let Err(response) = check_csrf(&session, &FormData::parse(&body)) {
         return response;
     }
+    if let Err(err) = state.store.end_dashboard_session(session.id_hash()).await {
+        return super::message(
+            &session,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not logged out",
+            &format!("The session could not be ended ({err}); try again."),
+        );
+    }
     let mut response = Redirect::to("/dashboard/login?bye").into_response();
+    let site = cookie_site(&state.config, &parts, session.portal);
     response
         .headers_mut()
-        .append(header::SET_COOKIE, session::end());
+        .append(header::SET_COOKIE, session::cleared(site));
     response
 }

@@ -1,19 +1,24 @@
 //! The merchant dashboard at `/dashboard`: server-rendered pages (askama
 //! templates compiled into the binary), a stylesheet and a little script,
 //! nothing loaded from the internet. Rules come from `service/`; this module
-//! only renders and routes. Logged-in forms carry a CSRF token.
+//! only renders and routes. Logged-in forms carry a CSRF token; sessions live
+//! in the store (`session.rs`), portal links open them (`portal.rs`), and
+//! `guard.rs` adds the security headers and enforces read-only sessions.
 
 // Page helpers answer `Err(Response)` with the finished error page; boxing a
 // response that is returned at once would only add an allocation.
 #![allow(clippy::result_large_err)]
 
 mod accounts;
+mod brand;
 mod chart;
 mod csrf;
 mod endpoint_form;
 mod endpoints;
 mod events;
+mod guard;
 mod login;
+mod portal;
 mod session;
 mod urls;
 
@@ -29,6 +34,7 @@ use crate::auth::Caller;
 use crate::scope::{Front, Scoped};
 use crate::service::ServiceError;
 use crate::state::AppState;
+use brand::Look;
 use session::Session;
 
 /// The dashboard's routes.
@@ -38,9 +44,14 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard", get(login::home))
         .route("/dashboard/login", get(login::form).post(login::submit))
-        .route("/dashboard/logout", post(login::logout))
+        .route(urls::LOGOUT, post(login::logout))
+        .route("/dashboard/portal/{token}", get(portal::open))
         .route("/dashboard/assets/app.css", get(stylesheet))
         .route("/dashboard/assets/app.js", get(script))
+        .route(
+            "/dashboard/assets/accent/{file}",
+            get(brand::accent_stylesheet),
+        )
         .route("/dashboard/accounts", get(accounts::list))
         .route(
             &format!("{account}/endpoints"),
@@ -84,30 +95,47 @@ pub fn router(state: AppState) -> Router {
             &format!("{account}/events/{{event_id}}/resend"),
             post(events::resend),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 
 async fn stylesheet() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         include_str!("assets/app.css"),
     )
 }
 
 async fn script() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         include_str!("assets/app.js"),
     )
 }
 
-/// What the page frame needs: title, navigation and the session's CSRF token.
+/// What the page frame needs: title, navigation, brand and the session's
+/// CSRF token. A portal page has no global navigation and no logout (it
+/// would strand the frame); a "back" link leads to its `return_url`.
 pub(crate) struct Layout {
     pub(crate) title: String,
     pub(crate) account: Option<String>,
     pub(crate) section: &'static str,
     pub(crate) csrf: String,
     pub(crate) is_admin: bool,
+    pub(crate) signed_in: bool,
+    pub(crate) portal: bool,
+    pub(crate) read_only: bool,
+    pub(crate) return_url: String,
+    pub(crate) look: Look,
 }
 
 impl Layout {
@@ -123,6 +151,27 @@ impl Layout {
             section,
             csrf: session.csrf(),
             is_admin: session.is_admin(),
+            signed_in: true,
+            portal: session.portal,
+            read_only: session.read_only,
+            return_url: session.return_url.clone().unwrap_or_default(),
+            look: session.look.clone(),
+        }
+    }
+
+    /// The frame of a page shown without a session.
+    pub(crate) fn anonymous(look: Look, title: impl Into<String>) -> Self {
+        Layout {
+            title: title.into(),
+            account: None,
+            section: "",
+            csrf: String::new(),
+            is_admin: false,
+            signed_in: false,
+            portal: false,
+            read_only: false,
+            return_url: String::new(),
+            look,
         }
     }
 }
@@ -163,6 +212,21 @@ pub(crate) fn message(
 ) -> Response {
     let page = MessagePage {
         layout: Layout::new(session, heading, None, ""),
+        heading: heading.into(),
+        text: text.into(),
+    };
+    page_with_status(status, &page)
+}
+
+/// A plain page for a visitor without a session (a refused portal link).
+pub(crate) async fn anonymous_message(
+    state: &AppState,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> Response {
+    let page = MessagePage {
+        layout: Layout::anonymous(Look::configured(state), heading),
         heading: heading.into(),
         text: text.into(),
     };

@@ -1,41 +1,58 @@
-//! Dashboard sessions: a signed cookie naming the caller (the admin or one
-//! account), with an expiry and a nonce. The signing key is a random value
-//! kept in the store, so every node of a fleet accepts the same cookies.
-//! Logging in takes an account API key or the admin token.
+//! Dashboard sessions, kept server-side. The cookie holds a random token;
+//! the store keeps only its SHA-256 with whom it is for (the admin or one
+//! account), whether it is read-only or a portal session, and when it ends.
+//! Logging out deletes the row, so a copied cookie stops working, and
+//! deleting the account or the API key that made a session ends it too.
+//! CSRF tokens are an HMAC of the session's hash under a key kept in the
+//! store, so any node of a fleet checks them.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use chrono::{Duration, Utc};
 use hmac::{Hmac, Mac};
+use hookline_store::{DashboardSession, SessionKind};
 use sha2::Sha256;
 
+use super::brand::Look;
 use super::urls;
-use crate::auth::Caller;
+use crate::auth::{hash_token, Caller};
 use crate::state::AppState;
 
 pub(crate) const COOKIE: &str = "hookline_session";
 const KEY_SETTING: &str = "dashboard_session_key";
-const LIFETIME_SECS: i64 = 12 * 3600;
+/// How long a login lasts (a portal session lasts as long as its link said).
+const LOGIN_LIFETIME_HOURS: i64 = 12;
 
-/// A logged-in dashboard user.
+/// A signed-in dashboard user.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub(crate) caller: Caller,
-    nonce: String,
+    /// Shows everything, changes nothing, reveals no secret.
+    pub(crate) read_only: bool,
+    /// Opened from a portal link: no global navigation, no logout.
+    pub(crate) portal: bool,
+    /// Where the portal's "back" link leads.
+    pub(crate) return_url: Option<String>,
+    /// The brand its pages wear.
+    pub(crate) look: Look,
+    id_hash: String,
     key: Vec<u8>,
 }
 
 impl Session {
     /// The CSRF token every form of this session must carry.
     pub(crate) fn csrf(&self) -> String {
-        hex(&mac(&self.key, &format!("csrf|{}", self.nonce)))
+        hex::encode(mac(&self.key, &format!("csrf|{}", self.id_hash)))
     }
 
     pub(crate) fn is_admin(&self) -> bool {
         self.caller == Caller::Admin
+    }
+
+    pub(crate) fn id_hash(&self) -> &str {
+        &self.id_hash
     }
 }
 
@@ -45,11 +62,7 @@ fn mac(key: &[u8], text: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The session signing key, created once per database (a read after that).
+/// The CSRF key, created once per database (a read after that).
 pub(crate) async fn key(state: &AppState) -> Result<Vec<u8>, Response> {
     let stored = match state.store.setting(KEY_SETTING).await {
         Ok(Some(key)) => Ok(key),
@@ -64,80 +77,132 @@ pub(crate) async fn key(state: &AppState) -> Result<Vec<u8>, Response> {
         .map_err(|err| crate::error::ApiError::from(err).into_response())
 }
 
-/// A `Set-Cookie` value starting a session for `caller`.
-pub(crate) fn start(key: &[u8], caller: &Caller, secure: bool) -> HeaderValue {
-    let who = match caller {
-        Caller::Admin => "admin".to_string(),
-        Caller::Account(id) => format!("acct:{id}"),
+/// How a session cookie must be set for the browser to send it back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CookieSite {
+    /// The dashboard is served over https (configuration or a trusted proxy).
+    pub(crate) https: bool,
+    /// A portal session that other origins may frame: the cookie must be
+    /// `SameSite=None; Secure; Partitioned` to travel inside a cross-site
+    /// frame (Chromium treats http://localhost and 127.0.0.1 as secure).
+    pub(crate) framed: bool,
+    /// A portal session opened by a cross-site redirect: `Lax` so the
+    /// redirected navigation carries it.
+    pub(crate) portal: bool,
+}
+
+/// A `Set-Cookie` value holding `token` for `max_age_secs`.
+pub(crate) fn cookie(token: &str, max_age_secs: i64, site: CookieSite) -> HeaderValue {
+    let attributes = if site.framed {
+        "; SameSite=None; Secure; Partitioned"
+    } else if site.portal && site.https {
+        "; SameSite=Lax; Secure"
+    } else if site.portal {
+        "; SameSite=Lax"
+    } else if site.https {
+        "; SameSite=Strict; Secure"
+    } else {
+        "; SameSite=Strict"
     };
-    let expires = chrono::Utc::now().timestamp() + LIFETIME_SECS;
-    let nonce = hookline_core::secret::generate_token("");
-    let payload = format!("{who}|{expires}|{nonce}");
-    let value = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(&payload),
-        hex(&mac(key, &payload))
-    );
-    let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age={LIFETIME_SECS}{secure}"
+        "{COOKIE}={token}; Path=/dashboard; HttpOnly; Max-Age={max_age_secs}{attributes}"
     ))
-    .expect("base64 and hex are valid header text")
+    .expect("hex tokens are valid header text")
 }
 
-/// A `Set-Cookie` value ending the session.
-pub(crate) fn end() -> HeaderValue {
-    HeaderValue::from_static(
-        "hookline_session=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0",
-    )
+/// A `Set-Cookie` value clearing the cookie (the row is deleted separately).
+pub(crate) fn cleared(site: CookieSite) -> HeaderValue {
+    cookie("", 0, site)
 }
 
-/// The value of cookie `name`.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// Starts a login session for `caller`; `api_key_hash` ties it to the key.
+pub(crate) async fn start(
+    state: &AppState,
+    caller: &Caller,
+    api_key_hash: Option<String>,
+    site: CookieSite,
+) -> Result<HeaderValue, Response> {
+    let token = hookline_core::secret::generate_token("");
+    let now = Utc::now();
+    let row = DashboardSession {
+        id_hash: hash_token(&token),
+        kind: SessionKind::Session,
+        account_id: match caller {
+            Caller::Admin => None,
+            Caller::Account(id) => Some(id.clone()),
+        },
+        api_key_hash,
+        read_only: false,
+        portal: false,
+        return_url: None,
+        created_at: now,
+        expires_at: now + Duration::hours(LOGIN_LIFETIME_HOURS),
+    };
+    state
+        .store
+        .create_dashboard_session(&row)
+        .await
+        .map_err(|err| crate::error::ApiError::from(err).into_response())?;
+    Ok(cookie(&token, LOGIN_LIFETIME_HOURS * 3600, site))
+}
+
+/// Every value of our cookie in the request (a framed and a first-party
+/// cookie may both be sent).
+fn tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+        .filter(|(k, v)| *k == COOKIE && !v.is_empty())
+        .map(|(_, v)| v)
 }
 
-fn parse(key: &[u8], value: &str) -> Option<Session> {
-    let (encoded, signature) = value.split_once('.')?;
-    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()?;
-    if !super::csrf::tokens_match(Some(signature), &hex(&mac(key, &payload))) {
-        return None;
+/// The live session named by the request's cookie, if any.
+pub(crate) async fn load(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, Response> {
+    for token in tokens(headers) {
+        let id_hash = hash_token(token);
+        let found = state
+            .store
+            .dashboard_session(&id_hash, Utc::now())
+            .await
+            .map_err(|err| crate::error::ApiError::from(err).into_response())?;
+        let Some(row) = found else { continue };
+        let look = super::brand::look(state, row.account_id.as_deref()).await;
+        return Ok(Some(Session {
+            caller: match row.account_id {
+                None => Caller::Admin,
+                Some(id) => Caller::Account(id),
+            },
+            read_only: row.read_only,
+            portal: row.portal,
+            return_url: row.return_url,
+            look,
+            id_hash,
+            key: key(state).await?,
+        }));
     }
-    let mut parts = payload.splitn(3, '|');
-    let who = parts.next()?;
-    let expires: i64 = parts.next()?.parse().ok()?;
-    let nonce = parts.next()?.to_string();
-    if expires < chrono::Utc::now().timestamp() {
-        return None;
-    }
-    let caller = match who {
-        "admin" => Caller::Admin,
-        other => Caller::Account(other.strip_prefix("acct:")?.to_string()),
-    };
-    Some(Session {
-        caller,
-        nonce,
-        key: key.to_vec(),
-    })
+    Ok(None)
 }
 
 impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
+    /// The session the guard found (`guard.rs`), else a fresh lookup; no
+    /// session sends the browser to the login page.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = key(state).await?;
-        cookie(&parts.headers, COOKIE)
-            .and_then(|value| parse(&key, &value))
+        if let Some(session) = parts.extensions.get::<Session>() {
+            return Ok(session.clone());
+        }
+        load(state, &parts.headers)
+            .await?
             .ok_or_else(|| Redirect::to(urls::LOGIN).into_response())
     }
 }
@@ -146,26 +211,27 @@ impl FromRequestParts<AppState> for Session {
 mod tests {
     use super::*;
 
+    fn site(https: bool, framed: bool, portal: bool) -> String {
+        cookie(
+            "abc",
+            60,
+            CookieSite {
+                https,
+                framed,
+                portal,
+            },
+        )
+        .to_str()
+        .unwrap()
+        .to_string()
+    }
+
     #[test]
-    fn sessions_round_trip_and_reject_tampering() {
-        let key = b"k".to_vec();
-        let header = start(&key, &Caller::Account("acct_1".into()), false);
-        let value = header
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .trim_start_matches("hookline_session=")
-            .to_string();
-        let session = parse(&key, &value).unwrap();
-        assert_eq!(session.caller, Caller::Account("acct_1".into()));
-        assert!(parse(b"other key", &value).is_none());
-        let forged = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode("admin|9999999999|x"),
-            value.split('.').nth(1).unwrap()
-        );
-        assert!(parse(&key, &forged).is_none());
+    fn cookies_fit_where_the_dashboard_is_shown() {
+        assert!(site(false, false, false).ends_with("SameSite=Strict"));
+        assert!(site(true, false, false).ends_with("SameSite=Strict; Secure"));
+        assert!(site(false, false, true).ends_with("SameSite=Lax"));
+        assert!(site(false, true, true).ends_with("SameSite=None; Secure; Partitioned"));
+        assert!(site(true, false, false).contains("HttpOnly"));
     }
 }

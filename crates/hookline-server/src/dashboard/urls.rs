@@ -6,6 +6,11 @@ pub(crate) struct Urls<'a> {
 }
 
 impl Urls<'_> {
+    /// Where an account's user lands.
+    pub(crate) fn home(&self) -> String {
+        self.endpoints()
+    }
+
     pub(crate) fn endpoints(&self) -> String {
         format!("/dashboard/accounts/{}/endpoints", self.account)
     }
@@ -28,4 +33,5 @@ impl Urls<'_> {
 }
 
 pub(crate) const LOGIN: &str = "/dashboard/login";
+pub(crate) const LOGOUT: &str = "/dashboard/logout";
 pub(crate) const ACCOUNTS: &str = "/dashboard/accounts";

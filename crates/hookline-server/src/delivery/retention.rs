@@ -1,6 +1,6 @@
 //! Deletes events (with their deliveries and attempts) older than the
 //! retention period, in small batches with pauses so delivery never waits
-//! behind a long delete.
+//! behind a long delete; and expired dashboard sessions and portal links.
 
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ pub(super) async fn run(store: SharedStore, retention: Duration, shutdown: Cance
         }
         if purged > 0 {
             tracing::info!(purged, "purged events older than the retention period");
+        }
+        if let Err(err) = store.purge_dashboard_sessions(Utc::now()).await {
+            tracing::warn!(error = %err, "could not purge expired dashboard sessions");
         }
     }
 }

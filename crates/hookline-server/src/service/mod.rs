@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod endpoints;
 pub mod error;
 pub mod events;
+pub mod portal;
 
 use std::sync::Arc;
 

@@ -26,13 +26,19 @@ pub enum Backend {
 #[macro_export]
 macro_rules! both {
     ($name:ident, |$server:ident| $body:block) => {
+        $crate::both!($name, $crate::harness::Options::default(), |$server| $body);
+    };
+    ($name:ident, $options:expr, |$server:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let Some($server) =
-                    $crate::harness::TestServer::start($crate::harness::Backend::Sqlite).await
+                let Some($server) = $crate::harness::TestServer::start_with(
+                    $crate::harness::Backend::Sqlite,
+                    $options,
+                )
+                .await
                 else {
                     return;
                 };
@@ -40,8 +46,11 @@ macro_rules! both {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some($server) =
-                    $crate::harness::TestServer::start($crate::harness::Backend::Postgres).await
+                let Some($server) = $crate::harness::TestServer::start_with(
+                    $crate::harness::Backend::Postgres,
+                    $options,
+                )
+                .await
                 else {
                     return;
                 };

@@ -13,5 +13,6 @@ mod delivery;
 mod endpoints;
 mod events;
 mod flooding;
+mod portal;
 mod service;
 mod slow_clients;

@@ -20,6 +20,7 @@
 
 mod engine;
 mod events;
+mod portal;
 mod publish;
 mod record;
 mod rows;
@@ -36,7 +37,10 @@ use sqlx::{Executor, PgPool};
 use crate::types::*;
 use crate::{OpenOptions, Store, StoreError, StoreResult};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_portal.sql"),
+];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
 /// Connections for API and dashboard reads, test sends, resends and upkeep.
@@ -228,6 +232,47 @@ impl Store for PgStore {
 
     async fn account_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<String>> {
         tenant::account_for_key_hash(&self.db, key_hash).await
+    }
+
+    async fn delete_api_key(&self, account_id: &str, key_id: &str) -> StoreResult<()> {
+        portal::delete_api_key(&self.db, account_id, key_id).await
+    }
+
+    async fn create_dashboard_session(&self, session: &DashboardSession) -> StoreResult<()> {
+        portal::create_session(&self.db, session).await
+    }
+
+    async fn dashboard_session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<DashboardSession>> {
+        portal::live_session(&self.db, id_hash, now).await
+    }
+
+    async fn redeem_portal_link(
+        &self,
+        link_hash: &str,
+        session_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<DashboardSession>> {
+        portal::redeem_link(&self.db, link_hash, session_hash, now).await
+    }
+
+    async fn end_dashboard_session(&self, id_hash: &str) -> StoreResult<()> {
+        portal::end_session(&self.db, id_hash).await
+    }
+
+    async fn purge_dashboard_sessions(&self, now: Timestamp) -> StoreResult<u64> {
+        portal::purge_sessions(&self.db, now).await
+    }
+
+    async fn account_branding(&self, account_id: &str) -> StoreResult<Option<Branding>> {
+        portal::branding(&self.db, account_id).await
+    }
+
+    async fn set_account_branding(&self, account_id: &str, branding: &Branding) -> StoreResult<()> {
+        portal::set_branding(&self.db, account_id, branding).await
     }
 
     async fn list_event_types(&self) -> StoreResult<Vec<EventType>> {

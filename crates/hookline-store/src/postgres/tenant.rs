@@ -108,7 +108,15 @@ pub(super) async fn delete_account(db: &PgPool, id: &str) -> StoreResult<()> {
         .execute(&mut *tx)
         .await?;
     not_found_if_zero(done.rows_affected())?;
-    for table in ["api_keys", "endpoints", "events", "deliveries", "attempts"] {
+    for table in [
+        "api_keys",
+        "endpoints",
+        "events",
+        "deliveries",
+        "attempts",
+        "dashboard_sessions",
+        "account_branding",
+    ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
             .bind(id)
             .execute(&mut *tx)

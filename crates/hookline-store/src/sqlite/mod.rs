@@ -8,6 +8,7 @@
 
 mod engine;
 mod events;
+mod portal;
 mod rows;
 mod tenant;
 mod writer;
@@ -25,7 +26,10 @@ use crate::types::*;
 use crate::{Store, StoreError, StoreResult};
 use writer::{run_writer, Job, Queued, WriterCounters};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_portal.sql"),
+];
 const READERS: usize = 4;
 
 /// The embedded store. Cheap to share behind an `Arc`.
@@ -315,6 +319,59 @@ impl Store for SqliteStore {
     async fn account_for_key_hash(&self, key_hash: &str) -> StoreResult<Option<String>> {
         let hash = key_hash.to_string();
         self.read(move |c| tenant::account_for_key_hash(c, &hash))
+            .await
+    }
+
+    async fn delete_api_key(&self, account_id: &str, key_id: &str) -> StoreResult<()> {
+        let (account, key) = (account_id.to_string(), key_id.to_string());
+        self.write(move |c| portal::delete_api_key(c, &account, &key))
+            .await
+    }
+
+    async fn create_dashboard_session(&self, session: &DashboardSession) -> StoreResult<()> {
+        let session = session.clone();
+        self.write(move |c| portal::create_session(c, &session))
+            .await
+    }
+
+    async fn dashboard_session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<DashboardSession>> {
+        let hash = id_hash.to_string();
+        self.read(move |c| portal::live_session(c, &hash, now))
+            .await
+    }
+
+    async fn redeem_portal_link(
+        &self,
+        link_hash: &str,
+        session_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<DashboardSession>> {
+        let (link, session) = (link_hash.to_string(), session_hash.to_string());
+        self.write(move |c| portal::redeem_link(c, &link, &session, now))
+            .await
+    }
+
+    async fn end_dashboard_session(&self, id_hash: &str) -> StoreResult<()> {
+        let hash = id_hash.to_string();
+        self.write(move |c| portal::end_session(c, &hash)).await
+    }
+
+    async fn purge_dashboard_sessions(&self, now: Timestamp) -> StoreResult<u64> {
+        self.write(move |c| portal::purge_sessions(c, now)).await
+    }
+
+    async fn account_branding(&self, account_id: &str) -> StoreResult<Option<Branding>> {
+        let account = account_id.to_string();
+        self.read(move |c| portal::branding(c, &account)).await
+    }
+
+    async fn set_account_branding(&self, account_id: &str, branding: &Branding) -> StoreResult<()> {
+        let (account, branding) = (account_id.to_string(), branding.clone());
+        self.write(move |c| portal::set_branding(c, &account, &branding))
             .await
     }
 

@@ -86,7 +86,15 @@ pub(super) fn update_account(c: &Connection, a: &Account) -> StoreResult<()> {
 
 pub(super) fn delete_account(c: &Connection, id: &str) -> StoreResult<()> {
     not_found_if_zero(c.execute("DELETE FROM accounts WHERE id = ?1", [id])?)?;
-    for table in ["api_keys", "endpoints", "events", "deliveries", "attempts"] {
+    for table in [
+        "api_keys",
+        "endpoints",
+        "events",
+        "deliveries",
+        "attempts",
+        "dashboard_sessions",
+        "account_branding",
+    ] {
         c.execute(&format!("DELETE FROM {table} WHERE account_id = ?1"), [id])?;
     }
     Ok(())

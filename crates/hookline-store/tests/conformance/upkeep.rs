@@ -148,11 +148,16 @@ async fn postgres_nodes_starting_together_migrate_once() {
     for node in starting {
         assert_eq!(node.await.unwrap().unwrap(), "postgres");
     }
+    // Every version once, none missing (whatever the number of migrations).
+    let applied = schema
+        .scalar("SELECT COUNT(*) FROM schema_migrations")
+        .await;
+    assert!(applied >= 1);
     assert_eq!(
         schema
-            .scalar("SELECT COUNT(*) FROM schema_migrations")
+            .scalar("SELECT MAX(version) FROM schema_migrations")
             .await,
-        1
+        applied
     );
     assert_eq!(schema.scalar("SELECT COUNT(*) FROM deliveries").await, 0);
 }
