@@ -114,6 +114,62 @@ conformance!(failing_writes_do_not_undo_concurrent_ones, |t| {
     assert_eq!(listed_sorted, stored);
 });
 
+conformance!(callers_that_give_up_leave_no_transaction_behind, |t| {
+    // Callers dropped at any point of a transactional write (a client
+    // hanging up, a timeout), e.g. while its BEGIN or COMMIT is on the wire: no
+    // connection may go back to the pool inside a transaction, or the next
+    // caller's statements would run in it.
+    let s = &t.store;
+    let a = account(s).await;
+    let ep = endpoint(s, &a, &[]).await;
+    for n in 0..400u64 {
+        let mut changed = ep.clone();
+        changed.description = format!("attempt {n}");
+        let wait = std::time::Duration::from_micros(n * 7 % 1500);
+        let _ = tokio::time::timeout(wait, s.update_endpoint(&changed)).await;
+    }
+    if t.is_postgres() {
+        // Whatever the callers left runs to its end by itself; nothing sits
+        // idle inside a transaction for long.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(
+            t.scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' \
+                 AND state_change < now() - interval '1 second' \
+                 AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            .await,
+            0,
+            "a pooled connection was left inside a transaction"
+        );
+    }
+    // Single-statement writes commit by themselves, unless they run inside
+    // a transaction someone left open on their connection.
+    for n in 0..40 {
+        s.create_account(&new_account(&format!("Merchant {n}")), ACCOUNT_SECRET)
+            .await
+            .unwrap();
+    }
+    // Seen from a connection of its own: every write was committed.
+    eventually_scalar(&t, "SELECT COUNT(*) FROM accounts", 41).await;
+});
+
+/// Waits (up to 10 s) until `sql` answers `expected`.
+async fn eventually_scalar(t: &TestStore, sql: &str, expected: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = t.scalar(sql).await;
+        if got == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql} answered {got}, expected {expected}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 conformance!(accounts_page_in_creation_order, |t| {
     let s = &t.store;
     let mut ids = Vec::new();
