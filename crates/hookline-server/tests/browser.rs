@@ -9,8 +9,6 @@
 
 #[path = "it/harness.rs"]
 mod harness;
-#[path = "it/pg.rs"]
-mod pg;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -10,24 +10,12 @@
 /// `$t` bound to the [`harness::TestStore`].
 macro_rules! conformance {
     ($name:ident, |$t:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let $t = $crate::harness::TestStore::sqlite().await;
-                $body
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let Some($t) = $crate::harness::TestStore::postgres().await else {
-                    return;
-                };
-                $body
-            }
-        }
+        hookline_testkit::both_backends!(
+            threads = 4,
+            $crate::harness::TestStore::start,
+            $name,
+            |$t| $body
+        );
     };
 }
 

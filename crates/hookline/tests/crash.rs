@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
+use hookline_testkit::ScratchDatabase;
 use serde_json::{json, Value};
 
 const ADMIN: &str = "crash-test-admin";
@@ -256,11 +257,9 @@ async fn kill_9_mid_stream_loses_no_accepted_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_of_three_loses_nothing_when_one_node_dies() {
-    let Ok(admin_url) = std::env::var("HOOKLINE_TEST_PG_URL") else {
-        eprintln!("HOOKLINE_TEST_PG_URL is not set: skipping the PostgreSQL fleet test");
+    let Some(database) = ScratchDatabase::create("hookline_crash").await else {
         return;
     };
-    let database = TestDatabase::create(&admin_url).await;
     let counter = Counter::default();
     let receiver = counter.start(Duration::from_millis(50)).await;
     let mut nodes = vec![
@@ -296,55 +295,4 @@ async fn a_fleet_of_three_loses_nothing_when_one_node_dies() {
         accepted.len()
     );
     drop(nodes);
-}
-
-/// A fresh PostgreSQL database, dropped at the end.
-struct TestDatabase {
-    url: String,
-    name: String,
-    admin_url: String,
-}
-
-impl TestDatabase {
-    async fn create(admin_url: &str) -> TestDatabase {
-        use sqlx::Connection;
-        let name = format!("hookline_crash_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(admin_url)
-            .await
-            .expect("PostgreSQL answers");
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-        TestDatabase {
-            url: format!("{base}/{name}"),
-            name,
-            admin_url: admin_url.to_string(),
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
 }

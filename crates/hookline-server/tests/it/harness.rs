@@ -15,48 +15,21 @@ use tokio_util::sync::CancellationToken;
 
 pub const ADMIN: &str = "test-admin-token";
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use hookline_testkit::Backend;
 
-/// Generates one test per backend from one body: `name::sqlite`, `name::postgres`.
+/// Generates one test per backend from one body: `name::sqlite`, `name::postgres`;
+/// `both!(name, options, |s| …)` starts the servers with `options`.
 #[macro_export]
 macro_rules! both {
     ($name:ident, |$server:ident| $body:block) => {
         $crate::both!($name, $crate::harness::Options::default(), |$server| $body);
     };
     ($name:ident, $options:expr, |$server:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let Some($server) = $crate::harness::TestServer::start_with(
-                    $crate::harness::Backend::Sqlite,
-                    $options,
-                )
-                .await
-                else {
-                    return;
-                };
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some($server) = $crate::harness::TestServer::start_with(
-                    $crate::harness::Backend::Postgres,
-                    $options,
-                )
-                .await
-                else {
-                    return;
-                };
-                $body
-            }
-        }
+        hookline_testkit::both_backends!(
+            |backend| $crate::harness::TestServer::start_with(backend, $options),
+            $name,
+            |$server| $body
+        );
     };
 }
 
@@ -82,7 +55,7 @@ pub struct TestServer {
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
-    _db: Option<crate::pg::TestDatabase>,
+    _db: Option<hookline_testkit::ScratchDatabase>,
 }
 
 impl TestServer {
@@ -103,7 +76,7 @@ impl TestServer {
                 None,
             ),
             Backend::Postgres => {
-                let db = crate::pg::TestDatabase::create().await?;
+                let db = hookline_testkit::ScratchDatabase::create("hookline_it").await?;
                 (db.url.clone(), Some(db))
             }
         };

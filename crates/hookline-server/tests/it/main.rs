@@ -4,7 +4,6 @@
 #![allow(unreachable_pub)]
 
 mod harness;
-mod pg;
 
 mod accounts;
 mod audit;

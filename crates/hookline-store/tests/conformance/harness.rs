@@ -13,10 +13,8 @@ use hookline_store::{
     open, AttemptResult, ClaimRequest, EndpointEffect, NextStep, PageRequest, PublishOutcome,
     PublishRequest, SharedStore, Target,
 };
+use hookline_testkit::{Backend, ScratchSchema};
 use sqlx::Connection;
-
-/// The variable naming the PostgreSQL server the `postgres` variants use.
-const PG_URL_VAR: &str = "HOOKLINE_TEST_PG_URL";
 
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub(crate) const ACCOUNT_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -35,6 +33,15 @@ enum Scratch {
 }
 
 impl TestStore {
+    /// A store on `backend`; `None` for PostgreSQL when
+    /// `HOOKLINE_TEST_PG_URL` is unset.
+    pub(crate) async fn start(backend: Backend) -> Option<TestStore> {
+        match backend {
+            Backend::Sqlite => Some(TestStore::sqlite().await),
+            Backend::Postgres => TestStore::postgres().await,
+        }
+    }
+
     pub(crate) async fn sqlite() -> TestStore {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}/hookline.db", dir.path().display());
@@ -120,44 +127,22 @@ impl TestStore {
     }
 }
 
-/// A schema with a random name in the test database, dropped on drop.
+/// A scratch schema (from the shared test kit) that also answers queries
+/// behind the store's back.
 pub(crate) struct PgSchema {
-    admin_url: String,
-    name: String,
+    scratch: ScratchSchema,
 }
 
 impl PgSchema {
     /// `None` (after a notice) when `HOOKLINE_TEST_PG_URL` is unset.
     pub(crate) async fn create() -> Option<PgSchema> {
-        let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
-            eprintln!("{PG_URL_VAR} is not set: skipping the PostgreSQL variant");
-            return None;
-        };
-        let name = format!(
-            "hookline_test_{}",
-            &Id::generate(IdKind::Event)["evt_".len()..]
-        );
-        let mut conn = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("{PG_URL_VAR} must name a reachable database: {e}"));
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("the test user may create schemas");
-        Some(PgSchema { admin_url, name })
+        let scratch = ScratchSchema::create("hookline_test").await?;
+        Some(PgSchema { scratch })
     }
 
     /// The test URL with the schema as its `search_path`.
     pub(crate) fn url(&self) -> String {
-        let sep = if self.admin_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!(
-            "{}{sep}options=-c%20search_path%3D{}",
-            self.admin_url, self.name
-        )
+        self.scratch.url()
     }
 
     /// The `BIGINT` answer of `sql`, run in this schema.
@@ -170,9 +155,7 @@ impl PgSchema {
             .await
             .expect("the query answers")
     }
-}
 
-impl PgSchema {
     /// Runs `sql` in this schema.
     pub(crate) async fn execute(&self, sql: &str) {
         let mut conn = sqlx::PgConnection::connect(&self.url())
@@ -182,27 +165,6 @@ impl PgSchema {
             .execute(&mut conn)
             .await
             .expect("the statement runs");
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime, which cannot be blocked on.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for clean-up");
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
     }
 }
 
