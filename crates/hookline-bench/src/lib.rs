@@ -13,6 +13,7 @@
 mod api;
 mod cpu;
 mod progress;
+mod queries;
 mod receiver;
 mod relay;
 mod report;
@@ -24,6 +25,7 @@ mod summary;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use queries::dashboard_queries;
 pub use report::{CpuRow, Figure, Report, Target, WriterRow};
 pub use server::serve;
 pub use sizing::StatementCount;

@@ -49,6 +49,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Time the events list and search with a large account (seeds
+    /// `--events` events, default 1000000) and print a Markdown table.
+    DashboardQueries {
+        /// Requests per query.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+    },
     /// Run a Hookline node configured by HOOKLINE_* variables (internal:
     /// the benchmark's server under test).
     #[command(hide = true)]
@@ -67,6 +74,14 @@ fn main() -> ExitCode {
             let statements = init_server_logging();
             runtime.block_on(hookline_bench::serve(args, statements))
         }
+        Some(Command::DashboardQueries { samples }) => runtime.block_on(async {
+            let events = cli.events.unwrap_or(1_000_000);
+            let table =
+                hookline_bench::dashboard_queries(cli.database_url.as_deref(), events, samples)
+                    .await?;
+            println!("{table}");
+            Ok(())
+        }),
         None => runtime.block_on(bench(cli)),
     };
     match result {

@@ -345,9 +345,25 @@ async fn portal_frames() {
     wait_for_text(&c, "Endpoint added").await;
     click(&c, "form[action$='/test'] button").await;
     wait_for_text(&c, "HTTP 200").await;
+    receiver.wait_for(1).await;
+
+    // Search finds an event by the payment id inside its data.
+    s.publish(
+        &account,
+        ADMIN,
+        serde_json::json!({"type": "refund.completed", "id": "evt_refund_77",
+                           "data": {"refund": {"payment_id": "pay_8XkQ31", "amount": 1200}}}),
+    )
+    .await;
+    click(&c, "nav a[href$='/events']").await;
+    wait_for_text(&c, "evt_refund_77").await;
+    fill(&c, "#search", "pay_8XkQ31").await;
+    click(&c, "form.filters button[type=submit]").await;
+    wait_for_text(&c, "value=\"pay_8XkQ31\"").await;
+    let found = c.source().await.unwrap();
+    assert!(found.contains("evt_refund_77") && !found.contains("payment.completed</td>"));
     c.enter_parent_frame().await.unwrap();
     snap(&c, "portal-embedded").await;
-    receiver.wait_for(1).await;
 
     // The same URL a second time is refused.
     into_frame(&c, &platform.embed(&url)).await;

@@ -166,6 +166,17 @@ pub trait Store: Send + Sync + 'static {
         filter: &EventFilter,
         page: PageRequest,
     ) -> StoreResult<Page<ListedEvent>>;
+    /// Events whose id, or a string or whole-number value anywhere inside
+    /// `data` (an order or payment id), is exactly `value`; newest first,
+    /// with the same filters and pages as [`Store::list_events`]. Served by
+    /// an index of values written with the event, never a scan of `data`.
+    async fn search_events(
+        &self,
+        account_id: &str,
+        value: &str,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ListedEvent>>;
     async fn get_event(&self, account_id: &str, event_id: &str) -> StoreResult<Event>;
     /// The event's deliveries, oldest first.
     async fn list_deliveries(&self, account_id: &str, event_id: &str)

@@ -163,6 +163,9 @@ pub(crate) struct EventListParams {
     event_type: Option<String>,
     /// `pending`, `failed` or `succeeded`.
     status: Option<String>,
+    /// Only events whose id, or a string or whole number anywhere in
+    /// `data`, is exactly this value (an order or payment id).
+    search: Option<String>,
     /// Rows per page, 1 to 250 (default 50).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -206,7 +209,7 @@ async fn publish_event(
     )
 }
 
-/// List events, newest first.
+/// List events, newest first; `search` finds them by a value inside `data`.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/events", tag = "events", params(EventListParams),
     responses((status = 200, body = ListResponse<EventOut>), (status = 404, body = ErrorBody)))]
 async fn list_events(
@@ -231,7 +234,7 @@ async fn list_events(
         cursor: params.cursor,
     }
     .page()?;
-    let page = state.store.list_events(&account_id, &filter, page).await?;
+    let page = service::find(&state, &account_id, params.search.as_deref(), &filter, page).await?;
     Ok(Json(ListResponse::from_page(page, |l| {
         EventOut::new(l.event, l.status, None)
     })))

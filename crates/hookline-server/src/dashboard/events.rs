@@ -68,6 +68,7 @@ pub(super) struct ListQuery {
     #[serde(rename = "type")]
     event_type: Option<String>,
     status: Option<String>,
+    search: Option<String>,
     cursor: Option<String>,
 }
 
@@ -80,6 +81,7 @@ struct EventsPage {
     types: Vec<String>,
     chosen_type: String,
     chosen_status: String,
+    search: String,
     next: String,
 }
 
@@ -103,9 +105,15 @@ pub(super) async fn list(
         limit: 50,
         after_seq: q.cursor.as_deref().and_then(|c| c.parse().ok()),
     };
-    let found = match state.store.list_events(&account, &filter, request).await {
+    let search = q
+        .search
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    let found = match service::find(&state, &account, Some(&search), &filter, request).await {
         Ok(found) => found,
-        Err(err) => return failure(&session, "Try again", "", &ServiceError::from(err)),
+        Err(err) => return failure(&session, "Could not search", "", &err),
     };
     let next = match found.next_cursor {
         Some(cursor) => {
@@ -115,6 +123,9 @@ pub(super) async fn list(
             }
             if let Some(s) = status {
                 query.append_pair("status", s.as_str());
+            }
+            if !search.is_empty() {
+                query.append_pair("search", &search);
             }
             query.append_pair("cursor", &cursor);
             format!("{}?{}", urls.events(), query.finish())
@@ -142,6 +153,7 @@ pub(super) async fn list(
         types: state.catalogue.names(),
         chosen_type: chosen_type.unwrap_or_default(),
         chosen_status: status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        search,
         next,
     })
 }

@@ -3,8 +3,9 @@
 //! (`delivery::Intake`); resend and recover wake the scheduler through it.
 
 use chrono::Utc;
+use hookline_core::Page;
 use hookline_core::{Delivery, DeliveryStatus, Event, Id, IdKind, Timestamp};
-use hookline_store::Target;
+use hookline_store::{EventFilter, ListedEvent, PageRequest, Target};
 use sha2::{Digest, Sha256};
 
 use super::error::{ServiceError, ServiceResult};
@@ -273,4 +274,29 @@ pub async fn recover(
         .map_err(|e| ServiceError::from_store(e, &format!("endpoint {endpoint_id}")))?;
     state.services.intake.wake();
     Ok(count)
+}
+
+/// Longest value searched for (the index keeps values of 1 to 200 characters).
+const MAX_SEARCH_CHARS: usize = 200;
+
+/// The account's events, newest first; with a `search` value, only those
+/// whose id or a value inside `data` is exactly it (an order or payment id).
+pub async fn find(
+    state: &AppState,
+    account_id: &str,
+    search: Option<&str>,
+    filter: &EventFilter,
+    page: PageRequest,
+) -> ServiceResult<Page<ListedEvent>> {
+    match search.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(state.store.list_events(account_id, filter, page).await?),
+        Some(value) if value.chars().count() > MAX_SEARCH_CHARS => Err(ServiceError::invalid_field(
+            "search",
+            format!("search for one value of at most {MAX_SEARCH_CHARS} characters, such as an order or payment id"),
+        )),
+        Some(value) => Ok(state
+            .store
+            .search_events(account_id, value, filter, page)
+            .await?),
+    }
 }

@@ -604,3 +604,109 @@ both!(
         assert!(css.contains("--brand: #0a7cff"));
     }
 );
+
+both!(events_are_found_by_a_payment_id_inside_their_data, |s| {
+    let (a, key) = s.account("Acme").await;
+    let (b, other_key) = s.account("Other").await;
+    let mut ids = Vec::new();
+    for (n, payment) in ["pay_111", "pay_222", "pay_111"].iter().enumerate() {
+        let event = s
+            .publish(&a, &key, json!({"type": "payment.completed", "id": format!("evt_order_{n}"),
+                                      "data": {"order": {"payment_id": payment, "number": 1000 + n}}}))
+            .await;
+        ids.push(event["id"].as_str().unwrap().to_string());
+    }
+    s.publish(
+        &b,
+        &other_key,
+        json!({"type": "payment.completed", "data": {"payment_id": "pay_111"}}),
+    )
+    .await;
+    let found = s
+        .expect(
+            200,
+            "GET",
+            &format!("/v1/accounts/{a}/events?search=pay_111&limit=1"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(found["data"][0]["id"], ids[2].as_str());
+    let cursor = found["next_cursor"].as_str().unwrap();
+    let rest = s
+        .expect(
+            200,
+            "GET",
+            &format!("/v1/accounts/{a}/events?search=pay_111&cursor={cursor}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["data"][0]["id"], ids[0].as_str());
+    let by_number = s
+        .expect(
+            200,
+            "GET",
+            &format!("/v1/accounts/{a}/events?search=1001"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(by_number["data"][0]["id"], ids[1].as_str());
+    let typed = s
+        .expect(
+            200,
+            "GET",
+            &format!("/v1/accounts/{a}/events?search=pay_111&type=refund.completed"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert!(typed["data"].as_array().unwrap().is_empty());
+    let long = "x".repeat(201);
+    s.expect(
+        422,
+        "GET",
+        &format!("/v1/accounts/{a}/events?search={long}"),
+        Some(&key),
+        None,
+    )
+    .await;
+
+    // The dashboard's search box, in a portal session.
+    let browser = client();
+    browser
+        .get(portal(&s, &a, &key, json!({})).await)
+        .send()
+        .await
+        .unwrap();
+    let html = browser
+        .get(format!(
+            "{}/dashboard/accounts/{a}/events?search=pay_222",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&ids[1]) && !html.contains(&ids[0]),
+        "only the matching event"
+    );
+    assert!(html.contains("value=\"pay_222\""));
+    let none = browser
+        .get(format!(
+            "{}/dashboard/accounts/{a}/events?search=pay_999",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("No events match"));
+});

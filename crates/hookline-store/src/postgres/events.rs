@@ -101,24 +101,40 @@ pub(super) async fn get_event(
         .ok_or(StoreError::NotFound)
 }
 
+/// Events newest first; with `search`, only those whose id or a value
+/// inside `data` is exactly `search` (walked down `event_search`, see
+/// `crate::search`).
 pub(super) async fn list_events(
     db: &PgPool,
     account: &str,
+    search: Option<&str>,
     filter: &EventFilter,
     page: PageRequest,
 ) -> StoreResult<Page<ListedEvent>> {
-    let sql = format!(
-        "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
-         WHERE e.account_id = $1 AND e.seq < $2 AND ($3::text IS NULL OR e.event_type = $3) \
-         AND ($4::text IS NULL OR ({STATUS_EXPR}) = $4) ORDER BY e.seq DESC LIMIT $5",
-        cols = rows::EVENT_COLUMNS,
-    );
+    let sql = match search {
+        None => format!(
+            "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
+             WHERE e.account_id = $1 AND e.seq < $2 AND ($3::text IS NULL OR e.event_type = $3) \
+             AND ($4::text IS NULL OR ({STATUS_EXPR}) = $4) AND $6::text IS NULL \
+             ORDER BY e.seq DESC LIMIT $5",
+            cols = rows::EVENT_COLUMNS,
+        ),
+        Some(_) => format!(
+            "SELECT {cols}, {STATUS_EXPR} AS status FROM event_search s \
+             JOIN events e ON e.seq = s.event_seq AND e.account_id = s.account_id \
+             WHERE s.account_id = $1 AND s.token = $6 AND s.event_seq < $2 \
+             AND ($3::text IS NULL OR e.event_type = $3) AND ($4::text IS NULL OR ({STATUS_EXPR}) = $4) \
+             ORDER BY s.event_seq DESC LIMIT $5",
+            cols = rows::EVENT_COLUMNS,
+        ),
+    };
     let found = sqlx::query(&sql)
         .bind(account)
         .bind(page.after_seq.unwrap_or(i64::MAX))
         .bind(&filter.event_type)
         .bind(filter.status.map(DeliveryStatus::as_str))
         .bind(i64::from(page.limit) + 1)
+        .bind(search)
         .fetch_all(db)
         .await?;
     let rows = found

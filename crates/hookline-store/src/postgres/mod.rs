@@ -40,6 +40,7 @@ use crate::{OpenOptions, Store, StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_portal.sql"),
+    include_str!("migrations/0003_event_search.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
@@ -323,7 +324,17 @@ impl Store for PgStore {
         filter: &EventFilter,
         page: PageRequest,
     ) -> StoreResult<Page<ListedEvent>> {
-        events::list_events(&self.db, account_id, filter, page).await
+        events::list_events(&self.db, account_id, None, filter, page).await
+    }
+
+    async fn search_events(
+        &self,
+        account_id: &str,
+        value: &str,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ListedEvent>> {
+        events::list_events(&self.db, account_id, Some(value), filter, page).await
     }
 
     async fn get_event(&self, account_id: &str, event_id: &str) -> StoreResult<Event> {

@@ -201,18 +201,32 @@ pub(super) fn get_event(c: &Connection, account: &str, id: &str) -> StoreResult<
     find_event(c, account, id)?.ok_or(StoreError::NotFound)
 }
 
+/// Events newest first; with `search`, only those whose id or a value
+/// inside `data` is exactly `search` (walked down `event_search`, see
+/// `crate::search`).
 pub(super) fn list_events(
     c: &Connection,
     account: &str,
+    search: Option<&str>,
     filter: &EventFilter,
     page: PageRequest,
 ) -> StoreResult<Page<ListedEvent>> {
-    let sql = format!(
-        "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
-         WHERE e.account_id = ?1 AND e.seq < ?2 AND (?3 IS NULL OR e.event_type = ?3) \
-         AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) ORDER BY e.seq DESC LIMIT ?5",
-        cols = rows::EVENT_COLUMNS,
-    );
+    let sql = match search {
+        None => format!(
+            "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
+             WHERE e.account_id = ?1 AND e.seq < ?2 AND (?3 IS NULL OR e.event_type = ?3) \
+             AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) AND ?6 IS NULL ORDER BY e.seq DESC LIMIT ?5",
+            cols = rows::EVENT_COLUMNS,
+        ),
+        Some(_) => format!(
+            "SELECT {cols}, {STATUS_EXPR} AS status FROM event_search s \
+             JOIN events e ON e.seq = s.event_seq AND e.account_id = s.account_id \
+             WHERE s.account_id = ?1 AND s.token = ?6 AND s.event_seq < ?2 \
+             AND (?3 IS NULL OR e.event_type = ?3) AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) \
+             ORDER BY s.event_seq DESC LIMIT ?5",
+            cols = rows::EVENT_COLUMNS,
+        ),
+    };
     let rows = c
         .prepare_cached(&sql)?
         .query_map(
@@ -221,7 +235,8 @@ pub(super) fn list_events(
                 page.after_seq.unwrap_or(i64::MAX),
                 filter.event_type,
                 filter.status.map(DeliveryStatus::as_str),
-                page.limit + 1
+                page.limit + 1,
+                search
             ],
             |r| {
                 let status: Option<String> = r.get(8)?;

@@ -29,6 +29,7 @@ use writer::{run_writer, Job, Queued, WriterCounters};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_portal.sql"),
+    include_str!("migrations/0003_event_search.sql"),
 ];
 const READERS: usize = 4;
 
@@ -430,7 +431,19 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<ListedEvent>> {
         let (account, filter) = (account_id.to_string(), filter.clone());
-        self.read(move |c| events::list_events(c, &account, &filter, page))
+        self.read(move |c| events::list_events(c, &account, None, &filter, page))
+            .await
+    }
+
+    async fn search_events(
+        &self,
+        account_id: &str,
+        value: &str,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ListedEvent>> {
+        let (account, value, filter) = (account_id.to_string(), value.to_string(), filter.clone());
+        self.read(move |c| events::list_events(c, &account, Some(&value), &filter, page))
             .await
     }
 

@@ -198,3 +198,91 @@ conformance!(account_brands_round_trip, |t| {
     s.delete_account(&a).await.unwrap();
     assert_eq!(s.account_branding(&a).await.unwrap(), None);
 });
+
+/// Ids of a page of events.
+fn ids(page: &hookline_core::Page<ListedEvent>) -> Vec<String> {
+    page.items.iter().map(|l| l.event.id.clone()).collect()
+}
+
+conformance!(events_are_found_by_a_value_inside_their_data, |t| {
+    let s = &t.store;
+    let a = account(s).await;
+    let b = account(s).await;
+    let mut paid = new_event(&a, "payment.completed");
+    paid.data = r#"{"payment_id": "pay_7Hq2", "amount": 4999, "price": 49.99, "paid": true,
+                    "customer": {"email": "ann@example.com", "tags": ["vip", "eu"]}}"#
+        .into();
+    publish(s, &paid).await;
+    let mut refunded = new_event(&a, "refund.completed");
+    refunded.data = r#"{"payment_id": "pay_7Hq2", "refund_id": "re_1"}"#.into();
+    publish(s, &refunded).await;
+    let mut foreign = new_event(&b, "payment.completed");
+    foreign.data = r#"{"payment_id": "pay_7Hq2"}"#.into();
+    publish(s, &foreign).await;
+    let any = EventFilter::default();
+    let search = |value: &'static str, filter: EventFilter| {
+        let s = s.clone();
+        let a = a.clone();
+        async move {
+            s.search_events(&a, value, &filter, PageRequest::first(10))
+                .await
+                .unwrap()
+        }
+    };
+
+    assert_eq!(
+        ids(&search("pay_7Hq2", any.clone()).await),
+        [refunded.id.clone(), paid.id.clone()]
+    );
+    for value in ["4999", "ann@example.com", "vip"] {
+        assert_eq!(
+            ids(&search(value, any.clone()).await),
+            [paid.id.clone()],
+            "{value}"
+        );
+    }
+    for value in ["49.99", "true", "pay_7hq2", "pay_", "customer"] {
+        assert!(
+            search(value, any.clone()).await.items.is_empty(),
+            "{value} is no exact value"
+        );
+    }
+    let by_id = s
+        .search_events(&a, &paid.id, &any, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_id), [paid.id.clone()]);
+    let typed = EventFilter {
+        event_type: Some("payment.completed".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&search("pay_7Hq2", typed).await), [paid.id.clone()]);
+    let failed = EventFilter {
+        status: Some(hookline_core::DeliveryStatus::Failed),
+        ..Default::default()
+    };
+    assert!(search("pay_7Hq2", failed).await.items.is_empty());
+
+    // Pages follow the same cursor as the list.
+    let first = s
+        .search_events(&a, "pay_7Hq2", &any, PageRequest::first(1))
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), [refunded.id.clone()]);
+    let next = PageRequest {
+        limit: 1,
+        after_seq: first.next_cursor.as_deref().map(|c| c.parse().unwrap()),
+    };
+    let second = s.search_events(&a, "pay_7Hq2", &any, next).await.unwrap();
+    assert_eq!(ids(&second), [paid.id.clone()]);
+    assert_eq!(second.next_cursor, None);
+
+    // Deleting the account takes its index rows along.
+    s.delete_account(&a).await.unwrap();
+    assert!(search("pay_7Hq2", any.clone()).await.items.is_empty());
+    let other = s
+        .search_events(&b, "pay_7Hq2", &any, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&other), [foreign.id.clone()]);
+});
