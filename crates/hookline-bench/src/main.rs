@@ -59,7 +59,7 @@ enum Command {
     /// Run a Hookline node configured by HOOKLINE_* variables (internal:
     /// the benchmark's server under test).
     #[command(hide = true)]
-    Serve(hookline_server::ServeArgs),
+    Serve(Box<hookline_server::ServeArgs>),
 }
 
 /// The allocator `hookline` itself uses, so the measured server matches it.
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => {
             let statements = init_server_logging();
-            runtime.block_on(hookline_bench::serve(args, statements))
+            runtime.block_on(hookline_bench::serve(*args, statements))
         }
         Some(Command::DashboardQueries { samples }) => runtime.block_on(async {
             let events = cli.events.unwrap_or(1_000_000);
