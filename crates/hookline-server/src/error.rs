@@ -112,6 +112,18 @@ impl ApiError {
         )
     }
 
+    /// 503: the database's disk is full; said plainly, since the operator
+    /// must act and the client should retry later.
+    pub fn storage_full(err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "the database is full: requests that write are refused until space is freed");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_full",
+            "Hookline's database has no space left, so nothing was stored; what was accepted before is safe. \
+             Retry later: the node recovers by itself once its operator frees disk space.",
+        )
+    }
+
     /// Maps a store error, naming the object for a 404.
     pub fn from_store(err: StoreError, what: &str) -> Self {
         match err {
@@ -119,6 +131,7 @@ impl ApiError {
             StoreError::Conflict(message) => ApiError::conflict(message),
             StoreError::Invalid(message) => ApiError::invalid(message),
             StoreError::Unavailable(_) => ApiError::internal(&err),
+            StoreError::Full(_) => ApiError::storage_full(&err),
         }
     }
 }
@@ -133,6 +146,7 @@ impl From<ServiceError> for ApiError {
                 ..ApiError::invalid(message)
             },
             ServiceError::Conflict(message) => ApiError::conflict(message),
+            ServiceError::Unavailable(err @ StoreError::Full(_)) => ApiError::storage_full(&err),
             ServiceError::Unavailable(err) => ApiError::internal(&err),
         }
     }

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk (or the database) is full: nothing was written.
+    #[error("database full: {0}")]
+    Full(String),
 }
 
 /// Results of store calls.
@@ -29,6 +32,9 @@ impl From<rusqlite::Error> for StoreError {
             {
                 StoreError::Conflict(err.to_string())
             }
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull => {
+                StoreError::Full(err.to_string())
+            }
             _ => StoreError::Unavailable(err.to_string()),
         }
     }
@@ -40,6 +46,10 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
+            }
+            // disk_full: PostgreSQL could not extend a file.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("53100") => {
+                StoreError::Full(db.message().to_string())
             }
             _ => StoreError::Unavailable(err.to_string()),
         }

@@ -58,7 +58,7 @@ impl ServiceError {
             StoreError::NotFound => ServiceError::not_found(what),
             StoreError::Conflict(message) => ServiceError::Conflict(message),
             StoreError::Invalid(message) => ServiceError::invalid(message),
-            StoreError::Unavailable(_) => ServiceError::Unavailable(err),
+            StoreError::Unavailable(_) | StoreError::Full(_) => ServiceError::Unavailable(err),
         }
     }
 

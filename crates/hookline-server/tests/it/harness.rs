@@ -42,7 +42,8 @@ pub struct Options {
     pub max_payload_bytes: Option<usize>,
     pub endpoint_concurrency: Option<usize>,
     pub worker_concurrency: Option<usize>,
-    /// Share a database between servers (SQLite only).
+    /// Use this database instead of a fresh one (to share it between
+    /// servers, or to use a private PostgreSQL instance).
     pub database_url: Option<String>,
     /// Any other `hookline serve` option.
     pub serve: ServeArgs,
@@ -75,10 +76,13 @@ impl TestServer {
                     .unwrap_or_else(|| format!("sqlite://{}/hookline.db", dir.path().display())),
                 None,
             ),
-            Backend::Postgres => {
-                let db = hookline_testkit::ScratchDatabase::create("hookline_it").await?;
-                (db.url.clone(), Some(db))
-            }
+            Backend::Postgres => match options.database_url.clone() {
+                Some(url) => (url, None),
+                None => {
+                    let db = hookline_testkit::ScratchDatabase::create("hookline_it").await?;
+                    (db.url.clone(), Some(db))
+                }
+            },
         };
         let args = ServeArgs {
             listen: Some("127.0.0.1:0".into()),

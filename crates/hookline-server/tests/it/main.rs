@@ -11,6 +11,7 @@ mod dashboard;
 mod delivery;
 mod endpoints;
 mod events;
+mod faults;
 mod flooding;
 mod portal;
 mod service;
