@@ -245,14 +245,12 @@ async fn a_postgres_restart_mid_stream_answers_503_and_loses_nothing() {
         return; // The PostgreSQL tests run where PostgreSQL is installed.
     }
     let pg = PrivatePostgres::start();
-    let admin = sqlx::PgPool::connect(&pg.url("postgres"))
-        .await
-        .expect("the private instance answers");
-    sqlx::query("CREATE DATABASE hookline")
-        .execute(&admin)
-        .await
-        .expect("database created");
-    admin.close().await;
+    let port = pg.port.to_string();
+    pg.as_postgres(
+        "createdb",
+        &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "hookline"],
+        false,
+    );
 
     let receiver = Receiver::start().await;
     let options = Options {
