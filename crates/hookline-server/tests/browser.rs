@@ -186,6 +186,17 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
         .await
         .unwrap();
     wait_for_text(&c, "payment.completed").await;
+    // Times read relative ("12 s ago"), with the exact time on hover.
+    let time = c
+        .execute(
+            "const t = document.querySelector('time[datetime]'); return [t.textContent, t.title];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (shown, exact) = (time[0].as_str().unwrap(), time[1].as_str().unwrap());
+    assert!(shown.ends_with(" ago") || shown == "just now", "{shown}");
+    assert!(exact.ends_with('Z') && exact.contains('T'), "{exact}");
     snap(&c, "events").await;
     c.goto(&format!(
         "{}/dashboard/accounts/{account}/endpoints",

@@ -1,7 +1,8 @@
 // Hookline dashboard: a little progressive enhancement, nothing required.
 // - keeps an event's deliveries and attempts current while any is pending;
 // - reveals and copies an endpoint's secret;
-// - asks before submitting forms marked data-confirm.
+// - asks before submitting forms marked data-confirm;
+// - shows times relative ("3 min ago"), the exact time on hover.
 "use strict";
 
 function pollLive() {
@@ -12,6 +13,7 @@ function pollLive() {
       const response = await fetch(live.dataset.live, { credentials: "same-origin" });
       if (response.ok) {
         live.outerHTML = await response.text();
+        relativeTimes();
       }
     } catch (_) {
       // Offline for a moment: try again on the next tick.
@@ -63,7 +65,26 @@ function confirmations() {
   });
 }
 
+function relative(ms) {
+  const s = Math.round(Math.abs(ms) / 1000);
+  const [n, unit] =
+    s < 45 ? [s, "s"] : s < 2700 ? [Math.round(s / 60), "min"] :
+    s < 64800 ? [Math.round(s / 3600), "h"] : [Math.round(s / 86400), "d"];
+  if (unit === "s" && n < 5) return "just now";
+  return ms <= 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;
+}
+
+function relativeTimes() {
+  document.querySelectorAll("time[datetime]").forEach((el) => {
+    const at = Date.parse(el.getAttribute("datetime"));
+    if (Number.isNaN(at)) return;
+    el.textContent = relative(at - Date.now());
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  relativeTimes();
+  setInterval(relativeTimes, 30000);
   pollLive();
   secrets();
   confirmations();
