@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{hash_token, Authenticator};
-use crate::config::{Config, Role};
+use crate::config::{Config, ConfigError, Role};
 use crate::metrics::Metrics;
 use crate::service::catalogue::Catalogue;
 use crate::service::ServiceState;
@@ -26,7 +26,7 @@ const ADMIN_HASH_SETTING: &str = "admin_token_sha256";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}; is another process using it? set HOOKLINE_LISTEN to another address")]

@@ -16,4 +16,4 @@ pub mod service;
 pub mod state;
 
 pub use app::{App, StartError};
-pub use config::{Config, Role, ServeArgs};
+pub use config::{Config, ConfigError, Role, ServeArgs};
