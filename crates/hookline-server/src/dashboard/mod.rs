@@ -11,6 +11,7 @@
 
 mod accounts;
 mod brand;
+mod catalogue;
 mod chart;
 mod csrf;
 mod endpoint_form;
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
             &format!("{account}/endpoints/{{endpoint_id}}/secret"),
             get(endpoints::secret),
         )
+        .route(&format!("{account}/event-types"), get(catalogue::list))
         .route(&format!("{account}/events"), get(events::list))
         .route(&format!("{account}/events/{{event_id}}"), get(events::show))
         .route(

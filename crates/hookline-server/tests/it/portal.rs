@@ -140,6 +140,26 @@ both!(a_portal_url_signs_in_once_to_one_account, |s| {
         .unwrap();
     assert!(created.url().path().contains("/endpoints/ep_"));
 
+    // The event-type catalogue, with descriptions and example payloads.
+    let catalogue = browser
+        .get(format!("{}/dashboard/accounts/{a}/event-types", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(catalogue.status().as_u16(), 200);
+    let catalogue = catalogue.text().await.unwrap();
+    for name in [
+        "payment.completed",
+        "refund.confirmed",
+        "transaction.updated",
+    ] {
+        assert!(
+            catalogue.contains(&format!("<code>{name}</code>")),
+            "{name}"
+        );
+    }
+    assert!(catalogue.contains("Example <code>data</code>") && catalogue.contains("amount"));
+
     // Bad requests answer the contract's errors.
     for (body, field) in [
         (json!({"expires_in": 0}), "expires_in"),
