@@ -217,9 +217,33 @@ pub trait Store: Send + Sync + 'static {
     /// whose lease is live is never handed out twice.
     async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>>;
     /// Records finished attempts and their consequences, in one transaction.
-    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()>;
-    /// Gives claimed deliveries back (graceful shutdown) so they are due again.
-    async fn release(&self, delivery_ids: &[String]) -> StoreResult<()>;
+    /// An attempt under a lease that is no longer the delivery's latest is
+    /// kept as an attempt but changes nothing of its delivery
+    /// ([`Recorded::stale`]).
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded>;
+    /// Gives leased deliveries back (graceful shutdown, no room) so they are
+    /// due again; a lease no longer the delivery's latest is ignored.
+    async fn release(&self, leases: &[Lease]) -> StoreResult<()>;
+
+    // --- the fleet: heartbeats and failover ---
+    /// Starts a run of `node_id`: replaces any previous run's registration
+    /// (a crashed predecessor) and makes the deliveries it held due at once.
+    async fn register_node(&self, node_id: &str) -> StoreResult<NodeRegistration>;
+    /// Records that run `epoch` of `node_id` is alive, by the database's clock.
+    async fn heartbeat(&self, node_id: &str, epoch: i64) -> StoreResult<Heartbeat>;
+    /// Declares dead every node silent for longer than `dead_after` (by the
+    /// database's clock) and makes the deliveries they held due at once.
+    async fn release_dead_nodes(
+        &self,
+        dead_after: std::time::Duration,
+    ) -> StoreResult<Vec<DeadNode>>;
+    /// Wakes `wake` whenever another node commits work that may be due now
+    /// (new deliveries left to claim, resends, releases, a dead node's
+    /// deliveries). A store whose writes all pass through this process
+    /// (SQLite) has nothing to add: the node wakes itself.
+    fn watch_due_work(&self, wake: Arc<tokio::sync::Notify>) {
+        let _ = wake;
+    }
     /// The earliest `next_attempt_at` of a pending, unleased delivery.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
     /// Pending deliveries and the creation time of the oldest one.

@@ -101,8 +101,13 @@ pub(crate) fn handed_over(
         secrets,
         rate_limit_per_sec: None,
         endpoint_failing_since: None,
+        lease_epoch: FIRST_LEASE_EPOCH,
     }
 }
+
+/// The lease epoch of a delivery inserted already leased (handed over at
+/// publish); one never leased has 0, and every claim adds one.
+pub(crate) const FIRST_LEASE_EPOCH: i64 = 1;
 
 /// A delivery's stored state after an attempt: its status and when it is
 /// due next (`None` once it is finished).

@@ -157,6 +157,28 @@ pub struct DueDelivery {
     pub rate_limit_per_sec: Option<u32>,
     /// When the endpoint's current run of failures began.
     pub endpoint_failing_since: Option<Timestamp>,
+    /// Which lease of the delivery this is (see [`Lease`]).
+    pub lease_epoch: i64,
+}
+
+impl DueDelivery {
+    /// The lease this node holds on the delivery, to record or release it.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            delivery_id: self.delivery_id.clone(),
+            epoch: self.lease_epoch,
+        }
+    }
+}
+
+/// One lease of a delivery: every claim (or lease at publish) of a delivery
+/// increments its `epoch`, so a node that lost its lease — declared dead
+/// while paused, its work taken by another node — cannot record or release
+/// over the new holder's: its epoch no longer matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub delivery_id: String,
+    pub epoch: i64,
 }
 
 impl std::fmt::Debug for DueDelivery {
@@ -166,6 +188,7 @@ impl std::fmt::Debug for DueDelivery {
             .field("event_id", &self.event_id)
             .field("endpoint_id", &self.endpoint_id)
             .field("attempts", &self.attempts)
+            .field("lease_epoch", &self.lease_epoch)
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +199,52 @@ pub struct AttemptResult {
     pub attempt: Attempt,
     pub next: NextStep,
     pub endpoint_effect: EndpointEffect,
+    /// The lease the attempt was made under: its consequences for the
+    /// delivery apply only while that lease is the delivery's latest.
+    pub lease_epoch: i64,
+}
+
+/// What recording a batch of attempts did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Deliveries whose attempt came under an outdated lease (another node
+    /// leased the delivery since): the attempt row is kept, as it was sent,
+    /// but the delivery is left to the lease's current holder.
+    pub stale: Vec<String>,
+}
+
+/// A node of the fleet as registered at start (see
+/// [`Store::register_node`](crate::Store::register_node)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRegistration {
+    /// This run's incarnation of the node id: a heartbeat names it, so a
+    /// replaced or declared-dead run learns that it is no longer the node.
+    pub epoch: i64,
+    /// Deliveries a previous run of the same node id held, now due again.
+    pub released: u64,
+    /// How long before this start the previous run last beat, if one was
+    /// registered.
+    pub predecessor_silent_ms: Option<i64>,
+}
+
+/// What a heartbeat found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// Recorded: this run is still the node.
+    Alive,
+    /// Another node declared this one dead and released its deliveries.
+    Dead,
+    /// Another run registered the same node id since.
+    Superseded,
+}
+
+/// A node found dead and the deliveries it held, now due again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadNode {
+    pub node_id: String,
+    /// How long it had been silent, by the database's clock.
+    pub silent_ms: i64,
+    pub released: u64,
 }
 
 impl AttemptResult {

@@ -25,6 +25,8 @@ mod batches;
 mod engine;
 #[path = "conformance/events.rs"]
 mod events;
+#[path = "conformance/fleet.rs"]
+mod fleet;
 #[path = "conformance/harness.rs"]
 mod harness;
 #[path = "conformance/portal.rs"]

@@ -121,5 +121,6 @@ fn decide(
         },
         next: decision.next,
         endpoint_effect: decision.endpoint_effect,
+        lease_epoch: due.lease_epoch,
     }
 }

@@ -98,8 +98,8 @@ impl Intake {
         let Err(back) = handoff.hand_over(leased) else {
             return count;
         };
-        let ids: Vec<String> = back.into_iter().map(|due| due.delivery_id).collect();
-        if let Err(err) = self.store.release(&ids).await {
+        let leases: Vec<_> = back.iter().map(DueDelivery::lease).collect();
+        if let Err(err) = self.store.release(&leases).await {
             tracing::warn!(error = %err, "could not release deliveries the scheduler could not take; their leases will expire");
         }
         0

@@ -42,6 +42,8 @@ pub(crate) fn start(
         state.config.request_timeout,
         state.config.allow_private_networks,
     );
+    // Other nodes' commits wake this scheduler too (LISTEN/NOTIFY on PostgreSQL).
+    state.store.watch_due_work(intake.wake_signal());
     let scheduler = scheduler::Scheduler::new(
         state,
         intake.handoff(&state.config),

@@ -43,12 +43,27 @@ pub(super) async fn run(
         let mut backoff = Duration::from_millis(100);
         // Keep trying: an unrecorded attempt's lease expires and it would be
         // sent again, which is safe but noisy.
-        while let Err(err) = store.record_attempts(batch.clone()).await {
-            tracing::error!(error = %err, attempts = batch.len(), "could not record attempts; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+        let recorded = loop {
+            match store.record_attempts(batch.clone()).await {
+                Ok(recorded) => break recorded,
+                Err(err) => {
+                    tracing::error!(error = %err, attempts = batch.len(), "could not record attempts; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        for delivery_id in &recorded.stale {
+            tracing::warn!(
+                delivery_id = %delivery_id,
+                "an attempt finished after this node lost its lease (declared dead while paused?); \
+                 kept in the attempt log, but the delivery is left to the node that holds it now"
+            );
         }
         for result in batch.drain(..) {
+            if recorded.stale.contains(&result.attempt.delivery_id) {
+                continue;
+            }
             let finished = match result.next {
                 NextStep::Succeeded => Some("succeeded"),
                 NextStep::Failed => Some("failed"),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hookline_core::RetrySchedule;
-use hookline_store::{AttemptResult, ClaimRequest, DueDelivery, SharedStore};
+use hookline_store::{AttemptResult, ClaimRequest, DueDelivery, Lease, SharedStore};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -83,7 +83,7 @@ pub(super) struct Scheduler {
     /// Signalled whenever an attempt finishes and frees room.
     freed: Notify,
     /// Deliveries admitted but never started before shutdown.
-    unstarted: Mutex<Vec<String>>,
+    unstarted: Mutex<Vec<Lease>>,
 }
 
 impl Scheduler {
@@ -172,7 +172,7 @@ impl Scheduler {
             rx.close();
             while let Ok(batch) = rx.try_recv() {
                 let mut unstarted = self.unstarted.lock().expect("never poisoned");
-                unstarted.extend(batch.into_iter().map(|due| due.delivery_id));
+                unstarted.extend(batch.iter().map(DueDelivery::lease));
             }
         }
         while tasks.join_next().await.is_some() {}
@@ -191,18 +191,18 @@ impl Scheduler {
     }
 
     /// Starts every delivery its endpoint and the node have room for;
-    /// answers the ids of the others, still leased to this node.
+    /// answers the leases of the others, still held by this node.
     fn start_all(
         self: &Arc<Self>,
         batch: Vec<DueDelivery>,
         global: &Arc<Semaphore>,
         tasks: &mut JoinSet<()>,
         shutdown: &CancellationToken,
-    ) -> Vec<String> {
+    ) -> Vec<Lease> {
         let mut surplus = Vec::new();
         for due in batch {
             let Some(ticket) = self.admit(&due) else {
-                surplus.push(due.delivery_id);
+                surplus.push(due.lease());
                 continue;
             };
             match global.clone().try_acquire_owned() {
@@ -211,7 +211,7 @@ impl Scheduler {
                 }
                 Err(_) => {
                     self.finish(&ticket, None);
-                    surplus.push(due.delivery_id);
+                    surplus.push(due.lease());
                 }
             }
         }
@@ -219,7 +219,7 @@ impl Scheduler {
     }
 
     /// Gives deliveries this node cannot start now back to the queue.
-    async fn release_surplus(&self, surplus: Vec<String>) {
+    async fn release_surplus(&self, surplus: Vec<Lease>) {
         if surplus.is_empty() {
             return;
         }
@@ -359,7 +359,7 @@ impl Scheduler {
             self.unstarted
                 .lock()
                 .expect("never poisoned")
-                .push(due.delivery_id);
+                .push(due.lease());
             self.finish(&ticket, None);
             return;
         }

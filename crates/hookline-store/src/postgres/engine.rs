@@ -27,10 +27,11 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
            WHERE status = 'pending' AND next_attempt_at <= $1 \
            AND (endpoint_id IS NULL OR NOT (endpoint_id = ANY($2))) \
            ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-         claimed AS (UPDATE deliveries d SET next_attempt_at = $4, lease_until = $4, leased_by = $5 \
+         claimed AS (UPDATE deliveries d SET next_attempt_at = $4, lease_until = $4, leased_by = $5, \
+             lease_epoch = d.lease_epoch + 1 \
            FROM due WHERE d.seq = due.seq \
            RETURNING due.due_at, d.seq, d.id, d.event_seq, d.event_id, d.account_id, \
-             d.endpoint_id, d.url, d.attempts, d.first_attempt_at) \
+             d.endpoint_id, d.url, d.attempts, d.first_attempt_at, d.lease_epoch) \
          SELECT c.*, e.seq IS NOT NULL AS has_event, e.event_type, e.created_at AS event_created_at, \
            e.data, ep.id IS NOT NULL AS has_endpoint, ep.disabled, {send}, a.signing_secret \
          FROM claimed c \
@@ -84,6 +85,7 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
             secrets: Vec::new(),
             rate_limit_per_sec: None,
             endpoint_failing_since: None,
+            lease_epoch: r.try_get("lease_epoch")?,
             endpoint_id,
         };
         if r.try_get("has_endpoint")? {
@@ -115,12 +117,19 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
     Ok(due)
 }
 
-pub(super) async fn release(db: &PgPool, ids: &[String]) -> StoreResult<()> {
+pub(super) async fn release(db: &PgPool, leases: &[Lease]) -> StoreResult<()> {
     sqlx::query(&format!(
-        "UPDATE deliveries SET next_attempt_at = $2, {CLEAR_LEASE} \
-         WHERE id = ANY($1) AND status = 'pending'"
+        "UPDATE deliveries d SET next_attempt_at = $3, {CLEAR_LEASE} \
+         FROM UNNEST($1::text[], $2::bigint[]) AS u(id, lease_epoch) \
+         WHERE d.id = u.id AND d.status = 'pending' AND d.lease_epoch = u.lease_epoch"
     ))
-    .bind(ids)
+    .bind(
+        leases
+            .iter()
+            .map(|l| l.delivery_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(leases.iter().map(|l| l.epoch).collect::<Vec<_>>())
     .bind(now_ms())
     .execute(db)
     .await?;

@@ -20,19 +20,24 @@
 
 mod engine;
 mod events;
+mod fleet;
 mod portal;
 mod publish;
 mod record;
 mod rows;
 mod tenant;
+mod wakeup;
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page, Timestamp};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use crate::types::*;
 use crate::{OpenOptions, Store, StoreError, StoreResult};
@@ -41,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_portal.sql"),
     include_str!("migrations/0003_event_search.sql"),
+    include_str!("migrations/0004_failover.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
@@ -58,6 +64,21 @@ const WORKERS_PER_CONNECTION: usize = 256;
 pub struct PgStore {
     db: PgPool,
     publisher: publish::Publisher,
+    /// One connection of its own for heartbeats and dead-node release, so
+    /// a node whose pool is busy is never thought dead for want of one.
+    fleet_db: PgPool,
+    /// Tells other nodes when this one made work due (LISTEN/NOTIFY).
+    notifier: wakeup::Notifier,
+    /// Listeners started by [`Store::watch_due_work`], stopped on drop.
+    listeners: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        for listener in self.listeners.lock().expect("never poisoned").drain(..) {
+            listener.abort();
+        }
+    }
 }
 
 impl PgStore {
@@ -84,7 +105,10 @@ impl PgStore {
         detached(async move { migrate(&migrating).await }).await?;
         Ok(PgStore {
             publisher: publish::Publisher::start(&db),
+            fleet_db: own_connection(&db),
+            notifier: wakeup::Notifier::spawn(db.clone()),
             db,
+            listeners: Mutex::new(Vec::new()),
         })
     }
 
@@ -113,6 +137,16 @@ impl PgStore {
     {
         detached(work(self.db.clone())).await
     }
+}
+
+/// A pool of one connection beside the node's own pool, on the same server
+/// with the same options (schema included), for work that must not queue
+/// behind a busy pool: heartbeats, and the LISTEN that wake-ups arrive on.
+fn own_connection(db: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with((*db.connect_options()).clone())
 }
 
 /// Runs `work` — anything that opens a transaction — on a task of its own.
@@ -303,9 +337,15 @@ impl Store for PgStore {
     }
 
     async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        let enabled = !endpoint.disabled;
         let endpoint = endpoint.clone();
         self.detached(|db| async move { tenant::update_endpoint(&db, &endpoint).await })
-            .await
+            .await?;
+        // Re-enabling an endpoint makes its parked deliveries due.
+        if enabled {
+            self.notifier.due_work();
+        }
+        Ok(())
     }
 
     async fn delete_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<()> {
@@ -315,7 +355,16 @@ impl Store for PgStore {
     }
 
     async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
-        self.publisher.publish(request).await
+        let outcome = self.publisher.publish(request).await?;
+        if let PublishOutcome::Created {
+            deliveries, leased, ..
+        } = &outcome
+        {
+            if *deliveries as usize > leased.len() {
+                self.notifier.due_work();
+            }
+        }
+        Ok(outcome)
     }
 
     async fn list_events(
@@ -370,10 +419,15 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<Delivery>> {
         let (account, event) = (account_id.to_string(), event_id.to_string());
         let endpoint = endpoint_id.map(str::to_string);
-        self.detached(|db| async move {
-            events::resend(&db, &account, &event, endpoint.as_deref()).await
-        })
-        .await
+        let fresh = self
+            .detached(|db| async move {
+                events::resend(&db, &account, &event, endpoint.as_deref()).await
+            })
+            .await?;
+        if !fresh.is_empty() {
+            self.notifier.due_work();
+        }
+        Ok(fresh)
     }
 
     async fn recover(
@@ -383,8 +437,13 @@ impl Store for PgStore {
         since: Timestamp,
     ) -> StoreResult<u64> {
         let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
-        self.detached(|db| async move { events::recover(&db, &account, &endpoint, since).await })
-            .await
+        let recovered = self
+            .detached(|db| async move { events::recover(&db, &account, &endpoint, since).await })
+            .await?;
+        if recovered > 0 {
+            self.notifier.due_work();
+        }
+        Ok(recovered)
     }
 
     async fn endpoint_hourly_stats(
@@ -402,13 +461,52 @@ impl Store for PgStore {
             .await
     }
 
-    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded> {
         self.detached(|db| async move { record::record_attempts(&db, &results).await })
             .await
     }
 
-    async fn release(&self, delivery_ids: &[String]) -> StoreResult<()> {
-        engine::release(&self.db, delivery_ids).await
+    async fn release(&self, leases: &[Lease]) -> StoreResult<()> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        engine::release(&self.db, leases).await?;
+        self.notifier.due_work();
+        Ok(())
+    }
+
+    async fn register_node(&self, node_id: &str) -> StoreResult<NodeRegistration> {
+        let node_id = node_id.to_string();
+        let registration = detached(fleet::register_node(self.fleet_db.clone(), node_id)).await?;
+        if registration.released > 0 {
+            self.notifier.due_work();
+        }
+        Ok(registration)
+    }
+
+    async fn heartbeat(&self, node_id: &str, epoch: i64) -> StoreResult<Heartbeat> {
+        fleet::heartbeat(&self.fleet_db, node_id, epoch).await
+    }
+
+    async fn release_dead_nodes(&self, dead_after: Duration) -> StoreResult<Vec<DeadNode>> {
+        let dead_after_ms = i64::try_from(dead_after.as_millis()).unwrap_or(i64::MAX);
+        let dead = detached(fleet::release_dead_nodes(
+            self.fleet_db.clone(),
+            dead_after_ms,
+        ))
+        .await?;
+        if dead.iter().any(|d| d.released > 0) {
+            self.notifier.due_work();
+        }
+        Ok(dead)
+    }
+
+    fn watch_due_work(&self, wake: Arc<Notify>) {
+        let listener = self.notifier.listen(own_connection(&self.db), wake);
+        self.listeners
+            .lock()
+            .expect("never poisoned")
+            .push(listener);
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {

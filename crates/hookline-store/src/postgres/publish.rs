@@ -422,9 +422,10 @@ async fn insert(
            RETURNING seq, account_id, id), \
          dl AS ( \
            INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-             attempts, next_attempt_at, lease_until, leased_by, created_at, updated_at) \
+             attempts, next_attempt_at, lease_until, leased_by, lease_epoch, created_at, updated_at) \
            SELECT u.id, ev.seq, ev.id, ev.account_id, u.endpoint_id, u.url, 'pending', 0, \
-             u.next_at, u.lease_until, u.leased_by, $16, $16 \
+             u.next_at, u.lease_until, u.leased_by, \
+             CASE WHEN u.leased_by IS NULL THEN 0 ELSE $17::bigint END, $16, $16 \
            FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
                        $14::bigint[], $15::text[]) WITH ORDINALITY \
              AS u(event_account, event_id, id, endpoint_id, url, next_at, lease_until, leased_by, ord) \
@@ -459,6 +460,7 @@ async fn insert(
             .collect::<Vec<_>>(),
     )
     .bind(now)
+    .bind(crate::rules::FIRST_LEASE_EPOCH)
     .fetch_all(db)
     .await?;
     Ok(inserted.into_iter().collect())

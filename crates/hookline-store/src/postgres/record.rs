@@ -16,11 +16,17 @@ use crate::StoreResult;
 
 /// Records a batch of attempts in one transaction. An attempt id already
 /// stored is skipped with all its consequences, so retrying a batch whose
-/// commit answer was lost is harmless. Locks go endpoints first (in id
-/// order), then deliveries, the order every other writer follows.
-pub(super) async fn record_attempts(db: &PgPool, results: &[AttemptResult]) -> StoreResult<()> {
+/// commit answer was lost is harmless. An attempt under an outdated lease is
+/// stored, and its endpoint's health follows it (the endpoint did answer
+/// so), but its delivery is left to the lease's current holder. Locks go
+/// endpoints first (in id order), then deliveries, the order every other
+/// writer follows.
+pub(super) async fn record_attempts(
+    db: &PgPool,
+    results: &[AttemptResult],
+) -> StoreResult<Recorded> {
     if results.is_empty() {
-        return Ok(());
+        return Ok(Recorded::default());
     }
     let mut seen = HashSet::new();
     let results: Vec<&AttemptResult> = results
@@ -34,9 +40,9 @@ pub(super) async fn record_attempts(db: &PgPool, results: &[AttemptResult]) -> S
         .filter(|r| inserted.contains(&r.attempt.id))
         .collect();
     apply_endpoint_changes(&mut tx, &fresh).await?;
-    apply_delivery_changes(&mut tx, &fresh).await?;
+    let stale = apply_delivery_changes(&mut tx, &fresh).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Recorded { stale })
 }
 
 /// Inserts the attempts whose delivery exists; answers the ids inserted.
@@ -88,9 +94,11 @@ async fn insert_attempts(
 }
 
 /// What a batch does to one delivery: the results applied in order, each
-/// only while the delivery is still pending (as one statement per batch).
+/// only while the delivery is still pending under the attempts' lease (as
+/// one statement per batch).
 struct DeliveryChange<'a> {
     id: &'a str,
+    lease_epoch: i64,
     status: &'static str,
     attempt: i64,
     next_at: Option<i64>,
@@ -98,16 +106,18 @@ struct DeliveryChange<'a> {
     status_code: Option<i64>,
 }
 
+/// Applies the batch to its deliveries; answers those left alone because
+/// their lease is no longer the attempts'.
 async fn apply_delivery_changes(
     conn: &mut PgConnection,
     results: &[&AttemptResult],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<String>> {
     let mut changes: Vec<DeliveryChange<'_>> = Vec::with_capacity(results.len());
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: HashMap<(&str, i64), usize> = HashMap::new();
     for r in results {
         let a = &r.attempt;
         let (status, next_at) = rules::stored_next(r.next);
-        match index.get(a.delivery_id.as_str()) {
+        match index.get(&(a.delivery_id.as_str(), r.lease_epoch)) {
             Some(&i) if changes[i].status != "pending" => {}
             Some(&i) => {
                 let change = &mut changes[i];
@@ -117,9 +127,10 @@ async fn apply_delivery_changes(
                 change.status_code = a.status_code.map(i64::from);
             }
             None => {
-                index.insert(&a.delivery_id, changes.len());
+                index.insert((&a.delivery_id, r.lease_epoch), changes.len());
                 changes.push(DeliveryChange {
                     id: &a.delivery_id,
+                    lease_epoch: r.lease_epoch,
                     status,
                     attempt: i64::from(a.attempt),
                     next_at,
@@ -130,16 +141,18 @@ async fn apply_delivery_changes(
         }
     }
     if changes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    sqlx::query(&format!(
+    let updated: Vec<String> = sqlx::query_scalar(&format!(
         "UPDATE deliveries d SET status = u.status, attempts = GREATEST(d.attempts, u.attempt), \
          next_attempt_at = u.next_at, {CLEAR_LEASE}, \
          first_attempt_at = COALESCE(d.first_attempt_at, u.started_at), \
          last_status_code = u.status_code, updated_at = $7 \
-         FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) \
-              AS u(id, status, attempt, next_at, started_at, status_code) \
-         WHERE d.id = u.id AND d.status = 'pending'"
+         FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], \
+                     $8::bigint[]) \
+              AS u(id, status, attempt, next_at, started_at, status_code, lease_epoch) \
+         WHERE d.id = u.id AND d.status = 'pending' AND d.lease_epoch = u.lease_epoch \
+         RETURNING d.id"
     ))
     .bind(changes.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.status).collect::<Vec<_>>())
@@ -148,9 +161,27 @@ async fn apply_delivery_changes(
     .bind(changes.iter().map(|c| c.first_started_at).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.status_code).collect::<Vec<_>>())
     .bind(now_ms())
-    .execute(&mut *conn)
+    .bind(changes.iter().map(|c| c.lease_epoch).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
+    let updated: HashSet<&str> = updated.iter().map(String::as_str).collect();
+    let missed: Vec<&str> = changes
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| !updated.contains(id))
+        .collect();
+    if missed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Those still pending were leased again since: stale. The others were
+    // finished otherwise (their endpoint deleted).
+    let stale = sqlx::query_scalar(
+        "SELECT id FROM deliveries WHERE id = ANY($1) AND status = 'pending' ORDER BY id",
+    )
+    .bind(&missed)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(stale)
 }
 
 /// What a batch does to an endpoint's `failing_since`, the effects of its

@@ -36,7 +36,8 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
         "SELECT d.seq, d.id, d.event_id, d.account_id, d.endpoint_id, d.url, d.attempts, \
          d.first_attempt_at, e.event_type, e.created_at, e.data, \
          ep.id, ep.disabled, ep.payload, ep.headers, ep.secret, ep.previous_secret, \
-         ep.previous_secret_expires_at, ep.rate_limit_per_sec, ep.failing_since, a.signing_secret \
+         ep.previous_secret_expires_at, ep.rate_limit_per_sec, ep.failing_since, a.signing_secret, \
+         d.lease_epoch \
          FROM deliveries d \
          JOIN events e ON e.seq = d.event_seq \
          LEFT JOIN endpoints ep ON ep.id = d.endpoint_id \
@@ -46,7 +47,8 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
          ORDER BY d.next_attempt_at LIMIT ?3",
     )?;
     let mut lease_stmt = c.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = ?2, leased_by = ?3 WHERE seq = ?1",
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = ?2, leased_by = ?3, \
+         lease_epoch = ?4 WHERE seq = ?1",
     )?;
     // Both clear a lease left by an earlier claim whose node gave up, so a
     // re-enabled endpoint finds its parked deliveries unleased.
@@ -78,6 +80,7 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
             secrets: Vec::new(),
             rate_limit_per_sec: None,
             endpoint_failing_since: None,
+            lease_epoch: r.get::<_, i64>(21)? + 1,
         };
         let disabled: Option<bool> = match endpoint_row {
             Some(_) => Some(r.get(12)?),
@@ -98,7 +101,7 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
             }
             Disposition::Send => rows::send_settings(r, 13)?.apply(&mut delivery, now)?,
         }
-        lease_stmt.execute(params![seq, lease, req.node_id])?;
+        lease_stmt.execute(params![seq, lease, req.node_id, delivery.lease_epoch])?;
         due.push(delivery);
     }
     Ok(due)
@@ -106,7 +109,9 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
 
 /// Records attempts in order. An attempt id already stored is skipped with
 /// all its consequences, so retrying a batch whose answer was lost is harmless.
-pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> StoreResult<()> {
+/// An attempt under an outdated lease is stored, and its endpoint's health
+/// follows it (the endpoint did answer so), but its delivery is left alone.
+pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> StoreResult<Recorded> {
     let mut insert = c.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
          attempt, started_at, duration_ms, outcome, status_code, error, response_body) \
@@ -116,8 +121,11 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
     let mut update = c.prepare_cached(&format!(
         "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, \
          {CLEAR_LEASE}, first_attempt_at = COALESCE(first_attempt_at, ?5), \
-         last_status_code = ?6, updated_at = ?7 WHERE id = ?1 AND status = 'pending'"
+         last_status_code = ?6, updated_at = ?7 WHERE id = ?1 AND status = 'pending' AND lease_epoch = ?8"
     ))?;
+    let mut still_pending =
+        c.prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1 AND status = 'pending'")?;
+    let mut recorded = Recorded::default();
     let now = now_ms();
     for result in results {
         let a = &result.attempt;
@@ -138,20 +146,24 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
             continue;
         }
         let (status, next_at) = rules::stored_next(result.next);
-        update.execute(params![
+        let updated = update.execute(params![
             a.delivery_id,
             status,
             a.attempt,
             next_at,
             ms(a.started_at),
             a.status_code,
-            now
+            now,
+            result.lease_epoch
         ])?;
+        if updated == 0 && still_pending.exists([&a.delivery_id])? {
+            recorded.stale.push(a.delivery_id.clone());
+        }
         if let Some(endpoint_id) = &a.endpoint_id {
             apply_endpoint_effect(c, endpoint_id, &result.endpoint_effect, ms(a.started_at))?;
         }
     }
-    Ok(())
+    Ok(recorded)
 }
 
 fn apply_endpoint_effect(
@@ -184,14 +196,14 @@ fn apply_endpoint_effect(
     Ok(())
 }
 
-pub(super) fn release(c: &Connection, ids: &[String]) -> StoreResult<()> {
+pub(super) fn release(c: &Connection, leases: &[Lease]) -> StoreResult<()> {
     let mut stmt = c.prepare_cached(&format!(
         "UPDATE deliveries SET next_attempt_at = ?2, {CLEAR_LEASE} \
-         WHERE id = ?1 AND status = 'pending'"
+         WHERE id = ?1 AND status = 'pending' AND lease_epoch = ?3"
     ))?;
     let now = now_ms();
-    for id in ids {
-        stmt.execute(params![id, now])?;
+    for lease in leases {
+        stmt.execute(params![lease.delivery_id, now, lease.epoch])?;
     }
     Ok(())
 }

@@ -157,8 +157,9 @@ fn insert_delivery(
     };
     c.prepare_cached(
         "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-         attempts, next_attempt_at, lease_until, leased_by, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?9, ?10, ?10)",
+         attempts, next_attempt_at, lease_until, leased_by, lease_epoch, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?9, \
+         CASE WHEN ?9 IS NULL THEN 0 ELSE ?11 END, ?10, ?10)",
     )?
     .execute(params![
         id,
@@ -170,7 +171,8 @@ fn insert_delivery(
         next_attempt_at,
         lease_until,
         leased_by,
-        now
+        now,
+        crate::rules::FIRST_LEASE_EPOCH
     ])?;
     Ok(Delivery {
         id,

@@ -8,6 +8,7 @@
 
 mod engine;
 mod events;
+mod fleet;
 mod portal;
 mod rows;
 mod tenant;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_portal.sql"),
     include_str!("migrations/0003_event_search.sql"),
+    include_str!("migrations/0004_failover.sql"),
 ];
 const READERS: usize = 4;
 
@@ -517,14 +519,34 @@ impl Store for SqliteStore {
         self.write(move |c| engine::claim_due(c, &request)).await
     }
 
-    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
+    async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded> {
         self.write(move |c| engine::record_attempts(c, &results))
             .await
     }
 
-    async fn release(&self, delivery_ids: &[String]) -> StoreResult<()> {
-        let ids = delivery_ids.to_vec();
-        self.write(move |c| engine::release(c, &ids)).await
+    async fn release(&self, leases: &[Lease]) -> StoreResult<()> {
+        let leases = leases.to_vec();
+        self.write(move |c| engine::release(c, &leases)).await
+    }
+
+    async fn register_node(&self, node_id: &str) -> StoreResult<NodeRegistration> {
+        let node_id = node_id.to_string();
+        self.write(move |c| fleet::register_node(c, &node_id)).await
+    }
+
+    async fn heartbeat(&self, node_id: &str, epoch: i64) -> StoreResult<Heartbeat> {
+        let node_id = node_id.to_string();
+        self.write(move |c| fleet::heartbeat(c, &node_id, epoch))
+            .await
+    }
+
+    async fn release_dead_nodes(
+        &self,
+        dead_after: std::time::Duration,
+    ) -> StoreResult<Vec<DeadNode>> {
+        let dead_after_ms = i64::try_from(dead_after.as_millis()).unwrap_or(i64::MAX);
+        self.write(move |c| fleet::release_dead_nodes(c, dead_after_ms))
+            .await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {

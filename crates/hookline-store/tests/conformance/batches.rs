@@ -234,15 +234,19 @@ conformance!(
         for _ in 0..20 {
             events.push(publish_new(s, &a, "payment.completed").await);
         }
-        assert_eq!(s.claim_due(&claim(100)).await.unwrap().len(), 40);
+        let claimed = s.claim_due(&claim(100)).await.unwrap();
+        assert_eq!(claimed.len(), 40);
         let started = now() - Duration::seconds(5);
         let retry_at = now() + Duration::minutes(10);
         let already = {
             let d = deliveries(s, &events[0]).await.remove(0);
-            let first = result(
-                attempt(&d, 1, started, Some(200)),
-                NextStep::Succeeded,
-                EndpointEffect::Healthy,
+            let first = under_claim(
+                &claimed,
+                result(
+                    attempt(&d, 1, started, Some(200)),
+                    NextStep::Succeeded,
+                    EndpointEffect::Healthy,
+                ),
             );
             s.record_attempts(vec![first.clone()]).await.unwrap();
             first
@@ -270,6 +274,7 @@ conformance!(
                         EndpointEffect::Failing,
                     )
                 };
+                let r = under_claim(&claimed, r);
                 // A result sent twice in one batch counts once.
                 if n == 3 {
                     batch.push(r.clone());

@@ -105,16 +105,21 @@ conformance!(leases_expire_and_skipped_endpoints_wait, |t| {
     let mut limited = claim_at(Utc::now() + Duration::seconds(6), 2, 60);
     limited.node_id = "node-b".into();
     // A dead node's lease ends; its work is due again without any sweeper.
-    assert_eq!(
-        s.claim_due(&limited).await.unwrap().len(),
-        2,
-        "the limit holds"
-    );
-    assert_eq!(s.claim_due(&limited).await.unwrap().len(), 1);
+    let mut taken_over = s.claim_due(&limited).await.unwrap();
+    assert_eq!(taken_over.len(), 2, "the limit holds");
+    taken_over.extend(s.claim_due(&limited).await.unwrap());
+    assert_eq!(taken_over.len(), 3);
     assert!(s.claim_due(&limited).await.unwrap().is_empty());
 
-    let ids: Vec<String> = first.iter().map(|d| d.delivery_id.clone()).collect();
-    s.release(&ids).await.unwrap();
+    // The first leases were taken over by node-b: releasing them is ignored.
+    let outdated: Vec<Lease> = first.iter().map(DueDelivery::lease).collect();
+    s.release(&outdated).await.unwrap();
+    assert!(
+        s.claim_due(&limited).await.unwrap().is_empty(),
+        "an outdated lease releases nothing"
+    );
+    let current: Vec<Lease> = taken_over.iter().map(DueDelivery::lease).collect();
+    s.release(&current).await.unwrap();
     s.release(&[]).await.unwrap();
     let again = s.claim_due(&claim(10)).await.unwrap();
     assert_eq!(again.len(), 3, "released work is due at once");
@@ -174,25 +179,36 @@ conformance!(recorded_attempts_move_deliveries_on, |t| {
         only_delivery(s, &retried).await,
         only_delivery(s, &failed).await,
     );
-    s.record_attempts(vec![
-        result(
-            attempt(&d_ok, 1, started, Some(200)),
-            NextStep::Succeeded,
-            EndpointEffect::None,
-        ),
-        result(
-            attempt(&d_retry, 1, started, Some(503)),
-            NextStep::RetryAt(retry_at),
-            EndpointEffect::None,
-        ),
-        result(
-            attempt(&d_failed, 1, started, None),
-            NextStep::Failed,
-            EndpointEffect::None,
-        ),
-    ])
-    .await
-    .unwrap();
+    let recorded = s
+        .record_attempts(vec![
+            under_claim(
+                &claimed,
+                result(
+                    attempt(&d_ok, 1, started, Some(200)),
+                    NextStep::Succeeded,
+                    EndpointEffect::None,
+                ),
+            ),
+            under_claim(
+                &claimed,
+                result(
+                    attempt(&d_retry, 1, started, Some(503)),
+                    NextStep::RetryAt(retry_at),
+                    EndpointEffect::None,
+                ),
+            ),
+            under_claim(
+                &claimed,
+                result(
+                    attempt(&d_failed, 1, started, None),
+                    NextStep::Failed,
+                    EndpointEffect::None,
+                ),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert!(recorded.stale.is_empty(), "every lease is current");
     s.record_attempts(Vec::new()).await.unwrap();
 
     let d = only_delivery(s, &ok).await;
@@ -224,21 +240,29 @@ conformance!(recorded_attempts_move_deliveries_on, |t| {
     assert_eq!(due[0].attempts, 1);
     assert_eq!(due[0].first_attempt_at, Some(started));
 
-    s.record_attempts(vec![result(
-        attempt(&d_retry, 2, now(), Some(200)),
-        NextStep::Succeeded,
-        EndpointEffect::None,
+    s.record_attempts(vec![under(
+        &due[0],
+        result(
+            attempt(&d_retry, 2, now(), Some(200)),
+            NextStep::Succeeded,
+            EndpointEffect::None,
+        ),
     )])
     .await
     .unwrap();
     // A late result for a finished delivery is logged but changes nothing.
-    s.record_attempts(vec![result(
-        attempt(&d_retry, 2, now(), Some(500)),
-        NextStep::RetryAt(now()),
-        EndpointEffect::None,
-    )])
-    .await
-    .unwrap();
+    let late = s
+        .record_attempts(vec![under(
+            &due[0],
+            result(
+                attempt(&d_retry, 2, now(), Some(500)),
+                NextStep::RetryAt(now()),
+                EndpointEffect::None,
+            ),
+        )])
+        .await
+        .unwrap();
+    assert!(late.stale.is_empty(), "finished, not leased again");
     let d = only_delivery(s, &retried).await;
     assert_eq!(
         (d.status, d.attempts, d.next_attempt_at, d.last_status_code),

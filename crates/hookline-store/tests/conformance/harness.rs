@@ -10,8 +10,8 @@ use hookline_core::{
     Timestamp,
 };
 use hookline_store::{
-    open, AttemptResult, ClaimRequest, EndpointEffect, NextStep, PageRequest, PublishOutcome,
-    PublishRequest, SharedStore, Target,
+    open, AttemptResult, ClaimRequest, DueDelivery, EndpointEffect, NextStep, PageRequest,
+    PublishOutcome, PublishRequest, SharedStore, Target,
 };
 use hookline_testkit::{Backend, ScratchSchema};
 use sqlx::Connection;
@@ -340,12 +340,30 @@ pub(crate) fn attempt(
     }
 }
 
+/// An attempt's result under a delivery's first, never-claimed state
+/// (lease epoch 0); see [`under`] for an attempt under a claim.
 pub(crate) fn result(attempt: Attempt, next: NextStep, effect: EndpointEffect) -> AttemptResult {
     AttemptResult {
         attempt,
         next,
         endpoint_effect: effect,
+        lease_epoch: 0,
     }
+}
+
+/// `result` made under the lease of `due`.
+pub(crate) fn under(due: &DueDelivery, mut result: AttemptResult) -> AttemptResult {
+    result.lease_epoch = due.lease_epoch;
+    result
+}
+
+/// `result` made under the lease its delivery got in `claimed`.
+pub(crate) fn under_claim(claimed: &[DueDelivery], result: AttemptResult) -> AttemptResult {
+    let due = claimed
+        .iter()
+        .find(|d| d.delivery_id == result.attempt.delivery_id)
+        .expect("the delivery was claimed");
+    under(due, result)
 }
 
 /// The deliveries of an event, oldest first.
