@@ -39,7 +39,7 @@ pub async fn dashboard_queries(
     let config = Config::from_args(args).map_err(anyhow::Error::msg)?;
     let app = App::build(config).await.context("starting the node")?;
     let base = format!("http://{}", app.local_addr());
-    let store = app.state().store.clone();
+    let store = app.store().clone();
     let backend = store.backend();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(app.run(shutdown.clone()));

@@ -104,14 +104,15 @@ impl App {
             .expect("a bound listener has an address")
     }
 
+    /// The node's store (for embedding, e.g. the benchmark reading its
+    /// database's counters).
+    pub fn store(&self) -> &SharedStore {
+        &self.state.store
+    }
+
     /// The admin token generated on this first start, to be shown once.
     pub fn generated_admin_token(&self) -> Option<&str> {
         self.generated_admin_token.as_deref()
-    }
-
-    /// The shared state (for embedding, e.g. the demo).
-    pub fn state(&self) -> &AppState {
-        &self.state
     }
 
     /// Serves until `shutdown` is cancelled, then stops claiming, finishes

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
+pub(crate) enum Caller {
     /// The platform: every account, accounts and event types.
     Admin,
     /// One account's API key.
@@ -27,7 +27,7 @@ pub enum Caller {
 
 impl Caller {
     /// Whether this caller may act on `account_id` (existence is checked by the caller).
-    pub fn can_access(&self, account_id: &str) -> bool {
+    pub(crate) fn can_access(&self, account_id: &str) -> bool {
         match self {
             Caller::Admin => true,
             Caller::Account(own) => own == account_id,
@@ -36,7 +36,7 @@ impl Caller {
 }
 
 /// Hex SHA-256 of a token, as stored.
-pub fn hash_token(token: &str) -> String {
+pub(crate) fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -44,7 +44,7 @@ pub fn hash_token(token: &str) -> String {
 const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// Checks tokens against the admin hash and the stored API keys.
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     admin_hash: String,
     store: SharedStore,
     /// Key hash → (account id, when it was looked up).
@@ -53,7 +53,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// An authenticator for this admin token hash.
-    pub fn new(admin_hash: String, store: SharedStore) -> Self {
+    pub(crate) fn new(admin_hash: String, store: SharedStore) -> Self {
         Authenticator {
             admin_hash,
             store,
@@ -62,7 +62,7 @@ impl Authenticator {
     }
 
     /// Who `token` belongs to, or 401.
-    pub async fn caller(&self, token: &str) -> Result<Caller, ApiError> {
+    pub(crate) async fn caller(&self, token: &str) -> Result<Caller, ApiError> {
         let hash = hash_token(token);
         if bool::from(hash.as_bytes().ct_eq(self.admin_hash.as_bytes())) {
             return Ok(Caller::Admin);
@@ -94,7 +94,7 @@ impl Authenticator {
     }
 
     /// Forgets cached keys (after an account is deleted).
-    pub fn forget_keys(&self) {
+    pub(crate) fn forget_keys(&self) {
         self.key_cache
             .write()
             .expect("key cache lock is never poisoned")
@@ -103,7 +103,7 @@ impl Authenticator {
 }
 
 /// The token of an `Authorization: Bearer …` header value.
-pub fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
+pub(crate) fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
     let value = header.ok_or_else(|| {
         ApiError::unauthorized("missing Authorization header; send `Authorization: Bearer <token>`")
     })?;

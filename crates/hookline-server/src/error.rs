@@ -13,12 +13,10 @@ use crate::service::ServiceError;
 
 /// An API failure with a stable code and a sentence a person can act on.
 #[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    /// The request field at fault, for forms that show errors beside fields.
-    pub field: Option<&'static str>,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl ApiError {
@@ -27,32 +25,31 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            field: None,
         }
     }
 
     /// 400: the body is not valid JSON.
-    pub fn malformed(message: impl Into<String>) -> Self {
+    pub(crate) fn malformed(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed_json", message)
     }
 
     /// 400: a query parameter or cursor is not understood.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
     /// 401: missing or wrong token.
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
     /// 403: a valid token that may not do this (an account key on an admin route).
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// 404: unknown, or another account's.
-    pub fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -61,7 +58,7 @@ impl ApiError {
     }
 
     /// 408: the client did not send its request in time.
-    pub fn request_timeout(limit: std::time::Duration) -> Self {
+    pub(crate) fn request_timeout(limit: std::time::Duration) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
@@ -72,12 +69,12 @@ impl ApiError {
     }
 
     /// 409: the request conflicts with what exists.
-    pub fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
 
     /// 413: the body is over the limit.
-    pub fn too_large(limit: usize) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
@@ -86,7 +83,7 @@ impl ApiError {
     }
 
     /// 422: valid JSON that breaks a rule.
-    pub fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
@@ -94,16 +91,14 @@ impl ApiError {
         )
     }
 
-    /// 422 about one field of the request.
-    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            field: Some(field),
-            ..Self::invalid(message)
-        }
+    /// 422 about one field of the request (the message names it; forms that
+    /// show errors beside fields use `ServiceError::Invalid`'s field).
+    pub(crate) fn invalid_field(_field: &'static str, message: impl Into<String>) -> Self {
+        Self::invalid(message)
     }
 
     /// 500/503: something inside failed; details go to the log only.
-    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(err: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -114,7 +109,7 @@ impl ApiError {
 
     /// 503: the database's disk is full; said plainly, since the operator
     /// must act and the client should retry later.
-    pub fn storage_full(err: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn storage_full(err: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %err, "the database is full: requests that write are refused until space is freed");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -125,7 +120,7 @@ impl ApiError {
     }
 
     /// Maps a store error, naming the object for a 404.
-    pub fn from_store(err: StoreError, what: &str) -> Self {
+    pub(crate) fn from_store(err: StoreError, what: &str) -> Self {
         match err {
             StoreError::NotFound => ApiError::not_found(what),
             StoreError::Conflict(message) => ApiError::conflict(message),
@@ -141,10 +136,7 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::NotFound { what } => ApiError::not_found(&what),
-            ServiceError::Invalid { field, message } => ApiError {
-                field,
-                ..ApiError::invalid(message)
-            },
+            ServiceError::Invalid { message, .. } => ApiError::invalid(message),
             ServiceError::Conflict(message) => ApiError::conflict(message),
             ServiceError::Unavailable(err @ StoreError::Full(_)) => ApiError::storage_full(&err),
             ServiceError::Unavailable(err) => ApiError::internal(&err),
@@ -160,17 +152,17 @@ impl From<StoreError> for ApiError {
 
 /// The contract's error body.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
+pub(crate) struct ErrorBody {
+    pub(crate) error: ErrorDetail,
 }
 
 /// Code and message of an error.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
+pub(crate) struct ErrorDetail {
     /// Stable snake_case code.
-    pub code: String,
+    pub(crate) code: String,
     /// What went wrong and what to do.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl IntoResponse for ApiError {
@@ -186,4 +178,4 @@ impl IntoResponse for ApiError {
 }
 
 /// Results of API handlers.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

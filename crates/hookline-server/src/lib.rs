@@ -2,18 +2,18 @@
 //! assembled in `app`. `api/`, `dashboard/` and `delivery/` never import each
 //! other; shared rules live in `service/`, shared state in `state`.
 
-pub mod api;
+mod api;
 pub mod app;
-pub mod auth;
+mod auth;
 pub mod config;
-pub mod dashboard;
+mod dashboard;
 pub mod delivery;
-pub mod error;
+mod error;
 mod http_server;
-pub mod metrics;
+mod metrics;
 mod scope;
-pub mod service;
-pub mod state;
+mod service;
+mod state;
 
 pub use app::{App, StartError};
 pub use config::{Config, ConfigError, Role, ServeArgs};

@@ -21,23 +21,23 @@ use prometheus_client::registry::Registry;
 
 /// Label of an attempt outcome (`succeeded`, `http_error`, `timeout`, …).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabel {
-    pub outcome: &'static str,
+pub(crate) struct OutcomeLabel {
+    pub(crate) outcome: &'static str,
 }
 
 /// The node's metrics.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Events accepted by the API.
-    pub events_published: Counter,
+    pub(crate) events_published: Counter,
     /// Attempts by outcome.
-    pub attempts: Family<OutcomeLabel, Counter>,
+    pub(crate) attempts: Family<OutcomeLabel, Counter>,
     /// Deliveries that reached a final state, by outcome (`succeeded`, `failed`).
-    pub deliveries: Family<OutcomeLabel, Counter>,
+    pub(crate) deliveries: Family<OutcomeLabel, Counter>,
     /// Seconds per attempt.
-    pub attempt_duration: Histogram,
+    pub(crate) attempt_duration: Histogram,
     /// Attempts in flight on this node.
-    pub in_flight: Gauge,
+    pub(crate) in_flight: Gauge,
     pending: Gauge,
     oldest_pending_age: Gauge,
     /// The SQLite writer's counters, shown only on a store that has one.
@@ -160,7 +160,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Prometheus text with the backlog figures and writer counters just
     /// read from the store.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         pending: u64,
         oldest_age_secs: i64,

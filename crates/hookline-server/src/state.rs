@@ -12,12 +12,12 @@ use crate::service::ServiceState;
 
 /// Shared, cheaply cloned state of a running node.
 #[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: SharedStore,
-    pub auth: Arc<Authenticator>,
-    pub catalogue: Arc<Catalogue>,
-    pub metrics: Arc<Metrics>,
+pub(crate) struct AppState {
+    pub(crate) config: Arc<Config>,
+    pub(crate) store: SharedStore,
+    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) catalogue: Arc<Catalogue>,
+    pub(crate) metrics: Arc<Metrics>,
     /// The service layer's way into delivery (publishing, wake-ups).
-    pub services: ServiceState,
+    pub(crate) services: ServiceState,
 }

@@ -32,7 +32,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// A JSON body parsed with the contract's error codes.
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
@@ -85,16 +85,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// Rows per page, 1 to 250 (default 50).
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 impl ListParams {
     /// The page asked for, or 400 with what is wrong.
-    pub fn page(&self) -> Result<PageRequest, ApiError> {
+    pub(crate) fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=250).contains(&limit) {
             return Err(ApiError::bad_request("`limit` must be between 1 and 250"));
@@ -111,7 +111,7 @@ impl ListParams {
 }
 
 /// Query parameters parsed with the contract's 400 error.
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
@@ -125,15 +125,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// A page of a list.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ListResponse<T> {
-    pub data: Vec<T>,
+pub(crate) struct ListResponse<T> {
+    pub(crate) data: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl<T> ListResponse<T> {
     /// Maps a store page to its wire form.
-    pub fn from_page<U>(page: hookline_core::Page<U>, f: impl FnMut(U) -> T) -> Self {
+    pub(crate) fn from_page<U>(page: hookline_core::Page<U>, f: impl FnMut(U) -> T) -> Self {
         ListResponse {
             data: page.items.into_iter().map(f).collect(),
             next_cursor: page.next_cursor,

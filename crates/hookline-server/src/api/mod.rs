@@ -21,8 +21,6 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use extract::{ApiJson, ApiQuery, ListParams, ListResponse};
-
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -56,7 +54,7 @@ impl Modify for BearerAuth {
 }
 
 /// The API router (with its OpenAPI document served at `/openapi.json`).
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::routes())
         .merge(endpoints::routes())
@@ -78,7 +76,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Routes that only a worker node serves: health and metrics.
-pub fn worker_router(state: AppState) -> Router {
+pub(crate) fn worker_router(state: AppState) -> Router {
     let (router, _) = OpenApiRouter::new()
         .merge(service_routes::routes())
         .split_for_parts();

@@ -39,7 +39,7 @@ use brand::Look;
 use session::Session;
 
 /// The dashboard's routes.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let account = "/dashboard/accounts/{account_id}";
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))

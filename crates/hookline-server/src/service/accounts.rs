@@ -10,7 +10,11 @@ use super::error::{ServiceError, ServiceResult};
 
 /// Lets `caller` act on `account_id`, or answers why not: not found (unknown
 /// or not the caller's), or the database did not answer.
-pub async fn authorize(state: &AppState, caller: &Caller, account_id: &str) -> ServiceResult<()> {
+pub(crate) async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &str,
+) -> ServiceResult<()> {
     let what = || format!("account {account_id}");
     match caller {
         Caller::Account(own) if own == account_id => Ok(()),

@@ -9,14 +9,14 @@ use hookline_core::EventType;
 use hookline_store::{SharedStore, StoreResult};
 
 /// Cached catalogue.
-pub struct Catalogue {
+pub(crate) struct Catalogue {
     store: SharedStore,
     types: RwLock<Vec<EventType>>,
 }
 
 impl Catalogue {
     /// Loads the catalogue from the store.
-    pub async fn load(store: SharedStore) -> StoreResult<Self> {
+    pub(crate) async fn load(store: SharedStore) -> StoreResult<Self> {
         let catalogue = Catalogue {
             store,
             types: RwLock::new(Vec::new()),
@@ -36,7 +36,7 @@ impl Catalogue {
     }
 
     /// Every known type.
-    pub fn all(&self) -> Vec<EventType> {
+    pub(crate) fn all(&self) -> Vec<EventType> {
         self.types
             .read()
             .expect("catalogue lock is never poisoned")
@@ -44,7 +44,7 @@ impl Catalogue {
     }
 
     /// Every known type name.
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.types
             .read()
             .expect("catalogue lock is never poisoned")
@@ -71,7 +71,7 @@ impl Catalogue {
     }
 
     /// Whether `name` is a known type (the publish path: no cloning).
-    pub async fn contains(&self, name: &str) -> StoreResult<bool> {
+    pub(crate) async fn contains(&self, name: &str) -> StoreResult<bool> {
         if self.has(name) {
             return Ok(true);
         }
@@ -80,7 +80,7 @@ impl Catalogue {
     }
 
     /// The type called `name`, reloading once if it is not cached.
-    pub async fn get(&self, name: &str) -> StoreResult<Option<EventType>> {
+    pub(crate) async fn get(&self, name: &str) -> StoreResult<Option<EventType>> {
         if let Some(t) = self.lookup(name) {
             return Ok(Some(t));
         }
@@ -89,7 +89,7 @@ impl Catalogue {
     }
 
     /// Registers a custom type.
-    pub async fn register(&self, event_type: EventType) -> StoreResult<()> {
+    pub(crate) async fn register(&self, event_type: EventType) -> StoreResult<()> {
         if self.lookup(&event_type.name).is_some() {
             return Err(hookline_store::StoreError::Conflict(format!(
                 "event type {} already exists",

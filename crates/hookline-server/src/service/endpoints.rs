@@ -43,29 +43,29 @@ const HOP_BY_HOP_HEADERS: &[&str] = &[
 ];
 
 /// Most custom headers on one endpoint.
-pub const MAX_CUSTOM_HEADERS: usize = 20;
+pub(crate) const MAX_CUSTOM_HEADERS: usize = 20;
 
 /// Most bytes of custom header names and values together: receivers and
 /// proxies refuse requests whose headers pass 8 KiB, so every attempt would fail.
-pub const MAX_CUSTOM_HEADER_BYTES: usize = 4096;
+pub(crate) const MAX_CUSTOM_HEADER_BYTES: usize = 4096;
 
 /// Fields of an endpoint as given on create (all) or update (any).
 #[derive(Debug, Default, Clone)]
-pub struct EndpointInput {
-    pub url: Option<String>,
-    pub description: Option<String>,
-    pub event_types: Option<Vec<String>>,
-    pub disabled: Option<bool>,
-    pub payload: Option<PayloadMode>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub secret: Option<String>,
+pub(crate) struct EndpointInput {
+    pub(crate) url: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) event_types: Option<Vec<String>>,
+    pub(crate) disabled: Option<bool>,
+    pub(crate) payload: Option<PayloadMode>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) secret: Option<String>,
     /// `Some(None)` clears the limit.
-    pub rate_limit_per_sec: Option<Option<u32>>,
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) rate_limit_per_sec: Option<Option<u32>>,
+    pub(crate) metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Creates an endpoint; the answer carries its secret.
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     account_id: &str,
     input: EndpointInput,
@@ -103,7 +103,7 @@ pub async fn create(
 }
 
 /// Applies the given fields to an endpoint of the account.
-pub async fn update(
+pub(crate) async fn update(
     state: &AppState,
     account_id: &str,
     endpoint_id: &str,
@@ -125,7 +125,11 @@ pub async fn update(
 }
 
 /// The endpoint, or 404.
-pub async fn get(state: &AppState, account_id: &str, endpoint_id: &str) -> ServiceResult<Endpoint> {
+pub(crate) async fn get(
+    state: &AppState,
+    account_id: &str,
+    endpoint_id: &str,
+) -> ServiceResult<Endpoint> {
     state
         .store
         .get_endpoint(account_id, endpoint_id)
@@ -134,7 +138,11 @@ pub async fn get(state: &AppState, account_id: &str, endpoint_id: &str) -> Servi
 }
 
 /// Deletes an endpoint of the account; its pending deliveries fail.
-pub async fn delete(state: &AppState, account_id: &str, endpoint_id: &str) -> ServiceResult<()> {
+pub(crate) async fn delete(
+    state: &AppState,
+    account_id: &str,
+    endpoint_id: &str,
+) -> ServiceResult<()> {
     state
         .store
         .delete_endpoint(account_id, endpoint_id)
@@ -143,7 +151,10 @@ pub async fn delete(state: &AppState, account_id: &str, endpoint_id: &str) -> Se
 }
 
 /// The endpoint's attempt counts per hour over the last 24 hours.
-pub async fn last_day(state: &AppState, endpoint: &Endpoint) -> ServiceResult<Vec<HourlyStats>> {
+pub(crate) async fn last_day(
+    state: &AppState,
+    endpoint: &Endpoint,
+) -> ServiceResult<Vec<HourlyStats>> {
     let since = Utc::now() - chrono::Duration::hours(24);
     state
         .store
@@ -154,7 +165,7 @@ pub async fn last_day(state: &AppState, endpoint: &Endpoint) -> ServiceResult<Ve
 
 /// Replaces the secret (with `new_secret` or a generated one); the old one
 /// keeps signing for 24 hours so receivers can switch without dropping any.
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     state: &AppState,
     account_id: &str,
     endpoint_id: &str,

@@ -9,7 +9,7 @@ use hookline_store::StoreError;
 
 /// A refused or failed service operation.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ServiceError {
+pub(crate) enum ServiceError {
     /// Unknown, or another account's (never told apart).
     #[error("{what} was not found in this account")]
     NotFound { what: String },
@@ -28,16 +28,16 @@ pub enum ServiceError {
 }
 
 /// Results of service operations.
-pub type ServiceResult<T> = Result<T, ServiceError>;
+pub(crate) type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
     /// `what` (e.g. "endpoint ep_…") is not in this account.
-    pub fn not_found(what: impl Into<String>) -> Self {
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
         ServiceError::NotFound { what: what.into() }
     }
 
     /// The input breaks a rule, not about one field.
-    pub fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         ServiceError::Invalid {
             field: None,
             message: message.into(),
@@ -45,7 +45,7 @@ impl ServiceError {
     }
 
     /// `field` of the input breaks a rule.
-    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
         ServiceError::Invalid {
             field: Some(field),
             message: message.into(),
@@ -53,7 +53,7 @@ impl ServiceError {
     }
 
     /// Maps a store error, naming the object for a "not found".
-    pub fn from_store(err: StoreError, what: &str) -> Self {
+    pub(crate) fn from_store(err: StoreError, what: &str) -> Self {
         match err {
             StoreError::NotFound => ServiceError::not_found(what),
             StoreError::Conflict(message) => ServiceError::Conflict(message),
@@ -63,12 +63,12 @@ impl ServiceError {
     }
 
     /// A closure for `map_err` naming the object for a "not found".
-    pub fn store(what: &str) -> impl FnOnce(StoreError) -> ServiceError + '_ {
+    pub(crate) fn store(what: &str) -> impl FnOnce(StoreError) -> ServiceError + '_ {
         move |err| ServiceError::from_store(err, what)
     }
 
     /// The input field at fault, if the error is about one.
-    pub fn field(&self) -> Option<&'static str> {
+    pub(crate) fn field(&self) -> Option<&'static str> {
         match self {
             ServiceError::Invalid { field, .. } => *field,
             _ => None,

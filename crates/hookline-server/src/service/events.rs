@@ -14,24 +14,24 @@ use crate::state::AppState;
 
 /// An event to publish, as given by the platform.
 #[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub event_type: String,
+pub(crate) struct NewEvent {
+    pub(crate) event_type: String,
     /// Raw JSON text of the `data` object.
-    pub data: String,
-    pub id: Option<String>,
-    pub webhook_url: Option<String>,
+    pub(crate) data: String,
+    pub(crate) id: Option<String>,
+    pub(crate) webhook_url: Option<String>,
 }
 
 /// Whether a publish stored something new.
 #[derive(Debug, Clone)]
-pub enum Published {
+pub(crate) enum Published {
     Created(Event),
     /// The same id and body were published before: nothing new is delivered.
     AlreadyExisted(Event),
 }
 
 /// Validates and stores an event with its deliveries.
-pub async fn publish(
+pub(crate) async fn publish(
     state: &AppState,
     account_id: &str,
     new: NewEvent,
@@ -156,7 +156,7 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
 }
 
 /// Sends the catalogue example of `event_type` to one endpoint only.
-pub async fn send_test(
+pub(crate) async fn send_test(
     state: &AppState,
     account_id: &str,
     endpoint_id: &str,
@@ -186,16 +186,16 @@ pub async fn send_test(
 
 /// An event with its deliveries and their summary status.
 #[derive(Debug, Clone)]
-pub struct EventDetail {
-    pub event: Event,
+pub(crate) struct EventDetail {
+    pub(crate) event: Event,
     /// Oldest first.
-    pub deliveries: Vec<Delivery>,
+    pub(crate) deliveries: Vec<Delivery>,
     /// Pending over failed over succeeded; `None` without deliveries.
-    pub status: Option<DeliveryStatus>,
+    pub(crate) status: Option<DeliveryStatus>,
 }
 
 /// One event of the account with its deliveries.
-pub async fn detail(
+pub(crate) async fn detail(
     state: &AppState,
     account_id: &str,
     event_id: &str,
@@ -215,7 +215,7 @@ pub async fn detail(
 }
 
 /// The event's deliveries, oldest first.
-pub async fn deliveries(
+pub(crate) async fn deliveries(
     state: &AppState,
     account_id: &str,
     event_id: &str,
@@ -229,7 +229,7 @@ pub async fn deliveries(
 
 /// The summary status of an event's deliveries, as in the event list:
 /// pending over failed over succeeded; `None` without deliveries.
-pub fn summary(deliveries: &[Delivery]) -> Option<DeliveryStatus> {
+pub(crate) fn summary(deliveries: &[Delivery]) -> Option<DeliveryStatus> {
     let has = |s| deliveries.iter().any(|d| d.status == s);
     if has(DeliveryStatus::Pending) {
         Some(DeliveryStatus::Pending)
@@ -241,7 +241,7 @@ pub fn summary(deliveries: &[Delivery]) -> Option<DeliveryStatus> {
 }
 
 /// Fresh deliveries of an event (to one endpoint, or to all it had).
-pub async fn resend(
+pub(crate) async fn resend(
     state: &AppState,
     account_id: &str,
     event_id: &str,
@@ -261,7 +261,7 @@ pub async fn resend(
 }
 
 /// Re-sends everything that failed to an endpoint since `since`.
-pub async fn recover(
+pub(crate) async fn recover(
     state: &AppState,
     account_id: &str,
     endpoint_id: &str,
@@ -281,7 +281,7 @@ const MAX_SEARCH_CHARS: usize = 200;
 
 /// The account's events, newest first; with a `search` value, only those
 /// whose id or a value inside `data` is exactly it (an order or payment id).
-pub async fn find(
+pub(crate) async fn find(
     state: &AppState,
     account_id: &str,
     search: Option<&str>,

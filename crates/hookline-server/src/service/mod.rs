@@ -6,23 +6,23 @@
 //! delivery, and only through its [`Intake`](crate::delivery::Intake):
 //! publishing, and waking the scheduler after a change that makes work due.
 
-pub mod accounts;
-pub mod catalogue;
-pub mod endpoints;
-pub mod error;
-pub mod events;
-pub mod portal;
+pub(crate) mod accounts;
+pub(crate) mod catalogue;
+pub(crate) mod endpoints;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod portal;
 
 use std::sync::Arc;
 
 use crate::delivery::Intake;
 
-pub use error::{ServiceError, ServiceResult};
+pub(crate) use error::{ServiceError, ServiceResult};
 
 /// What the service layer holds beyond the shared state: the node's intake.
 /// Its fields are private, so a front end cannot go around a rule.
 #[derive(Clone)]
-pub struct ServiceState {
+pub(crate) struct ServiceState {
     intake: Arc<Intake>,
 }
 

@@ -13,30 +13,30 @@ use crate::service::{ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// Default life of a portal link and its session.
-pub const DEFAULT_EXPIRES_IN_SECS: u64 = 3600;
+pub(crate) const DEFAULT_EXPIRES_IN_SECS: u64 = 3600;
 /// Longest life of a portal link and its session.
-pub const MAX_EXPIRES_IN_SECS: u64 = 7 * 24 * 3600;
+pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 7 * 24 * 3600;
 
 /// What the platform asks for.
 #[derive(Debug, Default, Clone)]
-pub struct PortalRequest {
-    pub expires_in_secs: Option<u64>,
-    pub read_only: bool,
-    pub return_url: Option<String>,
+pub(crate) struct PortalRequest {
+    pub(crate) expires_in_secs: Option<u64>,
+    pub(crate) read_only: bool,
+    pub(crate) return_url: Option<String>,
 }
 
 /// A created link: the token to put in the URL and when it (and the
 /// session it opens) ends.
 #[derive(Debug, Clone)]
-pub struct PortalLink {
-    pub token: String,
-    pub expires_at: Timestamp,
+pub(crate) struct PortalLink {
+    pub(crate) token: String,
+    pub(crate) expires_at: Timestamp,
 }
 
 /// Creates a one-time link into `account_id`'s dashboard. `api_key_hash`
 /// names the key that asked (deleting it ends the session); `None` for the
 /// admin token.
-pub async fn create_link(
+pub(crate) async fn create_link(
     state: &AppState,
     account_id: &str,
     api_key_hash: Option<String>,
@@ -91,7 +91,7 @@ fn checked_return_url(text: &str) -> ServiceResult<String> {
 }
 
 /// Validates and stores an account's brand (absent fields use the node's).
-pub async fn set_branding(
+pub(crate) async fn set_branding(
     state: &AppState,
     account_id: &str,
     branding: Branding,
