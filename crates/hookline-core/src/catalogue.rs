@@ -1,8 +1,14 @@
 //! The built-in event types of a payment platform, each with an example.
 //!
 //! Examples are realistic payloads: test sends and `hookline trigger` deliver
-//! them, and the dashboard shows them. Custom types registered through the API
-//! live in the store beside these.
+//! them, and the dashboard shows them. Each type has a JSON Schema of its
+//! `data` that publishing enforces: it checks the types and formats of the
+//! fields a payment platform sends (an amount is a non-negative integer in
+//! minor units or a decimal string, a currency is an upper-case code, …) and
+//! leaves the presence of fields and any other field to the platform, so a
+//! malformed value is refused at once without forcing one shape on every
+//! backend. Custom types registered through the API live in the store
+//! beside these, with schemas of their own.
 
 use serde_json::{json, Value};
 
@@ -118,12 +124,55 @@ pub fn builtin_event_types() -> Vec<EventType> {
     entries
         .into_iter()
         .map(|(name, description, example)| EventType {
+            schema: Some(schema_of(name)),
             name: name.to_string(),
             description: description.to_string(),
             example,
-            schema: None,
         })
         .collect()
+}
+
+/// The JSON Schema of a built-in type's `data`.
+fn schema_of(name: &str) -> Value {
+    let text = json!({"type": "string", "minLength": 1});
+    let count = json!({"type": "integer", "minimum": 0});
+    let time = json!({"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}T"});
+    let hash = json!({"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$"});
+    let amount = json!({"anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "string", "pattern": "^\\d+(\\.\\d+)?$"}
+    ]});
+    let currency = json!({"type": "string", "pattern": "^[A-Z]{3,5}$"});
+    let properties = match name.split('.').next() {
+        Some("payment") => json!({
+            "payment_id": text, "order_id": text, "amount": amount, "currency": currency,
+            "status": text, "customer_id": text, "created_at": time,
+            "method": {"type": "object", "properties": {"type": text, "brand": text,
+                "last4": {"type": "string", "pattern": "^\\d{4}$"}}},
+            "failure": {"type": "object", "properties": {"code": text, "message": {"type": "string"}}},
+            "network": text, "tx_hash": hash, "confirmations": count, "block_height": count
+        }),
+        Some("refund") => json!({
+            "refund_id": text, "payment_id": text, "amount": amount, "currency": currency,
+            "reason": text, "status": text, "tx_hash": hash, "confirmations": count
+        }),
+        Some("customer") => json!({
+            "customer_id": text, "name": {"type": "string"},
+            "email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
+            "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+            "metadata": {"type": "object"}
+        }),
+        _ => json!({
+            "transaction_id": text, "payment_id": text, "change": text, "status": text,
+            "amount": amount, "currency": currency,
+            "dispute": {"type": "object", "properties": {"reason": text, "evidence_due_by": time}}
+        }),
+    };
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": properties
+    })
 }
 
 /// Whether `name` is an acceptable event type name: `word.word`, lowercase,

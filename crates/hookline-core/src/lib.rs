@@ -9,6 +9,7 @@ pub mod filter;
 pub mod id;
 pub mod model;
 pub mod net;
+pub mod operational;
 pub mod policy;
 pub mod retry;
 pub mod secret;

@@ -103,6 +103,9 @@ pub struct Endpoint {
     pub description: String,
     /// Subscribed types; empty means every type.
     pub event_types: Vec<String>,
+    /// Conditions on the event's type and data (see [`crate::filter`]);
+    /// `None` lets every subscribed event through.
+    pub filter: Option<crate::filter::Filter>,
     pub disabled: bool,
     pub disabled_reason: Option<String>,
     pub payload: PayloadMode,
@@ -363,6 +366,7 @@ mod tests {
             url: "https://u:p@example.com/hook".into(),
             description: String::new(),
             event_types: types.iter().map(|t| t.to_string()).collect(),
+            filter: None,
             disabled: false,
             disabled_reason: None,
             payload: PayloadMode::Full,

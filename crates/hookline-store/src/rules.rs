@@ -1,11 +1,13 @@
 //! The store's rules, written once for both backends: what a claim does
 //! with a delivery (send, park or fail), how a next step is stored, which
-//! secrets sign a delivery, and what sending to an endpoint needs. The SQL
+//! secrets sign a delivery, what sending to an endpoint needs, and which
+//! subscribed endpoints an event's payload filter lets through. The SQL
 //! that carries them out is per dialect (`sqlite/`, `postgres/`); the
 //! fragments both dialects share are in [`crate::sql`]. The conformance
 //! suite checks that the two backends keep to these rules alike.
 
-use hookline_core::{Event, PayloadMode};
+use hookline_core::filter::Filter;
+use hookline_core::{Endpoint, Event, PayloadMode};
 
 use crate::encode::{ms, opt_time};
 use crate::types::{DueDelivery, NextStep, PublishLease};
@@ -137,6 +139,60 @@ pub(crate) fn signing_secrets(
     secrets
 }
 
+/// An endpoint's filter as stored: compact JSON text, `NULL` for none.
+pub(crate) fn filter_text(endpoint: &Endpoint) -> Option<String> {
+    endpoint.filter.as_ref().map(|f| f.source().to_string())
+}
+
+/// Reads a stored filter (checked when it was saved).
+pub(crate) fn read_filter(text: Option<&str>) -> StoreResult<Option<Filter>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| StoreError::Unavailable(format!("bad filter JSON in the database: {e}")))?;
+    Filter::parse(&value)
+        .map(Some)
+        .map_err(|e| StoreError::Unavailable(format!("bad filter in the database: {e}")))
+}
+
+/// Decides, endpoint by endpoint, whether an event passes its stored
+/// filter. The event's data is parsed once, and only if some subscribed
+/// endpoint has a filter, so publishing to unfiltered endpoints parses no
+/// JSON at all.
+pub(crate) struct FanOut<'a> {
+    event: &'a Event,
+    data: Option<serde_json::Value>,
+}
+
+impl<'a> FanOut<'a> {
+    pub(crate) fn new(event: &'a Event) -> Self {
+        FanOut { event, data: None }
+    }
+
+    /// Whether the endpoint whose stored filter is `filter` receives the
+    /// event. A stored filter that no longer reads (filters are checked
+    /// before they are saved) lets the event through, with a warning: a
+    /// delivery too many beats a lost one, and one broken row must not fail
+    /// the publishes it is batched with.
+    pub(crate) fn passes(&mut self, filter: Option<&str>) -> bool {
+        let filter = match read_filter(filter) {
+            Ok(Some(filter)) => filter,
+            Ok(None) => return true,
+            Err(err) => {
+                tracing::warn!(error = %err, "unreadable endpoint filter; delivering anyway");
+                return true;
+            }
+        };
+        if self.data.is_none() {
+            // Data that is not JSON (never accepted at publish) is `null`.
+            self.data = Some(serde_json::from_str(&self.event.data).unwrap_or_default());
+        }
+        let data = self.data.as_ref().expect("parsed just above");
+        filter.matches(&self.event.event_type, data)
+    }
+}
+
 /// What sending to an endpoint needs, as stored: the columns of
 /// [`crate::sql::SEND_COLUMNS`], in that order. Claims and deliveries
 /// handed over at publish fill a [`DueDelivery`] from it, so both send
@@ -255,6 +311,7 @@ mod tests {
                 rate_limit_per_sec: None,
                 metadata: Default::default(),
                 failing_since: None,
+                filter: None,
                 created_at: now,
                 updated_at: now,
             };
@@ -270,5 +327,28 @@ mod tests {
             );
         }
         assert_eq!(signing_secrets("s", None, Some(i64::MAX), 0), vec!["s"]);
+    }
+
+    #[test]
+    fn the_fan_out_applies_stored_filters_to_type_and_data() {
+        let event = Event {
+            id: "evt_1".into(),
+            account_id: "acct_1".into(),
+            event_type: "payment.completed".into(),
+            data: r#"{"amount": 25000, "currency": "EUR"}"#.into(),
+            webhook_url: None,
+            payload_hash: String::new(),
+            created_at: Utc::now(),
+        };
+        let mut fan_out = FanOut::new(&event);
+        assert!(fan_out.passes(None));
+        assert!(fan_out.data.is_none(), "no filter, no parsing");
+        assert!(fan_out.passes(Some(r#"{"data.amount":{"$gte":10000},"data.currency":"EUR"}"#)));
+        assert!(!fan_out.passes(Some(r#"{"data.currency":"USD"}"#)));
+        assert!(!fan_out.passes(Some(r#"{"type":"refund.completed"}"#)));
+        // An unreadable stored filter lets the event through.
+        assert!(fan_out.passes(Some("not json")));
+        assert!(fan_out.passes(Some(r#"{"$nope":1}"#)));
+        assert!(read_filter(Some("not json")).is_err());
     }
 }

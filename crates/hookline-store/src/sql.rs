@@ -8,7 +8,7 @@ pub(crate) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq"
 pub(crate) const ENDPOINT_COLUMNS: &str =
     "id, account_id, url, description, event_types, disabled, \
     disabled_reason, payload, headers, secret, previous_secret, previous_secret_expires_at, \
-    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq";
+    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq, filter";
 
 /// What sending to an endpoint needs (see [`crate::rules::SendSettings`]),
 /// unqualified; prefix each with the table's alias where one is needed.

@@ -1,5 +1,6 @@
 //! `/v1/accounts/{account_id}/endpoints`: an account's webhook endpoints,
-//! their secrets, test sends, attempt log and recovery.
+//! their signing keys (an HMAC secret, or an ed25519 key whose public half
+//! is served), test sends, attempt log and recovery.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use hookline_core::{format_time, Endpoint, PayloadMode};
+use hookline_core::{format_time, Endpoint, PayloadMode, SignatureScheme};
 use hookline_store::AttemptsOf;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -28,13 +29,16 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_endpoints, create_endpoint))
         .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
         .routes(routes!(get_secret))
+        .routes(routes!(get_public_key))
         .routes(routes!(rotate_secret))
         .routes(routes!(send_test))
         .routes(routes!(list_endpoint_attempts))
         .routes(routes!(recover))
 }
 
-/// A webhook endpoint. `secret` appears only in the answer to its creation.
+/// A webhook endpoint. `secret` appears only in the answer to its creation,
+/// and only for an HMAC endpoint: an ed25519 endpoint's signing key stays
+/// with Hookline and `public_key` is what receivers verify with.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct EndpointOut {
     id: String,
@@ -44,6 +48,10 @@ pub(crate) struct EndpointOut {
     description: String,
     /// Subscribed event types; empty means all.
     event_types: Vec<String>,
+    /// Conditions on the event's `type` and `data` an event must meet to be
+    /// delivered here (`null`: none). See docs/api.md, "Payload filters".
+    #[schema(value_type = Option<Object>)]
+    filter: Option<serde_json::Value>,
     disabled: bool,
     /// Why the endpoint was disabled (by a user, `410 Gone`, or failing for 5 days).
     disabled_reason: Option<String>,
@@ -51,6 +59,13 @@ pub(crate) struct EndpointOut {
     payload: PayloadMode,
     headers: BTreeMap<String, String>,
     rate_limit_per_sec: Option<u32>,
+    /// `hmac-sha256` (`v1` signatures, shared `whsec_` secret) or `ed25519`
+    /// (`v1a` signatures, verified with `public_key`).
+    #[schema(value_type = String, example = "hmac-sha256")]
+    signature_scheme: SignatureScheme,
+    /// `whpk_…` of an ed25519 endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
     #[schema(value_type = Object)]
     metadata: serde_json::Map<String, serde_json::Value>,
     /// Start of the current run of failed attempts, if failing.
@@ -62,14 +77,19 @@ pub(crate) struct EndpointOut {
 }
 
 impl EndpointOut {
-    fn new(e: Endpoint, with_secret: bool) -> Self {
+    pub(super) fn new(e: Endpoint, with_secret: bool) -> Self {
+        let scheme = e.signature_scheme();
+        let public_key = service::public_keys(&e).map(|(current, _)| current);
         EndpointOut {
             url: hookline_core::net::mask_url(&e.url),
-            secret: with_secret.then_some(e.secret),
+            secret: (with_secret && scheme == SignatureScheme::HmacSha256).then_some(e.secret),
+            signature_scheme: scheme,
+            public_key,
             id: e.id,
             account_id: e.account_id,
             description: e.description,
             event_types: e.event_types,
+            filter: e.filter.map(|f| f.source().clone()),
             disabled: e.disabled,
             disabled_reason: e.disabled_reason,
             payload: e.payload,
@@ -92,14 +112,23 @@ pub(crate) struct EndpointBody {
     description: Option<String>,
     /// Types to receive; absent or empty means every type.
     event_types: Option<Vec<String>>,
+    /// Payload filter, e.g. `{"data.amount": {"$gte": 10000}, "data.currency": "EUR"}`;
+    /// `null` removes it. Checked here: a mistake answers 422 naming the bad part.
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<Object>)]
+    filter: Option<Option<serde_json::Value>>,
     disabled: Option<bool>,
     /// `full` (default) or `thin` (no `data`; fetch it from the API).
     #[schema(value_type = Option<String>)]
     payload: Option<PayloadMode>,
     /// Extra headers sent with every delivery.
     headers: Option<BTreeMap<String, String>>,
-    /// `whsec_…`; generated if absent.
+    /// `whsec_…` (or `whsk_…` for ed25519); generated if absent.
     secret: Option<String>,
+    /// `hmac-sha256` (default) or `ed25519`. Changing it rotates to a new key
+    /// of that scheme; the old one keeps signing for 24 hours.
+    #[schema(value_type = Option<String>)]
+    signature_scheme: Option<SignatureScheme>,
     /// Most deliveries per second to this endpoint; `null` for no limit.
     #[serde(default, deserialize_with = "some")]
     #[schema(value_type = Option<u32>)]
@@ -114,22 +143,61 @@ impl From<EndpointBody> for EndpointInput {
             url: b.url,
             description: b.description,
             event_types: b.event_types,
+            filter: b.filter,
             disabled: b.disabled,
             payload: b.payload,
             headers: b.headers,
             secret: b.secret,
+            signature_scheme: b.signature_scheme,
             rate_limit_per_sec: b.rate_limit_per_sec,
             metadata: b.metadata,
         }
     }
 }
 
-/// Optional new secret for a rotation.
+/// Optional new key for a rotation.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RotateBody {
-    /// `whsec_…`; generated if absent.
+    /// `whsec_…` (or `whsk_…` for an ed25519 endpoint); generated if absent.
+    pub(super) secret: Option<String>,
+}
+
+/// The new key after a rotation: the secret of an HMAC endpoint, the public
+/// key of an ed25519 one (its signing key is never shown).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RotatedOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+}
+
+impl RotatedOut {
+    /// The answer for a rotation to `secret`.
+    pub(super) fn of(secret: String) -> Self {
+        match hookline_verify::SigningKey::parse(&secret) {
+            Ok(key) => RotatedOut {
+                secret: None,
+                public_key: Some(key.public_key().to_whpk()),
+            },
+            Err(_) => RotatedOut {
+                secret: Some(secret),
+                public_key: None,
+            },
+        }
+    }
+}
+
+/// What receivers of an ed25519 endpoint verify with.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PublicKeyOut {
+    /// `whpk_` + base64 of the 32-byte ed25519 public key.
+    public_key: String,
+    /// The key replaced by the last rotation, while it still signs (24 hours).
+    previous_public_key: Option<String>,
+    /// When the previous key stops signing.
+    previous_expires_at: Option<String>,
 }
 
 /// Which sample to send.
@@ -222,32 +290,73 @@ async fn delete_endpoint(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Reveal the endpoint's signing secret.
+/// Reveal the endpoint's signing secret (HMAC endpoints; an ed25519
+/// endpoint's key is never shown: `409`, use its public key).
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/secret", tag = "endpoints",
-    responses((status = 200, body = SecretOut), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SecretOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn get_secret(
     State(state): State<AppState>,
     Scoped { account_id, .. }: AccountScope,
     Path((_account_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
     let endpoint = service::get(&state, &account_id, &endpoint_id).await?;
+    if endpoint.signature_scheme() == SignatureScheme::Ed25519 {
+        return Err(ApiError::conflict(format!(
+            "endpoint {endpoint_id} signs with ed25519: Hookline keeps its signing key; receivers verify with its public key (GET …/endpoints/{endpoint_id}/public-key)"
+        )));
+    }
     Ok(Json(SecretOut {
         secret: endpoint.secret,
     }))
 }
 
-/// Rotate the secret; for 24 hours deliveries carry signatures of the old and the new one.
+/// The public key receivers of an ed25519 endpoint verify `v1a` signatures
+/// with (`409` for an HMAC endpoint, which has none).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/public-key", tag = "endpoints",
+    responses((status = 200, body = PublicKeyOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn get_public_key(
+    State(state): State<AppState>,
+    Scoped { account_id, .. }: AccountScope,
+    Path((_account_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<PublicKeyOut>> {
+    let endpoint = service::get(&state, &account_id, &endpoint_id).await?;
+    PublicKeyOut::of(&endpoint).map(Json)
+}
+
+impl PublicKeyOut {
+    /// The endpoint's public keys, or `409` for an HMAC endpoint.
+    pub(super) fn of(endpoint: &Endpoint) -> ApiResult<Self> {
+        let Some((public_key, previous_public_key)) = service::public_keys(endpoint) else {
+            return Err(ApiError::conflict(format!(
+                "endpoint {} signs with HMAC-SHA256 (a shared whsec_ secret) and has no public key; set `signature_scheme` to `ed25519` to sign with a key pair",
+                endpoint.id
+            )));
+        };
+        let previous_expires_at = previous_public_key
+            .as_ref()
+            .and(endpoint.previous_secret_expires_at)
+            .map(format_time);
+        Ok(PublicKeyOut {
+            public_key,
+            previous_public_key,
+            previous_expires_at,
+        })
+    }
+}
+
+/// Rotate the signing key (of the endpoint's scheme); for 24 hours deliveries
+/// carry signatures of the old and the new one.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/secret/rotate", tag = "endpoints",
     request_body = RotateBody,
-    responses((status = 200, body = SecretOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = RotatedOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,
     Scoped { account_id, .. }: AccountScope,
     Path((_account_id, endpoint_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<RotateBody>,
-) -> ApiResult<Json<SecretOut>> {
+) -> ApiResult<Json<RotatedOut>> {
     let secret = service::rotate_secret(&state, &account_id, &endpoint_id, body.secret).await?;
-    Ok(Json(SecretOut { secret }))
+    Ok(Json(RotatedOut::of(secret)))
 }
 
 /// Send the catalogue example of a type to this endpoint only.

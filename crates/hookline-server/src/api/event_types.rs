@@ -55,7 +55,8 @@ pub(crate) struct CreateEventType {
     /// `noun.verb`, lowercase: e.g. `invoice.paid`.
     name: String,
     description: String,
-    /// A JSON Schema of `data`, kept for documentation.
+    /// A JSON Schema of `data`, enforced at publish (a violation answers
+    /// `422` naming the path and the rule); an invalid schema is refused.
     #[schema(value_type = Option<Object>)]
     schema: Option<serde_json::Value>,
     /// An example `data`, used by test sends and `hookline trigger`.
@@ -77,7 +78,8 @@ async fn list_event_types(State(state): State<AppState>, _caller: Caller) -> Jso
     })
 }
 
-/// Register a custom event type (admin token).
+/// Register a custom event type (admin token). Its `schema` must be a valid
+/// JSON Schema (no remote references) and its `example` must match it.
 #[utoipa::path(post, path = "/v1/event-types", tag = "event-types", request_body = CreateEventType,
     responses((status = 201, body = EventTypeOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_event_type(
@@ -102,6 +104,7 @@ async fn create_event_type(
             "`example` must be a JSON object",
         ));
     }
+    crate::service::schemas::check_new_type(body.schema.as_ref(), body.example.as_ref())?;
     let event_type = EventType {
         name: body.name,
         description: body.description,

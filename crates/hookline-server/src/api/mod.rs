@@ -12,6 +12,8 @@ mod event_types;
 mod events;
 mod extract;
 mod portal_sessions;
+mod filters;
+mod operational;
 mod service_routes;
 
 use axum::Router;
@@ -36,6 +38,7 @@ use crate::state::AppState;
         (name = "events", description = "Published events, their deliveries and attempts"),
         (name = "event-types", description = "The event-type catalogue"),
         (name = "portal", description = "Signing merchants in to the embeddable dashboard, and its brand"),
+        (name = "operational", description = "The platform's operational webhooks about every account's endpoints (admin token)"),
         (name = "service", description = "Health, metrics and this document"),
     )
 )]
@@ -58,6 +61,8 @@ pub(crate) fn router(state: AppState) -> Router {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts::routes())
         .merge(endpoints::routes())
+        .merge(filters::routes())
+        .merge(operational::routes())
         .merge(events::routes())
         .merge(event_types::routes())
         .merge(portal_sessions::routes())

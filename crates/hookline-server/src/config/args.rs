@@ -128,6 +128,11 @@ pub struct ServeArgs {
     /// Accent colour of the dashboard, #rrggbb [default: #4f46e5].
     #[arg(long, env = "HOOKLINE_BRAND_ACCENT_COLOR", value_name = "COLOR")]
     pub brand_accent_color: Option<String>,
+
+    /// Consecutive failed attempts to an endpoint after which the platform's
+    /// operational endpoints get `endpoint.failing` [default: 5].
+    #[arg(long, env = "HOOKLINE_OPERATIONAL_FAILING_AFTER", value_name = "N")]
+    pub operational_failing_after: Option<u32>,
 }
 
 impl ServeArgs {
@@ -158,6 +163,9 @@ impl ServeArgs {
             brand_name: self.brand_name.or(file.brand_name),
             brand_logo_url: self.brand_logo_url.or(file.brand_logo_url),
             brand_accent_color: self.brand_accent_color.or(file.brand_accent_color),
+            operational_failing_after: self
+                .operational_failing_after
+                .or(file.operational_failing_after),
         }
     }
 }

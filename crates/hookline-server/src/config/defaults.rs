@@ -34,6 +34,7 @@ pub const PORTAL_FRAME_ANCESTORS: &str = "none";
 pub const BRAND_NAME: &str = "Hookline";
 pub const BRAND_LOGO_URL: &str = "none";
 pub const BRAND_ACCENT_COLOR: &str = "#4f46e5";
+pub const OPERATIONAL_FAILING_AFTER: u32 = 5;
 
 /// The default lease: long enough that a slow attempt finishes (and is
 /// recorded) well before another node may claim its delivery.
@@ -78,5 +79,9 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("HOOKLINE_BRAND_NAME", value(&BRAND_NAME)),
         ("HOOKLINE_BRAND_LOGO_URL", BRAND_LOGO_URL.to_string()),
         ("HOOKLINE_BRAND_ACCENT_COLOR", value(&BRAND_ACCENT_COLOR)),
+        (
+            "HOOKLINE_OPERATIONAL_FAILING_AFTER",
+            value(&OPERATIONAL_FAILING_AFTER),
+        ),
     ]
 }

@@ -83,6 +83,8 @@ pub struct Config {
     pub brand: Brand,
     /// Time limits and the connection cap of the HTTP server.
     pub http: HttpLimits,
+    /// Consecutive failures that make an endpoint `endpoint.failing`.
+    pub operational_failing_after: u32,
 }
 
 /// What a client of the API may take from the server.
@@ -355,6 +357,18 @@ impl Config {
                 .collect::<Result<_, _>>()?,
             portal_frame_ancestors: frame_ancestors(a.portal_frame_ancestors.as_deref())?,
             brand,
+            operational_failing_after: match a
+                .operational_failing_after
+                .unwrap_or(defaults::OPERATIONAL_FAILING_AFTER)
+            {
+                0 => {
+                    return Err(ConfigError::invalid(
+                        "HOOKLINE_OPERATIONAL_FAILING_AFTER",
+                        "HOOKLINE_OPERATIONAL_FAILING_AFTER must be at least 1",
+                    ))
+                }
+                n => n,
+            },
         })
     }
 }

@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::Utc;
-use hookline_core::{format_time, Endpoint};
+use hookline_core::{format_time, Endpoint, SignatureScheme};
 use hookline_store::{AttemptsOf, HourlyStats, PageRequest};
 
 use super::chart::{chart, rate_label, Bar};
 use super::csrf::FormData;
-use super::endpoint_form::{input_from, FormValues};
+use super::endpoint_form::{input_from, wants_filter_trial, FormValues};
 use super::events::AttemptRow;
 use super::session::Session;
 use super::urls::Urls;
@@ -126,7 +126,9 @@ pub(super) async fn new_form(
         layout: Layout::new(&session, "Add an endpoint", Some(&account), "endpoints"),
         action: urls.endpoints(),
         cancel: urls.endpoints(),
-        form: FormValues::new(&state, None),
+        form: FormValues::new(&state, None)
+            .with_samples(&state, &account, "")
+            .await,
     })
 }
 
@@ -144,6 +146,25 @@ pub(super) async fn create(
         return r;
     }
     let urls = Urls { account: &account };
+    if wants_filter_trial(&form) {
+        let values = FormValues::posted(&state, &form)
+            .try_filter(&state, &account, &form)
+            .await;
+        let status = if values.error.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        return page_with_status(
+            status,
+            &NewEndpointPage {
+                layout: Layout::new(&session, "Add an endpoint", Some(&account), "endpoints"),
+                action: urls.endpoints(),
+                cancel: urls.endpoints(),
+                form: values,
+            },
+        );
+    }
     let result = match input_from(&form, None) {
         Ok(input) => service::create(&state, &account, input).await,
         Err(e) => Err(e),
@@ -161,7 +182,9 @@ pub(super) async fn create(
                 layout: Layout::new(&session, "Add an endpoint", Some(&account), "endpoints"),
                 action: urls.endpoints(),
                 cancel: urls.endpoints(),
-                form: FormValues::from_form(&state, &form, &error),
+                form: FormValues::from_form(&state, &form, &error)
+                    .with_samples(&state, &account, "")
+                    .await,
             },
         ),
     }
@@ -181,6 +204,10 @@ struct EndpointPage {
     chart_max: u64,
     attempts: Vec<AttemptRow>,
     event_types: Vec<String>,
+    /// `whpk_…` of an ed25519 endpoint; empty for HMAC.
+    public_key: String,
+    /// The previous `whpk_…` while it still signs.
+    previous_public_key: String,
 }
 
 async fn render_endpoint(
@@ -198,6 +225,9 @@ async fn render_endpoint(
         Err(err) => return failure(session, "Try again", NO_SUCH_ENDPOINT, &err),
     };
     let (bars, chart_max) = chart(&stats, Utc::now());
+    let (public_key, previous_public_key) = service::public_keys(&endpoint)
+        .map(|(current, previous)| (current, previous.unwrap_or_default()))
+        .unwrap_or_default();
     let attempts = match state
         .store
         .list_attempts(
@@ -235,6 +265,8 @@ async fn render_endpoint(
             chart_max,
             attempts,
             event_types: state.catalogue.names(),
+            public_key,
+            previous_public_key,
             endpoint: EndpointRow::new(endpoint, &stats),
         },
     )
@@ -282,13 +314,15 @@ pub(super) async fn show(
     };
     let query = uri.query().unwrap_or("");
     let notice = match query {
-        q if q.contains("rotated") => "The secret was rotated. For 24 hours, deliveries are signed with both the old and the new secret.",
+        q if q.contains("rotated") => "The signing key was rotated. For 24 hours, deliveries are signed with both the old and the new key.",
         q if q.contains("saved") => "Changes saved.",
         q if q.contains("enabled") => "The endpoint is enabled; deliveries held while it was disabled are on their way.",
         q if q.contains("disabled") => "The endpoint is disabled: new events are not sent to it.",
         _ => "",
     };
-    let form = FormValues::new(&state, Some(&endpoint));
+    let form = FormValues::new(&state, Some(&endpoint))
+        .with_samples(&state, &account, "")
+        .await;
     render_endpoint(
         &state,
         &session,
@@ -314,6 +348,12 @@ pub(super) async fn update(
         Ok(posted) => posted,
         Err(r) => return r,
     };
+    if wants_filter_trial(&form) {
+        let values = FormValues::posted(&state, &form)
+            .try_filter(&state, &account, &form)
+            .await;
+        return render_endpoint(&state, &session, endpoint, values, "", false).await;
+    }
     let result = match input_from(&form, Some(&endpoint)) {
         Ok(input) => service::update(&state, &account, &id, input).await,
         Err(e) => Err(e),
@@ -328,7 +368,9 @@ pub(super) async fn update(
             failure(&session, "Could not save", NO_SUCH_ENDPOINT, &error)
         }
         Err(error) => {
-            let values = FormValues::from_form(&state, &form, &error);
+            let values = FormValues::from_form(&state, &form, &error)
+                .with_samples(&state, &account, "")
+                .await;
             render_endpoint(&state, &session, endpoint, values, "", false).await
         }
     }
@@ -440,7 +482,7 @@ pub(super) async fn send_test(
     }
 }
 
-/// The secret, for the reveal button.
+/// The secret, for the reveal button (never an ed25519 signing key).
 pub(super) async fn secret(
     State(state): State<AppState>,
     Scoped {
@@ -450,6 +492,11 @@ pub(super) async fn secret(
     Path((_, id)): Path<(String, String)>,
 ) -> Response {
     match load(&state, &session, &account, &id).await {
+        Ok(e) if e.signature_scheme() == SignatureScheme::Ed25519 => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({"error": "an ed25519 endpoint's signing key stays with Hookline; receivers use its public key"})),
+        )
+            .into_response(),
         Ok(e) => (
             [(axum::http::header::CACHE_CONTROL, "no-store")],
             Json(serde_json::json!({"secret": e.secret, "updated_at": format_time(e.updated_at)})),

@@ -73,13 +73,14 @@ fn headers(due: &DueDelivery, timestamp: i64, body: &str, basic_auth: Option<Str
     headers
 }
 
-/// `v1,<sig>` for each secret, space-separated (two during a rotation).
+/// `v1,<sig>` (HMAC) or `v1a,<sig>` (ed25519) for each key, space-separated
+/// (two during a rotation, of either scheme).
 fn signature(secrets: &[String], msg_id: &str, timestamp: i64, body: &str) -> String {
-    let secrets: Vec<hookline_verify::Secret> = secrets
+    let signers: Vec<hookline_verify::Signer> = secrets
         .iter()
-        .filter_map(|s| hookline_verify::Secret::parse(s).ok())
+        .filter_map(|s| hookline_verify::Signer::parse(s).ok())
         .collect();
-    hookline_verify::sign_all(&secrets, msg_id, timestamp, body.as_bytes())
+    hookline_verify::sign_with(&signers, msg_id, timestamp, body.as_bytes())
 }
 
 /// Turns what the request came to into the attempt row and its

@@ -5,7 +5,9 @@
 //! request timeout) and runs attempts bounded overall and per endpoint;
 //! `attempt` signs, sends and classifies one attempt through `client`, the
 //! SSRF-safe connector; `recorder` batches finished attempts into one store
-//! write. `intake` is the one way work comes in: it publishes (leasing what
+//! write, after which `operational` tells the platform's operational
+//! endpoints about disabled, failing, recovered endpoints and exhausted
+//! deliveries. `intake` is the one way work comes in: it publishes (leasing what
 //! the scheduler has room for and passing it over `handoff`) and wakes the
 //! scheduler. No database transaction or lock is held across a network call.
 
@@ -13,6 +15,7 @@ mod attempt;
 pub mod client;
 mod handoff;
 mod intake;
+mod operational;
 mod recorder;
 mod retention;
 mod scheduler;
@@ -51,10 +54,16 @@ pub(crate) fn start(
         client,
         results_tx,
     );
+    let notifier = operational::Notifier {
+        store: state.store.clone(),
+        failing_after: state.config.operational_failing_after,
+        wake: intake.wake_signal(),
+    };
     let recorder = tokio::spawn(recorder::run(
         state.store.clone(),
         results_rx,
         state.metrics.clone(),
+        notifier,
     ));
     let retention = tokio::spawn(retention::run(
         state.store.clone(),

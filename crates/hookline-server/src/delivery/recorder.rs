@@ -14,6 +14,7 @@ use std::time::Duration;
 use hookline_store::{AttemptResult, NextStep, SharedStore};
 use tokio::sync::mpsc;
 
+use super::operational::Notifier;
 use crate::metrics::{Metrics, OutcomeLabel};
 
 /// Most attempts written in one store call.
@@ -28,6 +29,7 @@ pub(super) async fn run(
     store: SharedStore,
     mut results: mpsc::Receiver<AttemptResult>,
     metrics: Arc<Metrics>,
+    notifier: Notifier,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = results.recv().await {
@@ -60,6 +62,7 @@ pub(super) async fn run(
                  kept in the attempt log, but the delivery is left to the node that holds it now"
             );
         }
+        notifier.after_recorded(&batch).await;
         for result in batch.drain(..) {
             if recorded.stale.contains(&result.attempt.delivery_id) {
                 continue;

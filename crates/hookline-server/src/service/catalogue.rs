@@ -1,8 +1,9 @@
 //! The event-type catalogue: built-in types plus the registered custom ones,
-//! cached in memory and reloaded when a type is not found (another node may
-//! have registered it).
+//! cached in memory with their compiled schemas, and reloaded when a type is
+//! not found (another node may have registered it).
 
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use hookline_core::catalogue::builtin_event_types;
 use hookline_core::EventType;
@@ -12,6 +13,8 @@ use hookline_store::{SharedStore, StoreResult};
 pub(crate) struct Catalogue {
     store: SharedStore,
     types: RwLock<Vec<EventType>>,
+    /// Compiled schemas by type name, built with `types`.
+    schemas: RwLock<HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
 impl Catalogue {
@@ -20,6 +23,7 @@ impl Catalogue {
         let catalogue = Catalogue {
             store,
             types: RwLock::new(Vec::new()),
+            schemas: RwLock::new(HashMap::new()),
         };
         catalogue.reload().await?;
         Ok(catalogue)
@@ -28,6 +32,22 @@ impl Catalogue {
     async fn reload(&self) -> StoreResult<()> {
         let mut types = builtin_event_types();
         types.extend(self.store.list_event_types().await?);
+        let mut schemas = HashMap::new();
+        for t in &types {
+            let Some(schema) = &t.schema else { continue };
+            match super::schemas::compile(schema) {
+                Ok(compiled) => {
+                    schemas.insert(t.name.clone(), Arc::new(compiled));
+                }
+                // Checked at registration; a stored one that no longer
+                // compiles is left unenforced rather than blocking publishes.
+                Err(e) => tracing::warn!(event_type = %t.name, error = %e, "unusable schema"),
+            }
+        }
+        *self
+            .schemas
+            .write()
+            .expect("catalogue lock is never poisoned") = schemas;
         *self
             .types
             .write()
@@ -77,6 +97,21 @@ impl Catalogue {
         }
         self.reload().await?;
         Ok(self.has(name))
+    }
+
+    /// How `data` (JSON text) breaks the schema of type `name`, if it has
+    /// one and `data` does; see [`super::schemas::violation`].
+    pub fn schema_violation(&self, name: &str, data: &str) -> Option<String> {
+        let schema = self
+            .schemas
+            .read()
+            .expect("catalogue lock is never poisoned")
+            .get(name)
+            .cloned()?;
+        match serde_json::from_str::<serde_json::Value>(data) {
+            Ok(value) => super::schemas::violation(&schema, &value),
+            Err(e) => Some(format!("`data` is not valid JSON: {e}")),
+        }
     }
 
     /// The type called `name`, reloading once if it is not cached.

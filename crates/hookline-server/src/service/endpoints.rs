@@ -1,12 +1,16 @@
 //! Creating, changing and rotating endpoints, with the contract's rules:
-//! http(s) URLs that pass the SSRF check, known event types, sane custom
-//! headers, well-formed `whsec_` secrets.
+//! http(s) URLs that pass the SSRF check, known event types, payload
+//! filters checked by `hookline_core::filter` (the error names the bad
+//! part), sane custom
+//! headers, well-formed keys of the endpoint's signature scheme (`whsec_`
+//! for HMAC-SHA256, `whsk_` for ed25519; switching scheme rotates the key).
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use hookline_core::secret::{generate_signing_secret, is_valid_signing_secret};
-use hookline_core::{Endpoint, Id, IdKind, PayloadMode};
+use hookline_core::operational::{is_operational_type, EVENT_TYPES, PLATFORM_ACCOUNT_ID};
+use hookline_core::secret::{generate_signing_key, is_valid_signing_secret};
+use hookline_core::{Endpoint, Id, IdKind, PayloadMode, SignatureScheme};
 use hookline_store::HourlyStats;
 
 use super::error::{ServiceError, ServiceResult};
@@ -59,6 +63,10 @@ pub(crate) struct EndpointInput {
     pub(crate) payload: Option<PayloadMode>,
     pub(crate) headers: Option<BTreeMap<String, String>>,
     pub(crate) secret: Option<String>,
+    /// `Some(None)` removes the payload filter.
+    pub(crate) filter: Option<Option<serde_json::Value>>,
+    /// A change of scheme rotates to a new key of that scheme.
+    pub(crate) signature_scheme: Option<SignatureScheme>,
     /// `Some(None)` clears the limit.
     pub(crate) rate_limit_per_sec: Option<Option<u32>>,
     pub(crate) metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -74,6 +82,7 @@ pub(crate) async fn create(
         ServiceError::invalid_field("url", "`url` is required: where should webhooks be sent?")
     })?;
     let now = Utc::now();
+    let scheme = input.signature_scheme.unwrap_or_default();
     let mut endpoint = Endpoint {
         id: Id::generate(IdKind::Endpoint),
         account_id: account_id.to_string(),
@@ -84,12 +93,13 @@ pub(crate) async fn create(
         disabled_reason: None,
         payload: PayloadMode::Full,
         headers: BTreeMap::new(),
-        secret: generate_signing_secret(),
+        secret: generate_signing_key(scheme),
         previous_secret: None,
         previous_secret_expires_at: None,
         rate_limit_per_sec: None,
         metadata: Default::default(),
         failing_since: None,
+        filter: None,
         created_at: now,
         updated_at: now,
     };
@@ -122,6 +132,26 @@ pub(crate) async fn update(
         state.services.intake.wake();
     }
     Ok(endpoint)
+}
+
+/// Creates the internal platform account that owns operational endpoints,
+/// unless it exists.
+pub async fn ensure_platform_account(state: &AppState) -> ServiceResult<()> {
+    let now = Utc::now();
+    let account = hookline_core::Account {
+        id: PLATFORM_ACCOUNT_ID.to_string(),
+        name: "Hookline platform (operational webhooks)".to_string(),
+        created_at: now,
+        updated_at: now,
+    };
+    match state
+        .store
+        .create_account(&account, &generate_signing_key(SignatureScheme::HmacSha256))
+        .await
+    {
+        Ok(()) | Err(hookline_store::StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(ServiceError::from_store(e, "the platform account")),
+    }
 }
 
 /// The endpoint, or 404.
@@ -172,15 +202,12 @@ pub(crate) async fn rotate_secret(
     new_secret: Option<String>,
 ) -> ServiceResult<String> {
     let mut endpoint = get(state, account_id, endpoint_id).await?;
+    let scheme = endpoint.signature_scheme();
     let secret = match new_secret {
-        Some(s) => checked_secret(s)?,
-        None => generate_signing_secret(),
+        Some(s) => checked_secret(s, scheme)?,
+        None => generate_signing_key(scheme),
     };
-    let now = Utc::now();
-    endpoint.previous_secret = Some(std::mem::replace(&mut endpoint.secret, secret.clone()));
-    endpoint.previous_secret_expires_at =
-        Some(now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS));
-    endpoint.updated_at = now;
+    rotate_to(&mut endpoint, secret.clone());
     state
         .store
         .update_endpoint(&endpoint)
@@ -189,14 +216,45 @@ pub(crate) async fn rotate_secret(
     Ok(secret)
 }
 
-fn checked_secret(secret: String) -> ServiceResult<String> {
-    if is_valid_signing_secret(&secret) {
-        Ok(secret)
-    } else {
-        Err(ServiceError::invalid_field(
+/// Makes `secret` the signing key; the old one keeps signing for 24 hours.
+fn rotate_to(endpoint: &mut Endpoint, secret: String) {
+    let now = Utc::now();
+    endpoint.previous_secret = Some(std::mem::replace(&mut endpoint.secret, secret));
+    endpoint.previous_secret_expires_at =
+        Some(now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS));
+    endpoint.updated_at = now;
+}
+
+/// The endpoint's `whpk_` public key and, while it still signs, the
+/// previous one; `None` for an HMAC endpoint.
+pub fn public_keys(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
+    let public = |key: &str| {
+        hookline_verify::SigningKey::parse(key)
+            .ok()
+            .map(|k| k.public_key().to_whpk())
+    };
+    let current = public(&endpoint.secret)?;
+    let previous = endpoint
+        .live_previous_secret(Utc::now())
+        .and_then(public);
+    Some((current, previous))
+}
+
+fn checked_secret(secret: String, scheme: SignatureScheme) -> ServiceResult<String> {
+    let valid = match scheme {
+        SignatureScheme::HmacSha256 => is_valid_signing_secret(&secret),
+        SignatureScheme::Ed25519 => hookline_verify::SigningKey::parse(&secret).is_ok(),
+    };
+    match (valid, scheme) {
+        (true, _) => Ok(secret),
+        (false, SignatureScheme::HmacSha256) => Err(ServiceError::invalid_field(
             "secret",
-            "`secret` must be `whsec_` followed by base64 of 24 to 64 bytes; omit it to have one generated",
-        ))
+            "`secret` must be `whsec_` followed by base64 of 24 to 64 bytes (or set `signature_scheme` to `ed25519` for a `whsk_` key); omit it to have one generated",
+        )),
+        (false, SignatureScheme::Ed25519) => Err(ServiceError::invalid_field(
+            "secret",
+            "an ed25519 endpoint's `secret` must be `whsk_` followed by base64 of a 32-byte seed or 64-byte key pair; omit it to have one generated",
+        )),
     }
 }
 
@@ -220,19 +278,31 @@ async fn apply(
         endpoint.description = description;
     }
     if let Some(types) = input.event_types {
+        // The platform's operational endpoints subscribe to operational types.
+        let operational = endpoint.account_id == PLATFORM_ACCOUNT_ID;
         let mut unknown = Vec::new();
         for t in &types {
-            if !state.catalogue.contains(t).await? {
+            let known = if operational {
+                is_operational_type(t)
+            } else {
+                state.catalogue.contains(t).await?
+            };
+            if !known {
                 unknown.push(t.clone());
             }
         }
         if !unknown.is_empty() {
+            let names = if operational {
+                EVENT_TYPES.iter().map(|(t, _)| t.to_string()).collect()
+            } else {
+                state.catalogue.names()
+            };
             return Err(ServiceError::invalid_field(
                 "event_types",
                 format!(
                     "unknown event types: {}; known types are: {}",
                     unknown.join(", "),
-                    state.catalogue.names().join(", ")
+                    names.join(", ")
                 ),
             ));
         }
@@ -240,6 +310,9 @@ async fn apply(
         types.sort();
         types.dedup();
         endpoint.event_types = types;
+    }
+    if let Some(filter) = input.filter {
+        endpoint.filter = filter.as_ref().map(checked_filter).transpose()?;
     }
     if let Some(disabled) = input.disabled {
         if endpoint.disabled != disabled {
@@ -254,8 +327,20 @@ async fn apply(
     if let Some(headers) = input.headers {
         endpoint.headers = checked_headers(headers)?;
     }
-    if let Some(secret) = input.secret {
-        endpoint.secret = checked_secret(secret)?;
+    match (input.signature_scheme, input.secret) {
+        (Some(scheme), secret) if scheme != endpoint.signature_scheme() => {
+            // A new scheme needs a new key: rotate, so receivers verifying
+            // the old signature keep working for 24 hours.
+            let key = match secret {
+                Some(s) => checked_secret(s, scheme)?,
+                None => generate_signing_key(scheme),
+            };
+            rotate_to(endpoint, key);
+        }
+        (_, Some(secret)) => {
+            endpoint.secret = checked_secret(secret, endpoint.signature_scheme())?;
+        }
+        (_, None) => {}
     }
     if let Some(limit) = input.rate_limit_per_sec {
         if limit == Some(0) {
@@ -270,6 +355,12 @@ async fn apply(
         endpoint.metadata = metadata;
     }
     Ok(())
+}
+
+/// A filter, or a 422 on `filter` that points at the bad part.
+pub fn checked_filter(filter: &serde_json::Value) -> ServiceResult<hookline_core::filter::Filter> {
+    hookline_core::filter::Filter::parse(filter)
+        .map_err(|e| ServiceError::invalid_field("filter", format!("`filter` {e}")))
 }
 
 fn checked_headers(headers: BTreeMap<String, String>) -> ServiceResult<BTreeMap<String, String>> {

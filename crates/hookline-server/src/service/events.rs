@@ -53,6 +53,15 @@ pub(crate) async fn publish(
             "`data` must be a JSON object",
         ));
     }
+    if let Some(problem) = state.catalogue.schema_violation(&new.event_type, &new.data) {
+        return Err(ServiceError::invalid_field(
+            "data",
+            format!(
+                "`data` does not match the schema of {}: {problem}",
+                new.event_type
+            ),
+        ));
+    }
     let id = match new.id {
         Some(id) if Id::is_valid(IdKind::Event, &id) => id,
         Some(id) => {

@@ -239,3 +239,101 @@ async fn the_admin_picks_an_account() {
         .unwrap();
     assert_eq!(bare.status().as_u16(), 403);
 }
+
+crate::both!(filters_and_ed25519_keys_in_the_endpoint_form, |s| {
+    let (a, key) = s.account("Acme").await;
+    let client = browser();
+    let home = login(&s, &client, &key).await;
+    let token = csrf(&home.text().await.unwrap());
+    let form_path = format!("{}/dashboard/accounts/{a}/endpoints", s.base);
+    let filter = r#"{"data.amount": {"$gte": 10000}}"#;
+
+    // "Test filter" tries it on a catalogue example and saves nothing.
+    let tried = client
+        .post(&form_path)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("url", "https://example.com/hooks"),
+            ("filter", filter),
+            ("sample", "type:payment.completed"),
+            ("intent", "test-filter"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tried.status().as_u16(), 200);
+    let page = tried.text().await.unwrap();
+    assert!(
+        page.contains("does not pass this filter"),
+        "the example's 4999 is under 10000"
+    );
+    assert!(page.contains("data.amount"), "the filter stays in the form");
+    let none = s
+        .expect(200, "GET", &format!("/v1/accounts/{a}/endpoints"), Some(&key), None)
+        .await;
+    assert_eq!(none["data"], json!([]), "trying saves nothing");
+
+    // A recent event can be the sample too, and a bad filter shows its error.
+    let event = s
+        .publish(&a, &key, json!({"type": "payment.completed", "data": {"amount": 20000}}))
+        .await;
+    let sample = format!("event:{}", event["id"].as_str().unwrap());
+    let tried = client
+        .post(&form_path)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("url", "https://example.com/hooks"),
+            ("filter", filter),
+            ("sample", sample.as_str()),
+            ("intent", "test-filter"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = tried.text().await.unwrap();
+    assert!(page.contains("passes this filter"), "20000 passes");
+    let bad = client
+        .post(&form_path)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("url", "https://example.com/hooks"),
+            ("filter", r#"{"amount": 1}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+    let page = bad.text().await.unwrap();
+    assert!(page.contains("id=\"filter-error\"") && page.contains("data.amount"));
+
+    // Saved with the filter and ed25519: the page shows the public key,
+    // never the signing key.
+    let created = client
+        .post(&form_path)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("url", "https://example.com/hooks"),
+            ("filter", filter),
+            ("signature_scheme", "ed25519"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let endpoint_path = created.url().path().to_string();
+    let page = created.text().await.unwrap();
+    assert!(page.contains("whpk_") && !page.contains("whsk_"), "public key shown");
+    assert!(page.contains("Public key"));
+    let listed = s
+        .expect(200, "GET", &format!("/v1/accounts/{a}/endpoints"), Some(&key), None)
+        .await;
+    let ep = &listed["data"][0];
+    assert_eq!(ep["filter"], json!({"data.amount": {"$gte": 10000}}));
+    assert_eq!(ep["signature_scheme"], "ed25519");
+    assert!(page.contains(ep["public_key"].as_str().unwrap()));
+    let secret = client
+        .get(format!("{}{endpoint_path}/secret", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secret.status().as_u16(), 409, "the signing key is never revealed");
+});

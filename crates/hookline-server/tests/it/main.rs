@@ -14,5 +14,8 @@ mod events;
 mod faults;
 mod flooding;
 mod portal;
+mod filters;
+mod operational;
 mod service;
 mod slow_clients;
+mod signing;

@@ -23,7 +23,7 @@ use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::rows::{self, ms, now_ms};
-use crate::rules::{handed_over, HandOver, SendSettings};
+use crate::rules::{handed_over, FanOut, HandOver, SendSettings};
 use crate::sql::{send_columns, EVENT_COLUMNS};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
@@ -297,8 +297,8 @@ fn plan(req: &PublishRequest, subscribers: Vec<Subscriber>) -> Vec<NewDelivery> 
 /// The endpoints each publish of `batch` fans out to, in creation order:
 /// for a test send its target (if it is the account's), otherwise the
 /// enabled endpoints accepting its type (the rule of `Endpoint::accepts`)
-/// — read for the whole batch at once, and only the columns a delivery
-/// and a hand-over need.
+/// whose payload filter it passes ([`FanOut`]) — read for the whole batch
+/// at once, and only the columns a delivery and a hand-over need.
 async fn subscribers(
     db: &PgPool,
     requests: &[PublishRequest],
@@ -333,7 +333,7 @@ async fn subscribers(
         })
         .collect();
     let sql = format!(
-        "SELECT r.ord, ep.id, ep.url, ep.disabled, {send} \
+        "SELECT r.ord, ep.id, ep.url, ep.disabled, ep.filter, {send} \
          FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS r(ord, account_id, event_type, target) \
          JOIN endpoints ep ON ep.account_id = r.account_id \
          WHERE CASE WHEN r.target IS NULL \
@@ -342,6 +342,7 @@ async fn subscribers(
          ORDER BY r.ord, ep.seq",
         send = send_columns("ep")
     );
+    let mut fan_outs: HashMap<usize, FanOut<'_>> = HashMap::new();
     for r in sqlx::query(&sql)
         .bind(&ords)
         .bind(&accounts)
@@ -350,8 +351,18 @@ async fn subscribers(
         .fetch_all(db)
         .await?
     {
-        let ord: i64 = r.try_get("ord")?;
-        found.entry(ord as usize).or_default().push(Subscriber {
+        let ord = r.try_get::<i64, _>("ord")? as usize;
+        let request = &requests[ord];
+        if request.target == Target::Subscribed {
+            let filter: Option<String> = r.try_get("filter")?;
+            let fan_out = fan_outs
+                .entry(ord)
+                .or_insert_with(|| FanOut::new(&request.event));
+            if !fan_out.passes(filter.as_deref()) {
+                continue;
+            }
+        }
+        found.entry(ord).or_default().push(Subscriber {
             id: r.try_get("id")?,
             url: r.try_get("url")?,
             disabled: r.try_get("disabled")?,

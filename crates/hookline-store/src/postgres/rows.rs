@@ -54,6 +54,7 @@ pub(super) fn endpoint(r: &PgRow) -> StoreResult<Endpoint> {
         failing_since: opt_time(r.try_get("failing_since")?),
         created_at: time(r.try_get("created_at")?),
         updated_at: time(r.try_get("updated_at")?),
+        filter: crate::rules::read_filter(r.try_get::<Option<String>, _>("filter")?.as_deref())?,
     })
 }
 

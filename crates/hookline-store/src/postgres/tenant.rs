@@ -212,8 +212,8 @@ pub(super) async fn create_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     sqlx::query(
         "INSERT INTO endpoints (id, account_id, url, description, event_types, disabled, disabled_reason, \
          payload, headers, secret, previous_secret, previous_secret_expires_at, rate_limit_per_sec, \
-         metadata, failing_since, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         metadata, failing_since, created_at, updated_at, filter) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(&e.id)
     .bind(&e.account_id)
@@ -232,6 +232,7 @@ pub(super) async fn create_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     .bind(e.failing_since.map(ms))
     .bind(ms(e.created_at))
     .bind(ms(e.updated_at))
+    .bind(crate::rules::filter_text(e))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -292,7 +293,7 @@ pub(super) async fn update_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
         "UPDATE endpoints SET url = $3, description = $4, event_types = $5, disabled = $6, \
          disabled_reason = $7, payload = $8, headers = $9, secret = $10, previous_secret = $11, \
          previous_secret_expires_at = $12, rate_limit_per_sec = $13, metadata = $14, \
-         failing_since = $15, updated_at = $16 WHERE account_id = $1 AND id = $2",
+         failing_since = $15, updated_at = $16, filter = $17 WHERE account_id = $1 AND id = $2",
     )
     .bind(&e.account_id)
     .bind(&e.id)
@@ -310,6 +311,7 @@ pub(super) async fn update_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     .bind(to_json(&e.metadata))
     .bind(e.failing_since.map(ms))
     .bind(ms(e.updated_at))
+    .bind(crate::rules::filter_text(e))
     .execute(&mut *tx)
     .await?;
     if was_disabled && !e.disabled {

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms};
 use super::tenant::{self, paginate};
-use crate::rules::{handed_over, HandOver, SendSettings};
+use crate::rules::{handed_over, FanOut, HandOver, SendSettings};
 use crate::sql::{send_columns, STATUS_EXPR};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
@@ -57,7 +57,7 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             id,
         )?)],
         (Target::Subscribed, Some(_)) => Vec::new(),
-        (Target::Subscribed, None) => subscribed_endpoints(c, &e.account_id, &e.event_type)?,
+        (Target::Subscribed, None) => subscribed_endpoints(c, e)?,
     };
     c.prepare_cached(
         "INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at) \
@@ -111,32 +111,36 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
     })
 }
 
-/// The account's enabled endpoints that accept `event_type` (the same rule
-/// as `Endpoint::accepts`: no types listed, or an exact match). Matched in
-/// SQL so the writer thread parses no JSON in Rust for each publish.
-fn subscribed_endpoints(
-    c: &Connection,
-    account: &str,
-    event_type: &str,
-) -> StoreResult<Vec<Subscriber>> {
-    let endpoints = c
+/// The account's enabled endpoints that accept the event's type (the same
+/// rule as `Endpoint::accepts`: no types listed, or an exact match) and
+/// whose payload filter it passes. Types are matched in SQL, so the writer
+/// thread parses no JSON in Rust unless an endpoint has a filter.
+fn subscribed_endpoints(c: &Connection, e: &Event) -> StoreResult<Vec<Subscriber>> {
+    let candidates = c
         .prepare_cached(&format!(
-            "SELECT ep.id, ep.url, {} FROM endpoints ep WHERE ep.account_id = ?1 AND ep.disabled = 0 \
-             AND (ep.event_types = '[]' OR EXISTS \
+            "SELECT ep.id, ep.url, ep.filter, {} FROM endpoints ep WHERE ep.account_id = ?1 \
+             AND ep.disabled = 0 AND (ep.event_types = '[]' OR EXISTS \
              (SELECT 1 FROM json_each(ep.event_types) WHERE value = ?2)) \
              ORDER BY ep.seq",
             send_columns("ep")
         ))?
-        .query_map([account, event_type], |r| {
-            Ok(Subscriber {
+        .query_map([&e.account_id, &e.event_type], |r| {
+            let filter: Option<String> = r.get(2)?;
+            let subscriber = Subscriber {
                 id: r.get(0)?,
                 url: r.get(1)?,
                 disabled: false,
-                send: rows::send_settings(r, 2)?,
-            })
+                send: rows::send_settings(r, 3)?,
+            };
+            Ok((filter, subscriber))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(endpoints)
+    let mut fan_out = FanOut::new(e);
+    Ok(candidates
+        .into_iter()
+        .filter(|(filter, _)| fan_out.passes(filter.as_deref()))
+        .map(|(_, subscriber)| subscriber)
+        .collect())
 }
 
 /// Inserts a pending delivery, due at `due_ms` — or, with `lease` (node,

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_portal.sql"),
     include_str!("migrations/0003_event_search.sql"),
     include_str!("migrations/0004_failover.sql"),
+    include_str!("migrations/0005_endpoint_filter.sql"),
 ];
 const READERS: usize = 4;
 

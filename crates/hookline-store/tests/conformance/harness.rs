@@ -231,6 +231,7 @@ pub(crate) fn new_endpoint(account: &str) -> Endpoint {
         rate_limit_per_sec: None,
         metadata: Default::default(),
         failing_since: None,
+        filter: None,
         created_at: now,
         updated_at: now,
     }

@@ -345,6 +345,12 @@ conformance!(endpoints_round_trip_every_field, |t| {
         .cloned()
         .unwrap();
     ep.failing_since = Some(now() - Duration::minutes(5));
+    ep.filter = Some(
+        hookline_core::filter::Filter::parse(&serde_json::json!({
+            "data.amount": {"$gte": 10000}, "$or": [{"type": "payment.completed"}]
+        }))
+        .unwrap(),
+    );
     s.create_endpoint(&ep).await.unwrap();
     assert_eq!(s.get_endpoint(&a, &ep.id).await.unwrap(), ep);
     assert!(matches!(
@@ -366,6 +372,7 @@ conformance!(endpoints_round_trip_every_field, |t| {
     changed.rate_limit_per_sec = None;
     changed.metadata.clear();
     changed.failing_since = None;
+    changed.filter = None;
     changed.updated_at = ep.updated_at + Duration::milliseconds(7);
     s.update_endpoint(&changed).await.unwrap();
     assert_eq!(s.get_endpoint(&a, &ep.id).await.unwrap(), changed);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use hookline_verify::{verify, Headers, Options, Secret};
+use hookline_verify::{verify_with, Headers, Options, VerifyKey};
 
 /// Options of `hookline listen`.
 #[derive(clap::Args, Debug, Clone)]
@@ -24,10 +24,14 @@ pub(crate) struct ListenArgs {
     #[arg(
         long,
         env = "HOOKLINE_LISTEN_SECRET",
-        required = true,
+        required_unless_present = "public_key",
         hide_env_values = true
     )]
     pub(crate) secret: Vec<String>,
+    /// An ed25519 endpoint's public key (whpk_…), to verify `v1a`
+    /// signatures; repeat it during a rotation.
+    #[arg(long, env = "HOOKLINE_LISTEN_PUBLIC_KEY")]
+    pub(crate) public_key: Vec<String>,
     /// Forward verified webhooks (same headers and body) to this URL.
     #[arg(long, value_name = "URL")]
     pub(crate) forward_to: Option<String>,
@@ -37,7 +41,7 @@ pub(crate) struct ListenArgs {
 }
 
 struct Listener {
-    secrets: Vec<Secret>,
+    keys: Vec<VerifyKey>,
     forward_to: Option<String>,
     print_body: bool,
     http: reqwest::Client,
@@ -60,13 +64,22 @@ pub(crate) async fn serve(
     args: ListenArgs,
     out: impl Fn(String) + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    let secrets = args
-        .secret
-        .iter()
-        .map(|s| Secret::parse(s).map_err(|e| anyhow::anyhow!("--secret: {e}")))
+    let secrets = args.secret.iter().map(|s| ("--secret", s));
+    let public_keys = args.public_key.iter().map(|k| ("--public-key", k));
+    let keys = secrets
+        .chain(public_keys)
+        .map(|(flag, text)| match (flag, VerifyKey::parse(text)) {
+            ("--secret", Ok(VerifyKey::Ed25519(_))) => {
+                Err(anyhow::anyhow!("--secret: a whpk_ key goes in --public-key"))
+            }
+            ("--public-key", Ok(VerifyKey::Hmac(_))) | ("--public-key", Err(_)) => Err(
+                anyhow::anyhow!("--public-key: give the endpoint's whpk_… public key"),
+            ),
+            (_, key) => key.map_err(|e| anyhow::anyhow!("{flag}: {e}")),
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let state = Arc::new(Listener {
-        secrets,
+        keys,
         forward_to: args.forward_to,
         print_body: args.print_body,
         http: reqwest::Client::new(),
@@ -91,7 +104,7 @@ async fn receive(
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let event_type = json["type"].as_str().unwrap_or("?").to_string();
     let id = webhook.id.clone().unwrap_or_else(|| "-".into());
-    if let Err(err) = verify(&l.secrets, &webhook, &body, &Options::default()) {
+    if let Err(err) = verify_with(&l.keys, &webhook, &body, &Options::default()) {
         (l.out)(format!(
             "{time}  {event_type:<22} {id}  ✗ NOT VERIFIED: {err}"
         ));
@@ -150,6 +163,7 @@ mod tests {
             port: 0,
             host: "127.0.0.1".into(),
             secret: vec![SECRET.into()],
+            public_key: Vec::new(),
             forward_to: Some(target_url),
             print_body: true,
         };
@@ -160,7 +174,7 @@ mod tests {
         let body = r#"{"id":"evt_1","type":"payment.completed","data":{}}"#;
         let ts = chrono::Utc::now().timestamp();
         let sig = hookline_verify::sign(
-            &Secret::parse(SECRET).unwrap(),
+            &hookline_verify::Secret::parse(SECRET).unwrap(),
             "evt_1",
             ts,
             body.as_bytes(),
@@ -204,5 +218,61 @@ mod tests {
             ["evt_1"],
             "only the verified webhook is forwarded"
         );
+    }
+
+    #[tokio::test]
+    async fn verifies_ed25519_with_the_public_key_alone() {
+        let key = hookline_verify::SigningKey::from_seed(&[4; 32]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let out = lines.clone();
+        let args = ListenArgs {
+            port: 0,
+            host: "127.0.0.1".into(),
+            secret: Vec::new(),
+            public_key: vec![key.public_key().to_whpk()],
+            forward_to: None,
+            print_body: false,
+        };
+        tokio::spawn(serve(listener, args, move |line| {
+            out.lock().unwrap().push(line)
+        }));
+        let body = r#"{"id":"evt_2","type":"refund.completed","data":{}}"#;
+        let ts = chrono::Utc::now().timestamp();
+        let client = reqwest::Client::new();
+        let send = |sig: String| {
+            client
+                .post(&url)
+                .header("webhook-id", "evt_2")
+                .header("webhook-timestamp", ts.to_string())
+                .header("webhook-signature", sig)
+                .body(body)
+                .send()
+        };
+        let good = hookline_verify::sign_v1a(&key, "evt_2", ts, body.as_bytes());
+        assert_eq!(send(good).await.unwrap().status().as_u16(), 204);
+        let other = hookline_verify::SigningKey::from_seed(&[5; 32]);
+        let forged = hookline_verify::sign_v1a(&other, "evt_2", ts, body.as_bytes());
+        assert_eq!(send(forged).await.unwrap().status().as_u16(), 401);
+        let lines = lines.lock().unwrap().clone();
+        assert!(lines[0].contains("✓ verified"), "{lines:?}");
+        assert!(lines[1].contains("NOT VERIFIED"), "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn keys_in_the_wrong_flag_are_refused() {
+        let key = hookline_verify::SigningKey::from_seed(&[4; 32]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let args = ListenArgs {
+            port: 0,
+            host: "127.0.0.1".into(),
+            secret: vec![key.public_key().to_whpk()],
+            public_key: Vec::new(),
+            forward_to: None,
+            print_body: false,
+        };
+        let err = serve(listener, args, |_| {}).await.unwrap_err();
+        assert!(err.to_string().contains("--public-key"), "{err}");
     }
 }
