@@ -163,7 +163,11 @@ mod tests {
         assert_eq!(recovered("SFFF", 1), Some("att_1".into()));
         assert_eq!(recovered("SFFFF", 1), Some("att_1".into()));
         assert_eq!(recovered("SFF", 1), None, "two failures were never failing");
-        assert_eq!(recovered("SSFFF", 1), None, "the older success already reported it");
+        assert_eq!(
+            recovered("SSFFF", 1),
+            None,
+            "the older success already reported it"
+        );
         assert_eq!(recovered("SSFFF", 2), Some("att_2".into()));
         assert_eq!(recovered("S", 1), None);
         assert_eq!(recovered("FSFFF", 1), None, "the new attempt failed");

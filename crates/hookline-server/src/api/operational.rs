@@ -24,7 +24,11 @@ use crate::state::AppState;
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_operational, create_operational))
-        .routes(routes!(get_operational, update_operational, delete_operational))
+        .routes(routes!(
+            get_operational,
+            update_operational,
+            delete_operational
+        ))
         .routes(routes!(operational_public_key))
         .routes(routes!(rotate_operational_secret))
         .routes(routes!(operational_attempts))

@@ -15,8 +15,8 @@ use chrono::Utc;
 use hookline_core::operational::{event_data, transitions, PLATFORM_ACCOUNT_ID};
 use hookline_core::{Attempt, Event, Id, IdKind};
 use hookline_store::{
-    AttemptResult, AttemptsOf, EndpointEffect, NextStep, PageRequest, PublishRequest,
-    SharedStore, StoreError, Target,
+    AttemptResult, AttemptsOf, EndpointEffect, NextStep, PageRequest, PublishRequest, SharedStore,
+    StoreError, Target,
 };
 use serde_json::json;
 use tokio::sync::Notify;

@@ -234,9 +234,7 @@ pub fn public_keys(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
             .map(|k| k.public_key().to_whpk())
     };
     let current = public(&endpoint.secret)?;
-    let previous = endpoint
-        .live_previous_secret(Utc::now())
-        .and_then(public);
+    let previous = endpoint.live_previous_secret(Utc::now()).and_then(public);
     Some((current, previous))
 }
 

@@ -72,7 +72,11 @@ pub async fn recent_events(
 ) -> ServiceResult<Vec<(String, String)>> {
     let page = state
         .store
-        .list_events(account_id, &EventFilter::default(), PageRequest::first(limit))
+        .list_events(
+            account_id,
+            &EventFilter::default(),
+            PageRequest::first(limit),
+        )
         .await?;
     Ok(page
         .items

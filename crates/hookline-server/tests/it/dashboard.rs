@@ -269,13 +269,23 @@ crate::both!(filters_and_ed25519_keys_in_the_endpoint_form, |s| {
     );
     assert!(page.contains("data.amount"), "the filter stays in the form");
     let none = s
-        .expect(200, "GET", &format!("/v1/accounts/{a}/endpoints"), Some(&key), None)
+        .expect(
+            200,
+            "GET",
+            &format!("/v1/accounts/{a}/endpoints"),
+            Some(&key),
+            None,
+        )
         .await;
     assert_eq!(none["data"], json!([]), "trying saves nothing");
 
     // A recent event can be the sample too, and a bad filter shows its error.
     let event = s
-        .publish(&a, &key, json!({"type": "payment.completed", "data": {"amount": 20000}}))
+        .publish(
+            &a,
+            &key,
+            json!({"type": "payment.completed", "data": {"amount": 20000}}),
+        )
         .await;
     let sample = format!("event:{}", event["id"].as_str().unwrap());
     let tried = client
@@ -321,10 +331,19 @@ crate::both!(filters_and_ed25519_keys_in_the_endpoint_form, |s| {
         .unwrap();
     let endpoint_path = created.url().path().to_string();
     let page = created.text().await.unwrap();
-    assert!(page.contains("whpk_") && !page.contains("whsk_"), "public key shown");
+    assert!(
+        page.contains("whpk_") && !page.contains("whsk_"),
+        "public key shown"
+    );
     assert!(page.contains("Public key"));
     let listed = s
-        .expect(200, "GET", &format!("/v1/accounts/{a}/endpoints"), Some(&key), None)
+        .expect(
+            200,
+            "GET",
+            &format!("/v1/accounts/{a}/endpoints"),
+            Some(&key),
+            None,
+        )
         .await;
     let ep = &listed["data"][0];
     assert_eq!(ep["filter"], json!({"data.amount": {"$gte": 10000}}));
@@ -335,5 +354,9 @@ crate::both!(filters_and_ed25519_keys_in_the_endpoint_form, |s| {
         .send()
         .await
         .unwrap();
-    assert_eq!(secret.status().as_u16(), 409, "the signing key is never revealed");
+    assert_eq!(
+        secret.status().as_u16(),
+        409,
+        "the signing key is never revealed"
+    );
 });

@@ -43,10 +43,18 @@ both!(filters_decide_which_endpoints_receive_an_event, |s| {
         )
         .await;
     let refund = s
-        .publish(&a, &key, json!({"type": "refund.completed", "data": {"amount": 10, "currency": "USD"}}))
+        .publish(
+            &a,
+            &key,
+            json!({"type": "refund.completed", "data": {"amount": 10, "currency": "USD"}}),
+        )
         .await;
     let small = s
-        .publish(&a, &key, json!({"type": "payment.completed", "data": {"amount": 5, "currency": "EUR"}}))
+        .publish(
+            &a,
+            &key,
+            json!({"type": "payment.completed", "data": {"amount": 5, "currency": "EUR"}}),
+        )
         .await;
     let deliveries = |event: serde_json::Value| {
         let id = event["id"].as_str().unwrap().to_string();
@@ -87,7 +95,11 @@ both!(filters_decide_which_endpoints_receive_an_event, |s| {
         .await;
     assert!(cleared["filter"].is_null());
     let next = s
-        .publish(&a, &key, json!({"type": "payment.completed", "data": {"amount": 1}}))
+        .publish(
+            &a,
+            &key,
+            json!({"type": "payment.completed", "data": {"amount": 1}}),
+        )
         .await;
     assert_eq!(deliveries(next).await, 2, "germany (no filter now) and all");
 });
@@ -106,9 +118,15 @@ both!(bad_filters_are_refused_naming_the_bad_part, |s| {
         }
     };
     let message = refused(json!({"customer.country": "DE"})).await;
-    assert!(message.contains("`customer.country`") && message.contains("data.customer.country"), "{message}");
+    assert!(
+        message.contains("`customer.country`") && message.contains("data.customer.country"),
+        "{message}"
+    );
     let message = refused(json!({"data.amount": {"$gte": "10000"}})).await;
-    assert!(message.contains("`data.amount.$gte`") && message.contains("number"), "{message}");
+    assert!(
+        message.contains("`data.amount.$gte`") && message.contains("number"),
+        "{message}"
+    );
     let message = refused(json!({"$or": [{"data.a": 1}, {"data.b": {"$regex": "x"}}]})).await;
     assert!(message.contains("`$or[1].data.b.$regex`"), "{message}");
     let message = refused(json!(["data.a"])).await;
@@ -132,7 +150,11 @@ both!(a_filter_can_be_tried_on_an_example_or_an_event, |s| {
     assert_eq!(on_example["matches"], true, "the example is in USD");
     assert_eq!(on_example["data"]["amount"], 4999);
     let event = s
-        .publish(&a, &key, json!({"type": "payment.completed", "data": {"amount": 20000, "currency": "EUR"}}))
+        .publish(
+            &a,
+            &key,
+            json!({"type": "payment.completed", "data": {"amount": 20000, "currency": "EUR"}}),
+        )
         .await;
     let on_event = s
         .expect(
@@ -144,7 +166,10 @@ both!(a_filter_can_be_tried_on_an_example_or_an_event, |s| {
         )
         .await;
     assert_eq!(on_event["matches"], true);
-    assert!(on_event["sample"].as_str().unwrap().contains(event["id"].as_str().unwrap()));
+    assert!(on_event["sample"]
+        .as_str()
+        .unwrap()
+        .contains(event["id"].as_str().unwrap()));
     let miss = s
         .expect(
             200,
@@ -155,7 +180,14 @@ both!(a_filter_can_be_tried_on_an_example_or_an_event, |s| {
         )
         .await;
     assert_eq!(miss["matches"], false);
-    s.expect(422, "POST", &path, Some(&key), Some(json!({"filter": {"amount": 1}}))).await;
+    s.expect(
+        422,
+        "POST",
+        &path,
+        Some(&key),
+        Some(json!({"filter": {"amount": 1}})),
+    )
+    .await;
     // Another account can neither use this route nor try its filters on
     // this account's events.
     let (b, other_key) = s.account("Other").await;
@@ -176,7 +208,9 @@ both!(schemas_refuse_malformed_data_at_publish, |s| {
             "POST",
             &path,
             Some(&key),
-            Some(json!({"type": "payment.completed", "data": {"amount": "lots", "currency": "EUR"}})),
+            Some(
+                json!({"type": "payment.completed", "data": {"amount": "lots", "currency": "EUR"}}),
+            ),
         )
         .await;
     let message = refused["error"]["message"].as_str().unwrap();
@@ -211,7 +245,10 @@ both!(schemas_refuse_malformed_data_at_publish, |s| {
             Some(json!({"name": "invoice.paid", "description": "x", "schema": {"type": "objekt"}})),
         )
         .await;
-    assert!(bad["error"]["message"].as_str().unwrap().contains("`schema`"));
+    assert!(bad["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`schema`"));
     let mismatch = s
         .expect(
             422,
@@ -222,7 +259,10 @@ both!(schemas_refuse_malformed_data_at_publish, |s| {
                 "schema": {"type": "object", "required": ["invoice_id"]}, "example": {"total": 1}})),
         )
         .await;
-    assert!(mismatch["error"]["message"].as_str().unwrap().contains("`required`"));
+    assert!(mismatch["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`required`"));
     s.expect(
         201,
         "POST",
@@ -244,7 +284,10 @@ both!(schemas_refuse_malformed_data_at_publish, |s| {
         )
         .await;
     let message = refused["error"]["message"].as_str().unwrap();
-    assert!(message.contains("`data.lines.1.qty`") && message.contains("(rule `type`)"), "{message}");
+    assert!(
+        message.contains("`data.lines.1.qty`") && message.contains("(rule `type`)"),
+        "{message}"
+    );
     s.expect(
         422,
         "POST",
@@ -253,6 +296,10 @@ both!(schemas_refuse_malformed_data_at_publish, |s| {
         Some(json!({"type": "invoice.paid", "data": {"lines": []}})),
     )
     .await;
-    s.publish(&a, &key, json!({"type": "invoice.paid", "data": {"invoice_id": "inv_3"}}))
-        .await;
+    s.publish(
+        &a,
+        &key,
+        json!({"type": "invoice.paid", "data": {"invoice_id": "inv_3"}}),
+    )
+    .await;
 });

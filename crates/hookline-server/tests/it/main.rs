@@ -17,5 +17,5 @@ mod portal;
 mod filters;
 mod operational;
 mod service;
-mod slow_clients;
 mod signing;
+mod slow_clients;

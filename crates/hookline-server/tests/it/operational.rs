@@ -43,14 +43,8 @@ async fn operational_endpoints_hear_about_merchant_endpoints(backend: Backend) {
     let broken_ops = Receiver::start().await;
     broken_ops.set_default(Reply::status(500));
     let (a, key) = s.account("Acme").await;
-    s.expect(
-        403,
-        "GET",
-        "/v1/operational-endpoints",
-        Some(&key),
-        None,
-    )
-    .await;
+    s.expect(403, "GET", "/v1/operational-endpoints", Some(&key), None)
+        .await;
     let empty = s
         .expect(200, "GET", "/v1/operational-endpoints", Some(ADMIN), None)
         .await;
@@ -117,8 +111,7 @@ async fn operational_endpoints_hear_about_merchant_endpoints(backend: Backend) {
     assert_eq!(exhausted["data"]["last_error"]["outcome"], "http_error");
     // Signed with the operational endpoint's own secret.
     let request = &got[0];
-    let headers =
-        hookline_verify::Headers::from_fn(|name| request.header(name));
+    let headers = hookline_verify::Headers::from_fn(|name| request.header(name));
     assert!(hookline_verify::verify(
         &[hookline_verify::Secret::parse(&op_secret).unwrap()],
         &headers,
@@ -149,21 +142,22 @@ async fn operational_endpoints_hear_about_merchant_endpoints(backend: Backend) {
     })
     .await;
     let disabled = find(&got, "endpoint.disabled");
-    assert!(disabled["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("410"));
+    assert!(disabled["data"]["reason"].as_str().unwrap().contains("410"));
     assert_eq!(
-        got.iter().filter(|r| r.json()["type"] == "endpoint.failing").count(),
+        got.iter()
+            .filter(|r| r.json()["type"] == "endpoint.failing")
+            .count(),
         1,
         "failing once per run"
     );
 
     // The broken operational endpoint was tried (with retries, logged) but
     // its own failures told nobody.
-    eventually("the broken endpoint's retries", Duration::from_secs(30), || async {
-        (broken_ops.received().len() >= 4).then_some(())
-    })
+    eventually(
+        "the broken endpoint's retries",
+        Duration::from_secs(30),
+        || async { (broken_ops.received().len() >= 4).then_some(()) },
+    )
     .await;
     let attempts = s
         .expect(

@@ -22,121 +22,137 @@ fn signatures(request: &Received) -> Vec<String> {
     header.split(' ').map(str::to_string).collect()
 }
 
-both!(ed25519_endpoints_sign_v1a_that_the_public_key_verifies, |s| {
-    let (a, key) = s.account("Acme").await;
-    let receiver = Receiver::start().await;
-    let ep = s
-        .endpoint(
+both!(
+    ed25519_endpoints_sign_v1a_that_the_public_key_verifies,
+    |s| {
+        let (a, key) = s.account("Acme").await;
+        let receiver = Receiver::start().await;
+        let ep = s
+            .endpoint(
+                &a,
+                &key,
+                &receiver.url("/hooks"),
+                json!({"signature_scheme": "ed25519"}),
+            )
+            .await;
+        let id = ep["id"].as_str().unwrap().to_string();
+        let base = format!("/v1/accounts/{a}/endpoints/{id}");
+        assert_eq!(ep["signature_scheme"], "ed25519");
+        assert!(ep.get("secret").is_none(), "the signing key is never shown");
+        let public = ep["public_key"].as_str().unwrap().to_string();
+        assert!(public.starts_with("whpk_"));
+        let served = s
+            .expect(200, "GET", &format!("{base}/public-key"), Some(&key), None)
+            .await;
+        assert_eq!(served["public_key"], public.as_str());
+        assert!(served["previous_public_key"].is_null());
+        let refused = s
+            .expect(409, "GET", &format!("{base}/secret"), Some(&key), None)
+            .await;
+        assert!(refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("public-key"));
+
+        s.publish(
             &a,
             &key,
-            &receiver.url("/hooks"),
-            json!({"signature_scheme": "ed25519"}),
+            json!({"type": "payment.completed", "data": {"amount": 1}}),
         )
         .await;
-    let id = ep["id"].as_str().unwrap().to_string();
-    let base = format!("/v1/accounts/{a}/endpoints/{id}");
-    assert_eq!(ep["signature_scheme"], "ed25519");
-    assert!(ep.get("secret").is_none(), "the signing key is never shown");
-    let public = ep["public_key"].as_str().unwrap().to_string();
-    assert!(public.starts_with("whpk_"));
-    let served = s
-        .expect(200, "GET", &format!("{base}/public-key"), Some(&key), None)
-        .await;
-    assert_eq!(served["public_key"], public.as_str());
-    assert!(served["previous_public_key"].is_null());
-    let refused = s
-        .expect(409, "GET", &format!("{base}/secret"), Some(&key), None)
-        .await;
-    assert!(refused["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("public-key"));
+        let got = receiver.wait_for(1).await;
+        let sigs = signatures(&got[0]);
+        assert_eq!(sigs.len(), 1);
+        assert!(sigs[0].starts_with("v1a,"), "{sigs:?}");
+        assert!(verifies_with_each(&got[0], &[&public]));
+        let stranger = hookline_verify::SigningKey::from_seed(&[8; 32])
+            .public_key()
+            .to_whpk();
+        assert!(!verifies_with_each(&got[0], &[&stranger]));
 
-    s.publish(&a, &key, json!({"type": "payment.completed", "data": {"amount": 1}}))
-        .await;
-    let got = receiver.wait_for(1).await;
-    let sigs = signatures(&got[0]);
-    assert_eq!(sigs.len(), 1);
-    assert!(sigs[0].starts_with("v1a,"), "{sigs:?}");
-    assert!(verifies_with_each(&got[0], &[&public]));
-    let stranger = hookline_verify::SigningKey::from_seed(&[8; 32])
-        .public_key()
-        .to_whpk();
-    assert!(!verifies_with_each(&got[0], &[&stranger]));
-
-    // Rotation: a new key pair; for 24 hours both sign.
-    let rotated = s
-        .expect(
-            200,
-            "POST",
-            &format!("{base}/secret/rotate"),
-            Some(&key),
-            Some(json!({})),
+        // Rotation: a new key pair; for 24 hours both sign.
+        let rotated = s
+            .expect(
+                200,
+                "POST",
+                &format!("{base}/secret/rotate"),
+                Some(&key),
+                Some(json!({})),
+            )
+            .await;
+        assert!(rotated.get("secret").is_none());
+        let new_public = rotated["public_key"].as_str().unwrap().to_string();
+        assert_ne!(new_public, public);
+        let served = s
+            .expect(200, "GET", &format!("{base}/public-key"), Some(&key), None)
+            .await;
+        assert_eq!(served["public_key"], new_public.as_str());
+        assert_eq!(served["previous_public_key"], public.as_str());
+        assert!(served["previous_expires_at"].is_string());
+        s.publish(
+            &a,
+            &key,
+            json!({"type": "payment.completed", "data": {"amount": 2}}),
         )
         .await;
-    assert!(rotated.get("secret").is_none());
-    let new_public = rotated["public_key"].as_str().unwrap().to_string();
-    assert_ne!(new_public, public);
-    let served = s
-        .expect(200, "GET", &format!("{base}/public-key"), Some(&key), None)
-        .await;
-    assert_eq!(served["public_key"], new_public.as_str());
-    assert_eq!(served["previous_public_key"], public.as_str());
-    assert!(served["previous_expires_at"].is_string());
-    s.publish(&a, &key, json!({"type": "payment.completed", "data": {"amount": 2}}))
-        .await;
-    let got = receiver.wait_for(2).await;
-    assert_eq!(signatures(&got[1]).len(), 2);
-    assert!(verifies_with_each(&got[1], &[&public, &new_public]));
-});
+        let got = receiver.wait_for(2).await;
+        assert_eq!(signatures(&got[1]).len(), 2);
+        assert!(verifies_with_each(&got[1], &[&public, &new_public]));
+    }
+);
 
-both!(switching_scheme_rotates_and_signs_with_both_for_a_day, |s| {
-    let (a, key) = s.account("Acme").await;
-    let receiver = Receiver::start().await;
-    let ep = s.endpoint(&a, &key, &receiver.url("/hooks"), json!({})).await;
-    assert_eq!(ep["signature_scheme"], "hmac-sha256");
-    let secret = ep["secret"].as_str().unwrap().to_string();
-    let id = ep["id"].as_str().unwrap().to_string();
-    let base = format!("/v1/accounts/{a}/endpoints/{id}");
-    let none = s
-        .expect(409, "GET", &format!("{base}/public-key"), Some(&key), None)
-        .await;
-    assert!(none["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("ed25519"));
+both!(
+    switching_scheme_rotates_and_signs_with_both_for_a_day,
+    |s| {
+        let (a, key) = s.account("Acme").await;
+        let receiver = Receiver::start().await;
+        let ep = s
+            .endpoint(&a, &key, &receiver.url("/hooks"), json!({}))
+            .await;
+        assert_eq!(ep["signature_scheme"], "hmac-sha256");
+        let secret = ep["secret"].as_str().unwrap().to_string();
+        let id = ep["id"].as_str().unwrap().to_string();
+        let base = format!("/v1/accounts/{a}/endpoints/{id}");
+        let none = s
+            .expect(409, "GET", &format!("{base}/public-key"), Some(&key), None)
+            .await;
+        assert!(none["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ed25519"));
 
-    let switched = s
-        .expect(
-            200,
-            "PATCH",
-            &base,
-            Some(&key),
-            Some(json!({"signature_scheme": "ed25519"})),
-        )
-        .await;
-    let public = switched["public_key"].as_str().unwrap().to_string();
-    s.publish(&a, &key, json!({"type": "payment.completed", "data": {}}))
-        .await;
-    let got = receiver.wait_for(1).await;
-    let sigs = signatures(&got[0]);
-    assert!(
-        sigs.iter().any(|s| s.starts_with("v1a,")) && sigs.iter().any(|s| s.starts_with("v1,")),
-        "the new ed25519 and the old HMAC signature: {sigs:?}"
-    );
-    assert!(verifies_with_each(&got[0], &[&public, &secret]));
-    // Setting the same scheme again changes nothing.
-    let same = s
-        .expect(
-            200,
-            "PATCH",
-            &base,
-            Some(&key),
-            Some(json!({"signature_scheme": "ed25519"})),
-        )
-        .await;
-    assert_eq!(same["public_key"], public.as_str());
-});
+        let switched = s
+            .expect(
+                200,
+                "PATCH",
+                &base,
+                Some(&key),
+                Some(json!({"signature_scheme": "ed25519"})),
+            )
+            .await;
+        let public = switched["public_key"].as_str().unwrap().to_string();
+        s.publish(&a, &key, json!({"type": "payment.completed", "data": {}}))
+            .await;
+        let got = receiver.wait_for(1).await;
+        let sigs = signatures(&got[0]);
+        assert!(
+            sigs.iter().any(|s| s.starts_with("v1a,")) && sigs.iter().any(|s| s.starts_with("v1,")),
+            "the new ed25519 and the old HMAC signature: {sigs:?}"
+        );
+        assert!(verifies_with_each(&got[0], &[&public, &secret]));
+        // Setting the same scheme again changes nothing.
+        let same = s
+            .expect(
+                200,
+                "PATCH",
+                &base,
+                Some(&key),
+                Some(json!({"signature_scheme": "ed25519"})),
+            )
+            .await;
+        assert_eq!(same["public_key"], public.as_str());
+    }
+);
 
 both!(signing_keys_are_checked_against_the_scheme, |s| {
     let (a, key) = s.account("Acme").await;

@@ -59,8 +59,15 @@ pub(super) fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         failing_since: opt_time(row.get(14)?),
         created_at: time(row.get(15)?),
         updated_at: time(row.get(16)?),
-        filter: crate::rules::read_filter(row.get::<_, Option<String>>(18)?.as_deref())
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(18, rusqlite::types::Type::Text, Box::new(e)))?,
+        filter: crate::rules::read_filter(row.get::<_, Option<String>>(18)?.as_deref()).map_err(
+            |e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    18,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            },
+        )?,
     })
 }
 

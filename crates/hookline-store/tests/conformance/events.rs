@@ -82,72 +82,79 @@ conformance!(subscribers_are_matched_in_endpoint_creation_order, |t| {
     }
 });
 
-conformance!(payload_filters_pick_the_endpoints_an_event_fans_out_to, |t| {
-    use hookline_core::filter::Filter;
-    let s = &t.store;
-    let a = account(s).await;
-    let with_filter = |filter: serde_json::Value| {
-        let mut ep = new_endpoint(&a);
-        ep.filter = Some(Filter::parse(&filter).unwrap());
-        ep
-    };
-    let big_euro = with_filter(serde_json::json!({
-        "data.amount": {"$gte": 10000}, "data.currency": "EUR"
-    }));
-    let germany = with_filter(serde_json::json!({"data.customer.country": "DE"}));
-    let refunds = with_filter(serde_json::json!({"type": {"$in": ["refund.completed"]}}));
-    for ep in [&big_euro, &germany, &refunds] {
-        s.create_endpoint(ep).await.unwrap();
+conformance!(
+    payload_filters_pick_the_endpoints_an_event_fans_out_to,
+    |t| {
+        use hookline_core::filter::Filter;
+        let s = &t.store;
+        let a = account(s).await;
+        let with_filter = |filter: serde_json::Value| {
+            let mut ep = new_endpoint(&a);
+            ep.filter = Some(Filter::parse(&filter).unwrap());
+            ep
+        };
+        let big_euro = with_filter(serde_json::json!({
+            "data.amount": {"$gte": 10000}, "data.currency": "EUR"
+        }));
+        let germany = with_filter(serde_json::json!({"data.customer.country": "DE"}));
+        let refunds = with_filter(serde_json::json!({"type": {"$in": ["refund.completed"]}}));
+        for ep in [&big_euro, &germany, &refunds] {
+            s.create_endpoint(ep).await.unwrap();
+        }
+        let everything = endpoint(s, &a, &[]).await;
+        let publish_data = |event_type: &str, data: serde_json::Value| {
+            let mut event = new_event(&a, event_type);
+            event.data = data.to_string();
+            event
+        };
+        let receivers = |event: Event| async move {
+            publish(s, &event).await;
+            deliveries(s, &event)
+                .await
+                .into_iter()
+                .filter_map(|d| d.endpoint_id)
+                .collect::<Vec<_>>()
+        };
+        let big = publish_data(
+            "payment.completed",
+            serde_json::json!({"amount": 25000, "currency": "EUR", "customer": {"country": "DE"}}),
+        );
+        assert_eq!(
+            receivers(big).await,
+            vec![
+                big_euro.id.clone(),
+                germany.id.clone(),
+                everything.id.clone()
+            ]
+        );
+        let small = publish_data(
+            "payment.completed",
+            serde_json::json!({"amount": 50, "currency": "EUR", "customer": {"country": "FR"}}),
+        );
+        assert_eq!(receivers(small).await, vec![everything.id.clone()]);
+        let refund = publish_data("refund.completed", serde_json::json!({"amount": 50}));
+        assert_eq!(
+            receivers(refund).await,
+            vec![refunds.id.clone(), everything.id.clone()]
+        );
+        // A test send goes to its endpoint whatever the filter says.
+        let test = publish_data("payment.completed", serde_json::json!({"amount": 1}));
+        publish_to(s, &test, Target::Endpoint(big_euro.id.clone())).await;
+        assert_eq!(
+            only_delivery(s, &test).await.endpoint_id.as_deref(),
+            Some(big_euro.id.as_str())
+        );
+        // Editing the filter takes effect on the next publish.
+        let mut loosened = s.get_endpoint(&a, &germany.id).await.unwrap();
+        loosened.filter = None;
+        s.update_endpoint(&loosened).await.unwrap();
+        let after = publish_data("payment.completed", serde_json::json!({"amount": 50}));
+        assert_eq!(
+            receivers(after).await,
+            vec![germany.id.clone(), everything.id.clone()]
+        );
     }
-    let everything = endpoint(s, &a, &[]).await;
-    let publish_data = |event_type: &str, data: serde_json::Value| {
-        let mut event = new_event(&a, event_type);
-        event.data = data.to_string();
-        event
-    };
-    let receivers = |event: Event| async move {
-        publish(s, &event).await;
-        deliveries(s, &event)
-            .await
-            .into_iter()
-            .filter_map(|d| d.endpoint_id)
-            .collect::<Vec<_>>()
-    };
-    let big = publish_data(
-        "payment.completed",
-        serde_json::json!({"amount": 25000, "currency": "EUR", "customer": {"country": "DE"}}),
-    );
-    assert_eq!(
-        receivers(big).await,
-        vec![big_euro.id.clone(), germany.id.clone(), everything.id.clone()]
-    );
-    let small = publish_data(
-        "payment.completed",
-        serde_json::json!({"amount": 50, "currency": "EUR", "customer": {"country": "FR"}}),
-    );
-    assert_eq!(receivers(small).await, vec![everything.id.clone()]);
-    let refund = publish_data("refund.completed", serde_json::json!({"amount": 50}));
-    assert_eq!(
-        receivers(refund).await,
-        vec![refunds.id.clone(), everything.id.clone()]
-    );
-    // A test send goes to its endpoint whatever the filter says.
-    let test = publish_data("payment.completed", serde_json::json!({"amount": 1}));
-    publish_to(s, &test, Target::Endpoint(big_euro.id.clone())).await;
-    assert_eq!(
-        only_delivery(s, &test).await.endpoint_id.as_deref(),
-        Some(big_euro.id.as_str())
-    );
-    // Editing the filter takes effect on the next publish.
-    let mut loosened = s.get_endpoint(&a, &germany.id).await.unwrap();
-    loosened.filter = None;
-    s.update_endpoint(&loosened).await.unwrap();
-    let after = publish_data("payment.completed", serde_json::json!({"amount": 50}));
-    assert_eq!(
-        receivers(after).await,
-        vec![germany.id.clone(), everything.id.clone()]
-    );
-});
+);
 
 conformance!(webhook_url_replaces_the_endpoints, |t| {
     let s = &t.store;

@@ -69,9 +69,9 @@ pub(crate) async fn serve(
     let keys = secrets
         .chain(public_keys)
         .map(|(flag, text)| match (flag, VerifyKey::parse(text)) {
-            ("--secret", Ok(VerifyKey::Ed25519(_))) => {
-                Err(anyhow::anyhow!("--secret: a whpk_ key goes in --public-key"))
-            }
+            ("--secret", Ok(VerifyKey::Ed25519(_))) => Err(anyhow::anyhow!(
+                "--secret: a whpk_ key goes in --public-key"
+            )),
             ("--public-key", Ok(VerifyKey::Hmac(_))) | ("--public-key", Err(_)) => Err(
                 anyhow::anyhow!("--public-key: give the endpoint's whpk_… public key"),
             ),
