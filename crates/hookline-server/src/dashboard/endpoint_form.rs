@@ -158,7 +158,10 @@ impl FormValues {
             Ok(trial) => {
                 self.trial_matches = trial.matches;
                 self.trial = if trial.matches {
-                    format!("{} passes this filter: it would be delivered.", trial.sample)
+                    format!(
+                        "{} passes this filter: it would be delivered.",
+                        trial.sample
+                    )
                 } else {
                     format!(
                         "{} does not pass this filter: it would not be delivered.",

@@ -47,7 +47,10 @@ pub fn check_new_type(schema: Option<&Value>, example: Option<&Value>) -> Servic
         return Ok(());
     };
     let compiled = compile(schema).map_err(|e| {
-        ServiceError::invalid_field("schema", format!("`schema` is not a valid JSON Schema: {e}"))
+        ServiceError::invalid_field(
+            "schema",
+            format!("`schema` is not a valid JSON Schema: {e}"),
+        )
     })?;
     if let Some(problem) = example.and_then(|example| violation(&compiled, example)) {
         return Err(ServiceError::invalid_field(
@@ -76,16 +79,25 @@ mod tests {
     #[test]
     fn built_in_schemas_refuse_malformed_values_and_name_path_and_rule() {
         let types = builtin_event_types();
-        let payment = types.iter().find(|t| t.name == "payment.completed").unwrap();
+        let payment = types
+            .iter()
+            .find(|t| t.name == "payment.completed")
+            .unwrap();
         let compiled = compile(payment.schema.as_ref().unwrap()).unwrap();
         let problem = violation(&compiled, &json!({"amount": -5})).unwrap();
         assert!(problem.starts_with("at `data.amount`:"), "{problem}");
         assert!(problem.ends_with("(rule `anyOf`)"), "{problem}");
         let problem = violation(&compiled, &json!({"currency": "euro"})).unwrap();
-        assert!(problem.contains("data.currency") && problem.contains("`pattern`"), "{problem}");
+        assert!(
+            problem.contains("data.currency") && problem.contains("`pattern`"),
+            "{problem}"
+        );
         let problem = violation(&compiled, &json!({"method": {"last4": 4242}})).unwrap();
         assert!(problem.starts_with("at `data.method.last4`:"), "{problem}");
-        assert_eq!(violation(&compiled, &json!({"amount": "0.01523", "currency": "USDC"})), None);
+        assert_eq!(
+            violation(&compiled, &json!({"amount": "0.01523", "currency": "USDC"})),
+            None
+        );
         assert_eq!(violation(&compiled, &json!({"anything": "else"})), None);
     }
 
@@ -102,7 +114,10 @@ mod tests {
         assert!(check_new_type(Some(&schema), Some(&json!({"invoice_id": "inv_1"}))).is_ok());
         let refused = check_new_type(Some(&schema), Some(&json!({}))).unwrap_err();
         assert_eq!(refused.field(), Some("example"));
-        assert!(refused.to_string().contains("(rule `required`)"), "{refused}");
+        assert!(
+            refused.to_string().contains("(rule `required`)"),
+            "{refused}"
+        );
         let refused = check_new_type(Some(&json!({"type": 3})), None).unwrap_err();
         assert_eq!(refused.field(), Some("schema"));
     }
