@@ -343,7 +343,9 @@ mod tests {
         let mut fan_out = FanOut::new(&event);
         assert!(fan_out.passes(None));
         assert!(fan_out.data.is_none(), "no filter, no parsing");
-        assert!(fan_out.passes(Some(r#"{"data.amount":{"$gte":10000},"data.currency":"EUR"}"#)));
+        assert!(fan_out.passes(Some(
+            r#"{"data.amount":{"$gte":10000},"data.currency":"EUR"}"#
+        )));
         assert!(!fan_out.passes(Some(r#"{"data.currency":"USD"}"#)));
         assert!(!fan_out.passes(Some(r#"{"type":"refund.completed"}"#)));
         // An unreadable stored filter lets the event through.

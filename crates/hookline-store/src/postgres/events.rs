@@ -6,7 +6,6 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::rows::{self, ms, now_ms};
 use super::tenant::{self, paginate};
-use crate::rules::FanOut;
 use crate::sql::STATUS_EXPR;
 use crate::types::*;
 use crate::{StoreError, StoreResult};
