@@ -137,7 +137,7 @@ fn schema_of(name: &str) -> Value {
     let text = json!({"type": "string", "minLength": 1});
     let count = json!({"type": "integer", "minimum": 0});
     let time = json!({"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}T"});
-    let hash = json!({"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$"});
+    let hash = json!({"type": "string", "pattern": "^(0x)?[0-9a-fA-F]+$"});
     let amount = json!({"anyOf": [
         {"type": "integer", "minimum": 0},
         {"type": "string", "pattern": "^\\d+(\\.\\d+)?$"}

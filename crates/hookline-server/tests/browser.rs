@@ -148,6 +148,12 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     snap(&c, "endpoint").await;
     let endpoint_url = c.current_url().await.unwrap().to_string();
 
+    // Try a payload filter on the catalogue example (amount 4999) before saving it.
+    fill(&c, "#filter", r#"{"data.amount": {"$gte": 1000}}"#).await;
+    click(&c, "button[data-filter-trial]").await;
+    wait_for_text(&c, "passes this filter").await;
+    c.goto(&endpoint_url).await.unwrap();
+
     // Send a test event and see its 2xx attempt on the event's page.
     click(&c, "form[action$='/test'] button").await;
     wait_for_text(&c, "Payload").await;

@@ -99,13 +99,26 @@ impl FormValues {
     }
 
     /// Adds what the filter can be tried on: each type's catalogue example
-    /// and the account's latest events; `chosen` stays selected.
+    /// and the account's latest events; `chosen` stays selected. On the
+    /// platform account the types to tick are the operational ones.
     pub(crate) async fn with_samples(
         mut self,
         state: &AppState,
         account: &str,
         chosen: &str,
     ) -> Self {
+        if account == hookline_core::operational::PLATFORM_ACCOUNT_ID {
+            let ticked: Vec<String> = self
+                .types
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(t, _)| t.clone())
+                .collect();
+            self.types = hookline_core::operational::EVENT_TYPES
+                .iter()
+                .map(|(t, _)| (t.to_string(), ticked.iter().any(|x| x == t)))
+                .collect();
+        }
         let mut samples: Vec<(String, String)> = state
             .catalogue
             .names()
@@ -194,15 +207,22 @@ fn filter_value(form: &FormData) -> ServiceResult<Option<serde_json::Value>> {
     })
 }
 
+/// The catalogue's types, ticked if chosen, and any chosen type it does not
+/// list (an operational endpoint's), ticked.
 fn type_choices(state: &AppState, chosen: &[String]) -> Vec<(String, bool)> {
-    state
-        .catalogue
-        .names()
+    let names = state.catalogue.names();
+    let others: Vec<(String, bool)> = chosen
+        .iter()
+        .filter(|c| !names.contains(c))
+        .map(|c| (c.clone(), true))
+        .collect();
+    names
         .into_iter()
         .map(|n| {
             let on = chosen.contains(&n);
             (n, on)
         })
+        .chain(others)
         .collect()
 }
 

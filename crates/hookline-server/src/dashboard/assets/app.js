@@ -2,7 +2,8 @@
 // - keeps an event's deliveries and attempts current while any is pending;
 // - reveals and copies an endpoint's secret;
 // - asks before submitting forms marked data-confirm;
-// - shows times relative ("3 min ago"), the exact time on hover.
+// - shows times relative ("3 min ago"), the exact time on hover;
+// - "Test filter" posts the endpoint form to try its filter, saving nothing.
 "use strict";
 
 function pollLive() {
@@ -65,6 +66,22 @@ function confirmations() {
   });
 }
 
+// A plain button, not a second submit button, so that Enter in a field
+// still saves the form.
+function filterTrials() {
+  document.querySelectorAll("button[data-filter-trial]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const form = button.closest("form");
+      const intent = document.createElement("input");
+      intent.type = "hidden";
+      intent.name = "intent";
+      intent.value = "test-filter";
+      form.appendChild(intent);
+      form.submit();
+    });
+  });
+}
+
 function relative(ms) {
   const s = Math.round(Math.abs(ms) / 1000);
   const [n, unit] =
@@ -88,4 +105,5 @@ document.addEventListener("DOMContentLoaded", () => {
   pollLive();
   secrets();
   confirmations();
+  filterTrials();
 });
