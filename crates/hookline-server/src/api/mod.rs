@@ -11,9 +11,9 @@ mod endpoints;
 mod event_types;
 mod events;
 mod extract;
-mod portal_sessions;
 mod filters;
 mod operational;
+mod portal_sessions;
 mod service_routes;
 
 use axum::Router;
