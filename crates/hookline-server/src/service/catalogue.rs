@@ -101,7 +101,7 @@ impl Catalogue {
 
     /// How `data` (JSON text) breaks the schema of type `name`, if it has
     /// one and `data` does; see [`super::schemas::violation`].
-    pub fn schema_violation(&self, name: &str, data: &str) -> Option<String> {
+    pub(crate) fn schema_violation(&self, name: &str, data: &str) -> Option<String> {
         let schema = self
             .schemas
             .read()

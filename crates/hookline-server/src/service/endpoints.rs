@@ -136,7 +136,7 @@ pub(crate) async fn update(
 
 /// Creates the internal platform account that owns operational endpoints,
 /// unless it exists.
-pub async fn ensure_platform_account(state: &AppState) -> ServiceResult<()> {
+pub(crate) async fn ensure_platform_account(state: &AppState) -> ServiceResult<()> {
     let now = Utc::now();
     let account = hookline_core::Account {
         id: PLATFORM_ACCOUNT_ID.to_string(),
@@ -227,7 +227,7 @@ fn rotate_to(endpoint: &mut Endpoint, secret: String) {
 
 /// The endpoint's `whpk_` public key and, while it still signs, the
 /// previous one; `None` for an HMAC endpoint.
-pub fn public_keys(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
+pub(crate) fn public_keys(endpoint: &Endpoint) -> Option<(String, Option<String>)> {
     let public = |key: &str| {
         hookline_verify::SigningKey::parse(key)
             .ok()
@@ -356,7 +356,9 @@ async fn apply(
 }
 
 /// A filter, or a 422 on `filter` that points at the bad part.
-pub fn checked_filter(filter: &serde_json::Value) -> ServiceResult<hookline_core::filter::Filter> {
+pub(crate) fn checked_filter(
+    filter: &serde_json::Value,
+) -> ServiceResult<hookline_core::filter::Filter> {
     hookline_core::filter::Filter::parse(filter)
         .map_err(|e| ServiceError::invalid_field("filter", format!("`filter` {e}")))
 }

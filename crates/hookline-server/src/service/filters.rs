@@ -10,7 +10,7 @@ use crate::state::AppState;
 
 /// What to try a filter on.
 #[derive(Debug, Clone)]
-pub enum Sample {
+pub(crate) enum Sample {
     /// The catalogue example of this event type.
     Example(String),
     /// This event of the account.
@@ -19,16 +19,16 @@ pub enum Sample {
 
 /// What a trial found.
 #[derive(Debug, Clone)]
-pub struct Trial {
-    pub matches: bool,
-    pub event_type: String,
-    pub data: serde_json::Value,
+pub(crate) struct Trial {
+    pub(crate) matches: bool,
+    pub(crate) event_type: String,
+    pub(crate) data: serde_json::Value,
     /// Where the sample came from, for people: "the catalogue example of …".
-    pub sample: String,
+    pub(crate) sample: String,
 }
 
 /// Checks `filter` (a 422 on `filter` if it is wrong) and runs it on `sample`.
-pub async fn try_filter(
+pub(crate) async fn try_filter(
     state: &AppState,
     account_id: &str,
     filter: &serde_json::Value,
@@ -65,7 +65,7 @@ pub async fn try_filter(
 }
 
 /// The account's latest events (id and type), newest first, to pick a sample from.
-pub async fn recent_events(
+pub(crate) async fn recent_events(
     state: &AppState,
     account_id: &str,
     limit: u32,

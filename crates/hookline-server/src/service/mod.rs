@@ -11,8 +11,8 @@ pub(crate) mod catalogue;
 pub(crate) mod endpoints;
 pub(crate) mod error;
 pub(crate) mod events;
-pub(crate) mod portal;
 pub(crate) mod filters;
+pub(crate) mod portal;
 pub(crate) mod schemas;
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::error::{ServiceError, ServiceResult};
 
 /// Compiles `schema`, or says why it is not a usable JSON Schema.
-pub fn compile(schema: &Value) -> Result<Validator, String> {
+pub(crate) fn compile(schema: &Value) -> Result<Validator, String> {
     if !schema.is_object() {
         return Err("a schema is a JSON object, such as {\"type\": \"object\"}".into());
     }
@@ -25,7 +25,7 @@ pub fn compile(schema: &Value) -> Result<Validator, String> {
 }
 
 /// The first way `data` breaks `schema`, as "at `data.amount`: … (rule `type`)".
-pub fn violation(schema: &Validator, data: &Value) -> Option<String> {
+pub(crate) fn violation(schema: &Validator, data: &Value) -> Option<String> {
     let error = schema.iter_errors(data).next()?;
     let path: String = error
         .instance_path()
@@ -42,7 +42,7 @@ pub fn violation(schema: &Validator, data: &Value) -> Option<String> {
 
 /// The rules of a type being registered: a valid schema, and an example
 /// that passes it.
-pub fn check_new_type(schema: Option<&Value>, example: Option<&Value>) -> ServiceResult<()> {
+pub(crate) fn check_new_type(schema: Option<&Value>, example: Option<&Value>) -> ServiceResult<()> {
     let Some(schema) = schema else {
         return Ok(());
     };
