@@ -51,6 +51,37 @@ impl PayloadMode {
     }
 }
 
+/// Whether an endpoint's deliveries keep the events' publish order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryOrder {
+    /// Deliveries run independently, as many at a time as the endpoint allows.
+    #[default]
+    Unordered,
+    /// A delivery starts only once every earlier one (by publish order) with
+    /// the same `ordering_key` has succeeded or finally failed.
+    Ordered,
+}
+
+impl DeliveryOrder {
+    /// The stable name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOrder::Unordered => "unordered",
+            DeliveryOrder::Ordered => "ordered",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "unordered" => Some(DeliveryOrder::Unordered),
+            "ordered" => Some(DeliveryOrder::Ordered),
+            _ => None,
+        }
+    }
+}
+
 /// How deliveries to an endpoint are signed (Standard Webhooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum SignatureScheme {
@@ -121,6 +152,7 @@ pub struct Endpoint {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// Start of the current run of failed attempts; `None` after a success.
     pub failing_since: Option<Timestamp>,
+    pub delivery_order: DeliveryOrder,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -180,6 +212,10 @@ pub struct Event {
     /// Hash of type + data + webhook_url, to tell a retry of the same publish
     /// from a conflicting reuse of its id.
     pub payload_hash: String,
+    /// Orders this event's deliveries to ordered endpoints among the events
+    /// with the same key (e.g. a payment id); `None` joins the endpoint's
+    /// one sequence of unkeyed events.
+    pub ordering_key: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -273,6 +309,9 @@ pub struct Delivery {
     pub attempts: u32,
     pub next_attempt_at: Option<Timestamp>,
     pub last_status_code: Option<u16>,
+    /// On an ordered endpoint, the event whose pending delivery this one
+    /// waits behind (the head of its key), computed on read.
+    pub waiting_for: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -377,6 +416,7 @@ mod tests {
             rate_limit_per_sec: None,
             metadata: Default::default(),
             failing_since: None,
+            delivery_order: DeliveryOrder::Unordered,
             created_at: now,
             updated_at: now,
         }
@@ -429,6 +469,7 @@ mod tests {
             data: "{\"amount\": 100}".into(),
             webhook_url: None,
             payload_hash: String::new(),
+            ordering_key: None,
             created_at: DateTime::from_timestamp(0, 0).expect("valid"),
         };
         let full: serde_json::Value = serde_json::from_str(&event.body(PayloadMode::Full)).unwrap();

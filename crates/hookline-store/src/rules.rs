@@ -7,7 +7,7 @@
 //! suite checks that the two backends keep to these rules alike.
 
 use hookline_core::filter::Filter;
-use hookline_core::{Endpoint, Event, PayloadMode};
+use hookline_core::{DeliveryOrder, Endpoint, Event, PayloadMode};
 
 use crate::encode::{ms, opt_time};
 use crate::types::{DueDelivery, NextStep, PublishLease};
@@ -43,11 +43,20 @@ impl Disposition {
     }
 }
 
+/// Whether a new delivery to an endpoint must wait for a claim instead of
+/// being handed over at publish: a disabled endpoint's (a test send) is
+/// parked by the claim, and an ordered endpoint's may have an earlier one of
+/// its key still pending, which only the claim's rule
+/// ([`crate::sql::ORDER_ALLOWS`]) looks at.
+pub(crate) fn waits_for_claim(disabled: bool, delivery_order: DeliveryOrder) -> bool {
+    disabled || delivery_order == DeliveryOrder::Ordered
+}
+
 /// The hand-over rule of a publish: walking its new deliveries in target
 /// order, one is leased at insert to the publishing node when the publish
-/// asked for a lease, the delivery's endpoint is enabled (a test send to a
-/// disabled one waits, parked by the claim) and the node has room for that
-/// endpoint, while the lease's `max` lasts.
+/// asked for a lease, the delivery need not wait for a claim
+/// ([`waits_for_claim`]) and the node has room for that endpoint, while the
+/// lease's `max` lasts.
 pub(crate) struct HandOver<'a> {
     lease: Option<&'a PublishLease>,
     room: u32,
@@ -62,13 +71,13 @@ impl<'a> HandOver<'a> {
     }
 
     /// The lease (node, until in ms) of the next delivery, to `endpoint`
-    /// (id, disabled) or to the event's own URL (`None`); `None` when it
-    /// waits to be claimed.
+    /// (id, [`waits_for_claim`]) or to the event's own URL (`None`); `None`
+    /// when it waits to be claimed.
     pub(crate) fn take(&mut self, endpoint: Option<(&str, bool)>) -> Option<(&'a str, i64)> {
         let lease = self.lease?;
         let may = match endpoint {
             None => true,
-            Some((id, disabled)) => !disabled && !lease.skip_endpoints.iter().any(|s| s == id),
+            Some((id, waits)) => !waits && !lease.skip_endpoints.iter().any(|s| s == id),
         };
         if !may || self.room == 0 {
             return None;
@@ -281,6 +290,13 @@ mod tests {
     }
 
     #[test]
+    fn disabled_or_ordered_endpoints_wait_for_the_claim() {
+        assert!(!waits_for_claim(false, DeliveryOrder::Unordered));
+        assert!(waits_for_claim(true, DeliveryOrder::Unordered));
+        assert!(waits_for_claim(false, DeliveryOrder::Ordered));
+    }
+
+    #[test]
     fn next_steps_are_stored_as_status_and_due_time() {
         let at = Utc::now();
         assert_eq!(stored_next(NextStep::Succeeded), ("succeeded", None));
@@ -312,6 +328,7 @@ mod tests {
                 metadata: Default::default(),
                 failing_since: None,
                 filter: None,
+                delivery_order: DeliveryOrder::Unordered,
                 created_at: now,
                 updated_at: now,
             };
@@ -338,6 +355,7 @@ mod tests {
             data: r#"{"amount": 25000, "currency": "EUR"}"#.into(),
             webhook_url: None,
             payload_hash: String::new(),
+            ordering_key: None,
             created_at: Utc::now(),
         };
         let mut fan_out = FanOut::new(&event);

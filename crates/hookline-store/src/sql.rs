@@ -8,7 +8,7 @@ pub(crate) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq"
 pub(crate) const ENDPOINT_COLUMNS: &str =
     "id, account_id, url, description, event_types, disabled, \
     disabled_reason, payload, headers, secret, previous_secret, previous_secret_expires_at, \
-    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq, filter";
+    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq, filter, delivery_order";
 
 /// What sending to an endpoint needs (see [`crate::rules::SendSettings`]),
 /// unqualified; prefix each with the table's alias where one is needed.
@@ -33,10 +33,45 @@ pub(crate) fn send_columns(alias: &str) -> String {
 
 /// Event columns, for queries that name the events table `e`.
 pub(crate) const EVENT_COLUMNS: &str =
-    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq";
+    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq, e.ordering_key";
 
-pub(crate) const DELIVERY_COLUMNS: &str = "id, event_id, account_id, endpoint_id, url, status, \
-    attempts, next_attempt_at, last_status_code, created_at, updated_at";
+/// The ordering rule's probe, over the delivery `d`: an earlier delivery
+/// (by the event's publish sequence) to the same ordered endpoint with the
+/// same ordering key that is still pending — in flight, or waiting for
+/// its retry. One lookup in the `deliveries_order` index.
+macro_rules! earlier_pending {
+    () => {
+        "FROM endpoints o JOIN deliveries p ON p.endpoint_id = o.id \
+         WHERE o.id = d.endpoint_id AND o.delivery_order = 'ordered' \
+         AND p.ordering_key = d.ordering_key AND p.status = 'pending' AND p.event_seq < d.event_seq"
+    };
+}
+
+/// Computed on read: the event whose delivery `d` waits behind (the head
+/// of its key on an ordered endpoint), `NULL` when it waits for nothing.
+macro_rules! waiting_for {
+    () => {
+        concat!(
+            "(SELECT p.event_id ",
+            earlier_pending!(),
+            " AND d.status = 'pending' ORDER BY p.event_seq LIMIT 1) AS waiting_for"
+        )
+    };
+}
+
+/// Delivery columns, for queries that name the deliveries table `d`; the
+/// last, `waiting_for`, is computed on read.
+pub(crate) const DELIVERY_COLUMNS: &str = concat!(
+    "d.id, d.event_id, d.account_id, d.endpoint_id, d.url, d.status, \
+    d.attempts, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at, ",
+    waiting_for!()
+);
+
+/// The ordering rule, as a claim's condition over the due delivery `d`:
+/// on an ordered endpoint a delivery is claimable only when no earlier
+/// delivery with its key is still pending, so each key has at most one
+/// delivery in flight and a failing head holds back only its own key.
+pub(crate) const ORDER_ALLOWS: &str = concat!("NOT EXISTS (SELECT 1 ", earlier_pending!(), ")");
 
 pub(crate) const ATTEMPT_COLUMNS: &str =
     "id, delivery_id, event_id, account_id, endpoint_id, url, \

@@ -29,6 +29,8 @@ mod events;
 mod fleet;
 #[path = "conformance/harness.rs"]
 mod harness;
+#[path = "conformance/ordered.rs"]
+mod ordered;
 #[path = "conformance/portal.rs"]
 mod portal;
 #[path = "conformance/tenancy.rs"]

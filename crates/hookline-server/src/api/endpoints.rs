@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use hookline_core::{format_time, Endpoint, PayloadMode, SignatureScheme};
+use hookline_core::{format_time, DeliveryOrder, Endpoint, PayloadMode, SignatureScheme};
 use hookline_store::AttemptsOf;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,6 +70,9 @@ pub(crate) struct EndpointOut {
     metadata: serde_json::Map<String, serde_json::Value>,
     /// Start of the current run of failed attempts, if failing.
     failing_since: Option<String>,
+    /// `unordered` or `ordered` (one delivery at a time per `ordering_key`, in publish order).
+    #[schema(value_type = String, example = "unordered")]
+    delivery_order: DeliveryOrder,
     created_at: String,
     updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +100,7 @@ impl EndpointOut {
             rate_limit_per_sec: e.rate_limit_per_sec,
             metadata: e.metadata,
             failing_since: e.failing_since.map(format_time),
+            delivery_order: e.delivery_order,
             created_at: format_time(e.created_at),
             updated_at: format_time(e.updated_at),
         }
@@ -135,6 +139,11 @@ pub(crate) struct EndpointBody {
     rate_limit_per_sec: Option<Option<u32>>,
     #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `unordered` (default) or `ordered`: a delivery starts only once every
+    /// earlier event with the same `ordering_key` has succeeded or finally
+    /// failed (events without a key form one sequence).
+    #[schema(value_type = Option<String>)]
+    delivery_order: Option<DeliveryOrder>,
 }
 
 impl From<EndpointBody> for EndpointInput {
@@ -151,6 +160,7 @@ impl From<EndpointBody> for EndpointInput {
             signature_scheme: b.signature_scheme,
             rate_limit_per_sec: b.rate_limit_per_sec,
             metadata: b.metadata,
+            delivery_order: b.delivery_order,
         }
     }
 }

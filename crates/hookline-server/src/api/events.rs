@@ -37,6 +37,9 @@ pub(crate) struct EventOut {
     data: Box<RawValue>,
     /// The event's own URL (password masked), if it was sent there instead of the endpoints.
     webhook_url: Option<String>,
+    /// Orders the event among those with the same key on ordered endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<String>,
     created_at: String,
     /// Summary of its deliveries: `pending`, `failed` or `succeeded` (`null` with none).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +62,7 @@ impl EventOut {
             event_type: e.event_type,
             account_id: e.account_id,
             webhook_url: e.webhook_url.as_deref().map(hookline_core::net::mask_url),
+            ordering_key: e.ordering_key,
             created_at: format_time(e.created_at),
             status: status.map(DeliveryStatus::as_str),
             deliveries: deliveries.map(|d| d.into_iter().map(DeliveryOut::from).collect()),
@@ -77,6 +81,10 @@ pub(crate) struct DeliveryOut {
     attempts: u32,
     next_attempt_at: Option<String>,
     last_status_code: Option<u16>,
+    /// On an ordered endpoint: the id of the event whose delivery this one
+    /// waits behind (the oldest still pending with the same `ordering_key`);
+    /// `null` when it waits for nothing.
+    waiting_for: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -94,6 +102,7 @@ impl From<Delivery> for DeliveryOut {
                 .filter(|_| d.status == DeliveryStatus::Pending)
                 .map(format_time),
             last_status_code: d.last_status_code,
+            waiting_for: d.waiting_for,
             created_at: format_time(d.created_at),
             updated_at: format_time(d.updated_at),
         }
@@ -153,6 +162,10 @@ pub(crate) struct PublishBody {
     id: Option<String>,
     /// Deliver to this URL only, instead of the account's endpoints.
     webhook_url: Option<String>,
+    /// On endpoints with `delivery_order: ordered`, events with the same key
+    /// (e.g. the payment id) are delivered one at a time in publish order;
+    /// 1 to 256 bytes.
+    ordering_key: Option<String>,
 }
 
 /// Filters of the event list.
@@ -200,6 +213,7 @@ async fn publish_event(
         data: body.data.get().to_string(),
         id: body.id,
         webhook_url: body.webhook_url,
+        ordering_key: body.ordering_key,
     };
     Ok(
         match service::publish(&state, &account_id, new, Target::Subscribed).await? {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use hookline_core::{Endpoint, PayloadMode, SignatureScheme};
+use hookline_core::{DeliveryOrder, Endpoint, PayloadMode, SignatureScheme};
 
 use super::csrf::FormData;
 use crate::service::endpoints::EndpointInput;
@@ -276,5 +276,8 @@ pub(crate) fn input_from(
         filter: Some(filter_value(form)?),
         rate_limit_per_sec: Some(rate),
         metadata: None,
+        delivery_order: form
+            .get("delivery_order")
+            .and_then(|v| DeliveryOrder::parse(&v)),
     })
 }

@@ -160,6 +160,7 @@ impl Notifier {
             event_type: event_type.to_string(),
             data: data.to_string(),
             webhook_url: None,
+            ordering_key: None,
             created_at: Utc::now(),
         };
         self.store

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use hookline_core::operational::{is_operational_type, EVENT_TYPES, PLATFORM_ACCOUNT_ID};
 use hookline_core::secret::{generate_signing_key, is_valid_signing_secret};
-use hookline_core::{Endpoint, Id, IdKind, PayloadMode, SignatureScheme};
+use hookline_core::{DeliveryOrder, Endpoint, Id, IdKind, PayloadMode, SignatureScheme};
 use hookline_store::HourlyStats;
 
 use super::error::{ServiceError, ServiceResult};
@@ -70,6 +70,7 @@ pub(crate) struct EndpointInput {
     /// `Some(None)` clears the limit.
     pub(crate) rate_limit_per_sec: Option<Option<u32>>,
     pub(crate) metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) delivery_order: Option<DeliveryOrder>,
 }
 
 /// Creates an endpoint; the answer carries its secret.
@@ -100,6 +101,7 @@ pub(crate) async fn create(
         metadata: Default::default(),
         failing_since: None,
         filter: None,
+        delivery_order: DeliveryOrder::Unordered,
         created_at: now,
         updated_at: now,
     };
@@ -265,6 +267,9 @@ async fn apply(
         let url = hookline_core::net::validate_url(&url, state.config.allow_private_networks)
             .map_err(|e| ServiceError::invalid_field("url", e.to_string()))?;
         endpoint.url = url.into();
+    }
+    if let Some(order) = input.delivery_order {
+        endpoint.delivery_order = order;
     }
     if let Some(description) = input.description {
         if description.len() > 1000 {

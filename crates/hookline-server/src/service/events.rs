@@ -20,7 +20,12 @@ pub(crate) struct NewEvent {
     pub(crate) data: String,
     pub(crate) id: Option<String>,
     pub(crate) webhook_url: Option<String>,
+    /// Orders the event among those with the same key on ordered endpoints.
+    pub(crate) ordering_key: Option<String>,
 }
+
+/// Longest `ordering_key` accepted, in bytes.
+pub(crate) const MAX_ORDERING_KEY_BYTES: usize = 256;
 
 /// Whether a publish stored something new.
 #[derive(Debug, Clone)]
@@ -80,13 +85,27 @@ pub(crate) async fn publish(
         ),
         None => None,
     };
+    if let Some(key) = &new.ordering_key {
+        if key.is_empty() || key.len() > MAX_ORDERING_KEY_BYTES {
+            return Err(ServiceError::invalid_field(
+                "ordering_key",
+                format!("`ordering_key` must be 1 to {MAX_ORDERING_KEY_BYTES} bytes (e.g. the payment id), or left out"),
+            ));
+        }
+    }
     let event = Event {
-        payload_hash: payload_hash(&new.event_type, &new.data, webhook_url.as_deref())?,
+        payload_hash: payload_hash(
+            &new.event_type,
+            &new.data,
+            webhook_url.as_deref(),
+            new.ordering_key.as_deref(),
+        )?,
         id,
         account_id: account_id.to_string(),
         event_type: new.event_type,
         data: new.data,
         webhook_url,
+        ordering_key: new.ordering_key,
         created_at: Utc::now(),
     };
     // A test send names its endpoint; a publish to the subscribed endpoints
@@ -114,9 +133,14 @@ pub(crate) async fn publish(
 }
 
 /// Tells a retried publish from a conflicting reuse of an id: the same type,
-/// URL and JSON value of `data` (key order and spacing do not matter) hash
-/// alike.
-fn payload_hash(event_type: &str, data: &str, webhook_url: Option<&str>) -> ServiceResult<String> {
+/// URL, ordering key and JSON value of `data` (key order and spacing do not
+/// matter) hash alike. Without a key the hash is what it was before keys.
+fn payload_hash(
+    event_type: &str,
+    data: &str,
+    webhook_url: Option<&str>,
+    ordering_key: Option<&str>,
+) -> ServiceResult<String> {
     let value: serde_json::Value = serde_json::from_str(data).map_err(|e| {
         ServiceError::invalid_field("data", format!("`data` is not valid JSON: {e}"))
     })?;
@@ -128,6 +152,10 @@ fn payload_hash(event_type: &str, data: &str, webhook_url: Option<&str>) -> Serv
     hasher.update(canonical.as_bytes());
     hasher.update([0]);
     hasher.update(webhook_url.unwrap_or("").as_bytes());
+    if let Some(key) = ordering_key {
+        hasher.update([0]);
+        hasher.update(key.as_bytes());
+    }
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -186,6 +214,7 @@ pub(crate) async fn send_test(
         data: example.example.to_string(),
         id: None,
         webhook_url: None,
+        ordering_key: None,
     };
     let target = Target::Endpoint(endpoint_id.to_string());
     match publish(state, account_id, new, target).await? {

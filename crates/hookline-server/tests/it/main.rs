@@ -15,6 +15,7 @@ mod faults;
 mod filters;
 mod flooding;
 mod operational;
+mod ordered;
 mod portal;
 mod service;
 mod signing;

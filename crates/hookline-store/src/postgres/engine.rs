@@ -7,7 +7,7 @@ use sqlx::{PgPool, Row};
 
 use super::rows::{self, ms, now_ms};
 use crate::rules::{Disposition, PARK_MS};
-use crate::sql::{send_columns, CLEAR_LEASE, FAIL};
+use crate::sql::{send_columns, CLEAR_LEASE, FAIL, ORDER_ALLOWS};
 use crate::types::*;
 use crate::StoreResult;
 
@@ -23,10 +23,11 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
     // Rows another node is claiming are skipped, not waited for; a row whose
     // lease is live has next_attempt_at in the future and is not due.
     let sql = format!(
-        "WITH due AS (SELECT seq, next_attempt_at AS due_at FROM deliveries \
-           WHERE status = 'pending' AND next_attempt_at <= $1 \
-           AND (endpoint_id IS NULL OR NOT (endpoint_id = ANY($2))) \
-           ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+        "WITH due AS (SELECT d.seq, d.next_attempt_at AS due_at FROM deliveries d \
+           WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+           AND (d.endpoint_id IS NULL OR NOT (d.endpoint_id = ANY($2))) \
+           AND {ORDER_ALLOWS} \
+           ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED), \
          claimed AS (UPDATE deliveries d SET next_attempt_at = $4, lease_until = $4, leased_by = $5, \
              lease_epoch = d.lease_epoch + 1 \
            FROM due WHERE d.seq = due.seq \

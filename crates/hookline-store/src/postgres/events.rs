@@ -30,8 +30,8 @@ async fn insert_deliveries(
     let urls: Vec<String> = targets.iter().map(|(_, url)| url.clone()).collect();
     sqlx::query(
         "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-         attempts, next_attempt_at, created_at, updated_at) \
-         SELECT u.id, $4, $5, $6, u.endpoint_id, u.url, 'pending', 0, $7, $8, $8 \
+         attempts, next_attempt_at, created_at, updated_at, ordering_key) \
+         SELECT u.id, $4, $5, $6, u.endpoint_id, u.url, 'pending', 0, $7, $8, $8, $9 \
          FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(id, endpoint_id, url)",
     )
     .bind(&ids)
@@ -42,6 +42,7 @@ async fn insert_deliveries(
     .bind(&e.account_id)
     .bind(due_ms)
     .bind(now)
+    .bind(e.ordering_key.as_deref().unwrap_or(""))
     .execute(conn)
     .await?;
     Ok(ids
@@ -57,6 +58,7 @@ async fn insert_deliveries(
             attempts: 0,
             next_attempt_at: Some(rows::time(due_ms)),
             last_status_code: None,
+            waiting_for: None,
             created_at: rows::time(now),
             updated_at: rows::time(now),
         })
@@ -163,7 +165,7 @@ pub(super) async fn list_deliveries(
     let mut conn = db.acquire().await?;
     let (_, seq) = get_event(&mut conn, account, event_id).await?;
     let sql = format!(
-        "SELECT {} FROM deliveries WHERE event_seq = $1 ORDER BY seq",
+        "SELECT {} FROM deliveries d WHERE d.event_seq = $1 ORDER BY d.seq",
         rows::DELIVERY_COLUMNS
     );
     let found = sqlx::query(&sql).bind(seq).fetch_all(&mut *conn).await?;
@@ -278,8 +280,9 @@ pub(super) async fn recover(
         let now = now_ms();
         sqlx::query(
             "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-             attempts, next_attempt_at, created_at, updated_at) \
-             SELECT u.id, u.event_seq, u.event_id, $4, $5, $6, 'pending', 0, $7, $7, $7 \
+             attempts, next_attempt_at, created_at, updated_at, ordering_key) \
+             SELECT u.id, u.event_seq, u.event_id, $4, $5, $6, 'pending', 0, $7, $7, $7, \
+               COALESCE((SELECT e.ordering_key FROM events e WHERE e.seq = u.event_seq), '') \
              FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS u(id, event_seq, event_id)",
         )
         .bind(&ids)

@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_event_search.sql"),
     include_str!("migrations/0004_failover.sql"),
     include_str!("migrations/0005_endpoint_filter.sql"),
+    include_str!("migrations/0006_ordered.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;

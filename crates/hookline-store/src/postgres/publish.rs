@@ -18,12 +18,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use hookline_core::{Event, Id, IdKind};
+use hookline_core::{DeliveryOrder, Event, Id, IdKind};
 use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::rows::{self, ms, now_ms};
-use crate::rules::{handed_over, FanOut, HandOver, SendSettings};
+use crate::rules::{self, handed_over, FanOut, HandOver, SendSettings};
 use crate::sql::{send_columns, EVENT_COLUMNS};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
@@ -190,7 +190,8 @@ struct NewDelivery {
 struct Subscriber {
     id: String,
     url: String,
-    disabled: bool,
+    /// [`rules::waits_for_claim`]: disabled (a test send) or ordered.
+    waits_for_claim: bool,
     send: SendSettings,
 }
 
@@ -285,7 +286,7 @@ fn plan(req: &PublishRequest, subscribers: Vec<Subscriber>) -> Vec<NewDelivery> 
             .into_iter()
             .map(|s| NewDelivery {
                 id: Id::generate(IdKind::Delivery),
-                lease: lease(hand_over.take(Some((&s.id, s.disabled)))),
+                lease: lease(hand_over.take(Some((&s.id, s.waits_for_claim)))),
                 endpoint_id: Some(s.id),
                 url: s.url,
                 send: Some(s.send),
@@ -333,7 +334,7 @@ async fn subscribers(
         })
         .collect();
     let sql = format!(
-        "SELECT r.ord, ep.id, ep.url, ep.disabled, ep.filter, {send} \
+        "SELECT r.ord, ep.id, ep.url, ep.disabled, ep.filter, ep.delivery_order, {send} \
          FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS r(ord, account_id, event_type, target) \
          JOIN endpoints ep ON ep.account_id = r.account_id \
          WHERE CASE WHEN r.target IS NULL \
@@ -365,7 +366,10 @@ async fn subscribers(
         found.entry(ord).or_default().push(Subscriber {
             id: r.try_get("id")?,
             url: r.try_get("url")?,
-            disabled: r.try_get("disabled")?,
+            waits_for_claim: rules::waits_for_claim(
+                r.try_get("disabled")?,
+                DeliveryOrder::parse(r.try_get::<&str, _>("delivery_order")?).unwrap_or_default(),
+            ),
             send: rows::send_settings(&r)?,
         });
     }
@@ -427,16 +431,19 @@ async fn insert(
     let now = now_ms();
     let inserted: Vec<Key> = sqlx::query_as(
         "WITH ev AS ( \
-           INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at) \
-           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
+           INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at, \
+             ordering_key) \
+           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], \
+             $18::text[]) \
            ON CONFLICT (account_id, id) DO NOTHING \
-           RETURNING seq, account_id, id), \
+           RETURNING seq, account_id, id, ordering_key), \
          dl AS ( \
            INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-             attempts, next_attempt_at, lease_until, leased_by, lease_epoch, created_at, updated_at) \
+             attempts, next_attempt_at, lease_until, leased_by, lease_epoch, created_at, updated_at, \
+             ordering_key) \
            SELECT u.id, ev.seq, ev.id, ev.account_id, u.endpoint_id, u.url, 'pending', 0, \
              u.next_at, u.lease_until, u.leased_by, \
-             CASE WHEN u.leased_by IS NULL THEN 0 ELSE $17::bigint END, $16, $16 \
+             CASE WHEN u.leased_by IS NULL THEN 0 ELSE $17::bigint END, $16, $16, COALESCE(ev.ordering_key, '') \
            FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
                        $14::bigint[], $15::text[]) WITH ORDINALITY \
              AS u(event_account, event_id, id, endpoint_id, url, next_at, lease_until, leased_by, ord) \
@@ -472,6 +479,7 @@ async fn insert(
     )
     .bind(now)
     .bind(crate::rules::FIRST_LEASE_EPOCH)
+    .bind(events.iter().map(|e| e.ordering_key.as_deref()).collect::<Vec<_>>())
     .fetch_all(db)
     .await?;
     Ok(inserted.into_iter().collect())

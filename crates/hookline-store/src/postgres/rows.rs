@@ -2,7 +2,8 @@
 //! milliseconds, maps and lists as JSON text), mirroring the SQLite store.
 
 use hookline_core::{
-    Account, Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, Event, PayloadMode,
+    Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, DeliveryStatus, Endpoint, Event,
+    PayloadMode,
 };
 use sqlx::postgres::PgRow;
 use sqlx::Row;
@@ -52,6 +53,8 @@ pub(super) fn endpoint(r: &PgRow) -> StoreResult<Endpoint> {
         rate_limit_per_sec: rate.map(|v| v as u32),
         metadata: from_json(r.try_get("metadata")?)?,
         failing_since: opt_time(r.try_get("failing_since")?),
+        delivery_order: DeliveryOrder::parse(r.try_get::<&str, _>("delivery_order")?)
+            .ok_or_else(|| bad("delivery order"))?,
         created_at: time(r.try_get("created_at")?),
         updated_at: time(r.try_get("updated_at")?),
         filter: crate::rules::read_filter(r.try_get::<Option<String>, _>("filter")?.as_deref())?,
@@ -66,6 +69,7 @@ pub(super) fn event(r: &PgRow) -> StoreResult<Event> {
         data: r.try_get("data")?,
         webhook_url: r.try_get("webhook_url")?,
         payload_hash: r.try_get("payload_hash")?,
+        ordering_key: r.try_get("ordering_key")?,
         created_at: time(r.try_get("created_at")?),
     })
 }
@@ -83,6 +87,7 @@ pub(super) fn delivery(r: &PgRow) -> StoreResult<Delivery> {
         attempts: r.try_get::<i64, _>("attempts")? as u32,
         next_attempt_at: opt_time(r.try_get("next_attempt_at")?),
         last_status_code: code.map(|c| c as u16),
+        waiting_for: r.try_get("waiting_for")?,
         created_at: time(r.try_get("created_at")?),
         updated_at: time(r.try_get("updated_at")?),
     })

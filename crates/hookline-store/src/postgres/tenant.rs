@@ -212,8 +212,8 @@ pub(super) async fn create_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     sqlx::query(
         "INSERT INTO endpoints (id, account_id, url, description, event_types, disabled, disabled_reason, \
          payload, headers, secret, previous_secret, previous_secret_expires_at, rate_limit_per_sec, \
-         metadata, failing_since, created_at, updated_at, filter) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         metadata, failing_since, created_at, updated_at, filter, delivery_order) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(&e.id)
     .bind(&e.account_id)
@@ -233,6 +233,7 @@ pub(super) async fn create_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     .bind(ms(e.created_at))
     .bind(ms(e.updated_at))
     .bind(crate::rules::filter_text(e))
+    .bind(e.delivery_order.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -293,7 +294,8 @@ pub(super) async fn update_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
         "UPDATE endpoints SET url = $3, description = $4, event_types = $5, disabled = $6, \
          disabled_reason = $7, payload = $8, headers = $9, secret = $10, previous_secret = $11, \
          previous_secret_expires_at = $12, rate_limit_per_sec = $13, metadata = $14, \
-         failing_since = $15, updated_at = $16, filter = $17 WHERE account_id = $1 AND id = $2",
+         failing_since = $15, updated_at = $16, filter = $17, delivery_order = $18 \
+         WHERE account_id = $1 AND id = $2",
     )
     .bind(&e.account_id)
     .bind(&e.id)
@@ -312,6 +314,7 @@ pub(super) async fn update_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     .bind(e.failing_since.map(ms))
     .bind(ms(e.updated_at))
     .bind(crate::rules::filter_text(e))
+    .bind(e.delivery_order.as_str())
     .execute(&mut *tx)
     .await?;
     if was_disabled && !e.disabled {

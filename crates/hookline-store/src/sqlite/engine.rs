@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 
 use super::rows::{self, ms, now_ms, to_json};
 use crate::rules::{self, Disposition, PARK_MS};
-use crate::sql::{CLEAR_LEASE, FAIL};
+use crate::sql::{CLEAR_LEASE, FAIL, ORDER_ALLOWS};
 use crate::types::*;
 use crate::StoreResult;
 
@@ -32,7 +32,7 @@ pub(super) fn release_all_leases(c: &Connection, now: i64) -> StoreResult<()> {
 pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
     let now = ms(req.now);
     let lease = ms(req.lease_until);
-    let mut select = c.prepare_cached(
+    let mut select = c.prepare_cached(&format!(
         "SELECT d.seq, d.id, d.event_id, d.account_id, d.endpoint_id, d.url, d.attempts, \
          d.first_attempt_at, e.event_type, e.created_at, e.data, \
          ep.id, ep.disabled, ep.payload, ep.headers, ep.secret, ep.previous_secret, \
@@ -44,8 +44,9 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
          LEFT JOIN accounts a ON d.endpoint_id IS NULL AND a.id = d.account_id \
          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
          AND (d.endpoint_id IS NULL OR d.endpoint_id NOT IN (SELECT value FROM json_each(?2))) \
-         ORDER BY d.next_attempt_at LIMIT ?3",
-    )?;
+         AND {ORDER_ALLOWS} \
+         ORDER BY d.next_attempt_at LIMIT ?3"
+    ))?;
     let mut lease_stmt = c.prepare_cached(
         "UPDATE deliveries SET next_attempt_at = ?2, lease_until = ?2, leased_by = ?3, \
          lease_epoch = ?4 WHERE seq = ?1",

@@ -2,13 +2,13 @@
 //! listings, resend and recover on SQLite.
 
 use hookline_core::{
-    Attempt, Delivery, DeliveryStatus, Endpoint, Event, Id, IdKind, Page, Timestamp,
+    Attempt, Delivery, DeliveryOrder, DeliveryStatus, Endpoint, Event, Id, IdKind, Page, Timestamp,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms};
 use super::tenant::{self, paginate};
-use crate::rules::{handed_over, FanOut, HandOver, SendSettings};
+use crate::rules::{self, handed_over, FanOut, HandOver, SendSettings};
 use crate::sql::{send_columns, STATUS_EXPR};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
@@ -24,9 +24,8 @@ struct NewDelivery<'a> {
 struct Subscriber {
     id: String,
     url: String,
-    /// A disabled endpoint's delivery (a test send) waits, parked by the
-    /// claim, so it is never handed over.
-    disabled: bool,
+    /// [`rules::waits_for_claim`]: disabled (a test send) or ordered.
+    waits_for_claim: bool,
     send: SendSettings,
 }
 
@@ -34,7 +33,7 @@ impl Subscriber {
     fn from_endpoint(ep: Endpoint) -> Subscriber {
         Subscriber {
             send: SendSettings::of(&ep),
-            disabled: ep.disabled,
+            waits_for_claim: rules::waits_for_claim(ep.disabled, ep.delivery_order),
             id: ep.id,
             url: ep.url,
         }
@@ -60,8 +59,8 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         (Target::Subscribed, None) => subscribed_endpoints(c, e)?,
     };
     c.prepare_cached(
-        "INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at, \
+         ordering_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         e.id,
@@ -70,7 +69,8 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         e.data,
         e.webhook_url,
         e.payload_hash,
-        ms(e.created_at)
+        ms(e.created_at),
+        e.ordering_key
     ])?;
     let event_seq = c.last_insert_rowid();
     let due = ms(e.created_at);
@@ -95,7 +95,7 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             endpoint_id: Some(&ep.id),
             url: &ep.url,
         };
-        let lease = hand_over.take(Some((&ep.id, ep.disabled)));
+        let lease = hand_over.take(Some((&ep.id, ep.waits_for_claim)));
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
         deliveries += 1;
         if lease.is_some() {
@@ -118,8 +118,8 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
 fn subscribed_endpoints(c: &Connection, e: &Event) -> StoreResult<Vec<Subscriber>> {
     let candidates = c
         .prepare_cached(&format!(
-            "SELECT ep.id, ep.url, ep.filter, {} FROM endpoints ep WHERE ep.account_id = ?1 \
-             AND ep.disabled = 0 AND (ep.event_types = '[]' OR EXISTS \
+            "SELECT ep.id, ep.url, ep.filter, ep.delivery_order, {} FROM endpoints ep \
+             WHERE ep.account_id = ?1 AND ep.disabled = 0 AND (ep.event_types = '[]' OR EXISTS \
              (SELECT 1 FROM json_each(ep.event_types) WHERE value = ?2)) \
              ORDER BY ep.seq",
             send_columns("ep")
@@ -129,8 +129,11 @@ fn subscribed_endpoints(c: &Connection, e: &Event) -> StoreResult<Vec<Subscriber
             let subscriber = Subscriber {
                 id: r.get(0)?,
                 url: r.get(1)?,
-                disabled: false,
-                send: rows::send_settings(r, 3)?,
+                waits_for_claim: rules::waits_for_claim(
+                    false,
+                    DeliveryOrder::parse(&r.get::<_, String>(3)?).unwrap_or_default(),
+                ),
+                send: rows::send_settings(r, 4)?,
             };
             Ok((filter, subscriber))
         })?
@@ -161,9 +164,10 @@ fn insert_delivery(
     };
     c.prepare_cached(
         "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-         attempts, next_attempt_at, lease_until, leased_by, lease_epoch, created_at, updated_at) \
+         attempts, next_attempt_at, lease_until, leased_by, lease_epoch, created_at, updated_at, \
+         ordering_key) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?9, \
-         CASE WHEN ?9 IS NULL THEN 0 ELSE ?11 END, ?10, ?10)",
+         CASE WHEN ?9 IS NULL THEN 0 ELSE ?11 END, ?10, ?10, ?12)",
     )?
     .execute(params![
         id,
@@ -176,7 +180,8 @@ fn insert_delivery(
         lease_until,
         leased_by,
         now,
-        crate::rules::FIRST_LEASE_EPOCH
+        crate::rules::FIRST_LEASE_EPOCH,
+        e.ordering_key.as_deref().unwrap_or("")
     ])?;
     Ok(Delivery {
         id,
@@ -188,6 +193,7 @@ fn insert_delivery(
         attempts: 0,
         next_attempt_at: Some(rows::time(due_ms)),
         last_status_code: None,
+        waiting_for: None,
         created_at: rows::time(now),
         updated_at: rows::time(now),
     })
@@ -245,7 +251,7 @@ pub(super) fn list_events(
                 search
             ],
             |r| {
-                let status: Option<String> = r.get(8)?;
+                let status: Option<String> = r.get(9)?;
                 let seq: i64 = r.get(7)?;
                 Ok((
                     ListedEvent {
@@ -268,7 +274,7 @@ pub(super) fn list_deliveries(
 ) -> StoreResult<Vec<Delivery>> {
     let (_, seq) = get_event(c, account, event_id)?;
     let sql = format!(
-        "SELECT {} FROM deliveries WHERE event_seq = ?1 ORDER BY seq",
+        "SELECT {} FROM deliveries d WHERE d.event_seq = ?1 ORDER BY d.seq",
         rows::DELIVERY_COLUMNS
     );
     let deliveries = c

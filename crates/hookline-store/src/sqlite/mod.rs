@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_event_search.sql"),
     include_str!("migrations/0004_failover.sql"),
     include_str!("migrations/0005_endpoint_filter.sql"),
+    include_str!("migrations/0006_ordered.sql"),
 ];
 const READERS: usize = 4;
 

@@ -2,7 +2,8 @@
 //! maps and lists as JSON text).
 
 use hookline_core::{
-    Account, Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, Event, PayloadMode,
+    Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, DeliveryStatus, Endpoint, Event,
+    PayloadMode,
 };
 use rusqlite::Row;
 
@@ -57,6 +58,8 @@ pub(super) fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         rate_limit_per_sec: row.get(12)?,
         metadata: from_json(&row.get::<_, String>(13)?)?,
         failing_since: opt_time(row.get(14)?),
+        delivery_order: DeliveryOrder::parse(&row.get::<_, String>(19)?)
+            .ok_or_else(|| bad_value("delivery order"))?,
         created_at: time(row.get(15)?),
         updated_at: time(row.get(16)?),
         filter: crate::rules::read_filter(row.get::<_, Option<String>>(18)?.as_deref()).map_err(
@@ -92,6 +95,7 @@ pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         data: row.get(3)?,
         webhook_url: row.get(4)?,
         payload_hash: row.get(5)?,
+        ordering_key: row.get(8)?,
         created_at: time(row.get(6)?),
     })
 }
@@ -108,6 +112,7 @@ pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         attempts: row.get(6)?,
         next_attempt_at: opt_time(row.get(7)?),
         last_status_code: row.get(8)?,
+        waiting_for: row.get(11)?,
         created_at: time(row.get(9)?),
         updated_at: time(row.get(10)?),
     })

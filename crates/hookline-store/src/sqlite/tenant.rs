@@ -170,8 +170,8 @@ pub(super) fn create_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO endpoints (id, account_id, url, description, event_types, disabled, disabled_reason, \
          payload, headers, secret, previous_secret, previous_secret_expires_at, rate_limit_per_sec, \
-         metadata, failing_since, created_at, updated_at, filter) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         metadata, failing_since, created_at, updated_at, filter, delivery_order) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         e.id,
@@ -192,6 +192,7 @@ pub(super) fn create_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
         ms(e.created_at),
         ms(e.updated_at),
         crate::rules::filter_text(e),
+        e.delivery_order.as_str(),
     ])?;
     Ok(())
 }
@@ -232,7 +233,8 @@ pub(super) fn update_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
         "UPDATE endpoints SET url = ?3, description = ?4, event_types = ?5, disabled = ?6, \
          disabled_reason = ?7, payload = ?8, headers = ?9, secret = ?10, previous_secret = ?11, \
          previous_secret_expires_at = ?12, rate_limit_per_sec = ?13, metadata = ?14, \
-         failing_since = ?15, updated_at = ?16, filter = ?17 WHERE account_id = ?1 AND id = ?2",
+         failing_since = ?15, updated_at = ?16, filter = ?17, delivery_order = ?18 \
+         WHERE account_id = ?1 AND id = ?2",
     )?
     .execute(params![
         e.account_id,
@@ -252,6 +254,7 @@ pub(super) fn update_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
         e.failing_since.map(ms),
         ms(e.updated_at),
         crate::rules::filter_text(e),
+        e.delivery_order.as_str(),
     ])?;
     if was_disabled && !e.disabled {
         // Deliveries parked while the endpoint was disabled are due again;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use hookline_core::{
-    Account, Attempt, AttemptOutcome, Delivery, Endpoint, Event, Id, IdKind, Page, PayloadMode,
-    Timestamp,
+    Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, Endpoint, Event, Id, IdKind, Page,
+    PayloadMode, Timestamp,
 };
 use hookline_store::{
     open, AttemptResult, ClaimRequest, DueDelivery, EndpointEffect, NextStep, PageRequest,
@@ -232,6 +232,7 @@ pub(crate) fn new_endpoint(account: &str) -> Endpoint {
         metadata: Default::default(),
         failing_since: None,
         filter: None,
+        delivery_order: DeliveryOrder::Unordered,
         created_at: now,
         updated_at: now,
     }
@@ -255,6 +256,7 @@ pub(crate) fn new_event(account: &str, event_type: &str) -> Event {
         account_id: account.into(),
         event_type: event_type.into(),
         webhook_url: None,
+        ordering_key: None,
         created_at: now() - Duration::seconds(1),
     }
 }
