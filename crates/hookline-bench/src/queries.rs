@@ -71,6 +71,7 @@ pub async fn dashboard_queries(
                         1000 + i % 5000
                     ),
                     webhook_url: None,
+                    ordering_key: None,
                     payload_hash: format!("bench-{i}"),
                     created_at: chrono::Utc::now(),
                 };
