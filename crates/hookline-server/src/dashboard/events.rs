@@ -166,6 +166,10 @@ struct DeliveryRow {
     attempts: u32,
     next_attempt_at: String,
     last_status_code: String,
+    /// On an ordered endpoint: the event this delivery waits behind, and
+    /// its page (empty when it waits for nothing).
+    waiting_for: String,
+    waiting_for_link: String,
 }
 
 impl DeliveryRow {
@@ -180,6 +184,12 @@ impl DeliveryRow {
                 .endpoint_id
                 .unwrap_or_else(|| "the event's own URL".into()),
             url: hookline_core::net::mask_url(&d.url),
+            waiting_for_link: d
+                .waiting_for
+                .as_deref()
+                .map(|id| urls.event(id))
+                .unwrap_or_default(),
+            waiting_for: d.waiting_for.unwrap_or_default(),
             status: d.status.as_str().into(),
             attempts: d.attempts,
             next_attempt_at: d

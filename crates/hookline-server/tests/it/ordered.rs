@@ -39,6 +39,43 @@ async fn delivery(s: &TestServer, a: &str, key: &str, event: &str, endpoint: &st
         .expect("a delivery to the endpoint")
 }
 
+/// The event's live fragment on the dashboard, seen by the account's key.
+async fn dashboard_event(s: &TestServer, key: &str, account: &str, event: &str) -> String {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = format!("{}/dashboard/login", s.base);
+    let page = client
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    let csrf = page[start..].split('"').next().unwrap().to_string();
+    let signed_in = client
+        .post(&login)
+        .form(&[("csrf", csrf.as_str()), ("token", key)])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_success() || signed_in.status().is_redirection());
+    client
+        .get(format!(
+            "{}/dashboard/accounts/{account}/events/{event}/live",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 both!(
     a_failing_head_holds_back_only_its_key,
     Options {
@@ -82,6 +119,11 @@ both!(
         assert_eq!(waiting["waiting_for"], json!(a1), "a2 waits behind a1");
         let free = delivery(&s, &a, &key, &a2, &unordered_id).await;
         assert_eq!(free["waiting_for"], Value::Null);
+        let page = dashboard_event(&s, &key, &a, &a2).await;
+        assert!(
+            page.contains("waits for <a href=") && page.contains(&format!("{a1}</a> (ordered)")),
+            "the event page says what a2 waits for: {page}"
+        );
 
         // pay_b flows while pay_a's head waits for its retry; then a1, a2.
         let all = eventually("every ordered delivery", Duration::from_secs(30), || {
