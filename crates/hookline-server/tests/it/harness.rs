@@ -237,6 +237,48 @@ impl TestServer {
     }
 }
 
+/// A database that outlives the servers started on it: to restart a node
+/// on the same data, or to run several nodes (PostgreSQL) on one database.
+pub struct SharedDatabase {
+    pub backend: Backend,
+    pub url: String,
+    _dir: tempfile::TempDir,
+    _db: Option<hookline_testkit::ScratchDatabase>,
+}
+
+impl SharedDatabase {
+    /// A fresh database; `None` for PostgreSQL without `HOOKLINE_TEST_PG_URL`.
+    pub async fn create(backend: Backend) -> Option<SharedDatabase> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, db) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/shared.db", dir.path().display()), None),
+            Backend::Postgres => {
+                let db = hookline_testkit::ScratchDatabase::create("hookline_it").await?;
+                (db.url.clone(), Some(db))
+            }
+        };
+        Some(SharedDatabase {
+            backend,
+            url,
+            _dir: dir,
+            _db: db,
+        })
+    }
+
+    /// Starts a node on this database with `options`.
+    pub async fn server(&self, options: Options) -> TestServer {
+        TestServer::start_with(
+            self.backend,
+            Options {
+                database_url: Some(self.url.clone()),
+                ..options
+            },
+        )
+        .await
+        .expect("the database exists")
+    }
+}
+
 /// One server per backend with `options` (PostgreSQL only when configured),
 /// for tests whose body needs options of its own.
 pub async fn each_backend(options: Options) -> Vec<TestServer> {
@@ -332,8 +374,13 @@ impl Reply {
     }
 }
 
+/// Picks the requests a rule answers.
+type Matcher = Box<dyn Fn(&Received) -> bool + Send>;
+
 #[derive(Default)]
 struct ReceiverState {
+    /// Answer the requests they match, before the script.
+    rules: Vec<(Matcher, Reply)>,
     script: VecDeque<Reply>,
     default: Option<Reply>,
     received: Vec<Received>,
@@ -357,13 +404,19 @@ impl Receiver {
                 async move {
                     let reply = {
                         let mut s = state.lock().unwrap();
-                        s.received.push(Received {
+                        let request = Received {
                             headers,
                             body,
                             path: uri.path().to_string(),
-                        });
-                        s.script
-                            .pop_front()
+                        };
+                        let ruled = s
+                            .rules
+                            .iter()
+                            .find(|(matches, _)| matches(&request))
+                            .map(|(_, reply)| reply.clone());
+                        s.received.push(request);
+                        ruled
+                            .or_else(|| s.script.pop_front())
                             .or_else(|| s.default.clone())
                             .unwrap_or(Reply::status(200))
                     };
@@ -393,6 +446,21 @@ impl Receiver {
     /// Answers these replies first, in order.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.lock().unwrap().script.extend(replies);
+    }
+
+    /// Answers `reply` to every request `matches` picks (before the script)
+    /// until [`Receiver::clear_rules`].
+    pub fn answer_when(&self, matches: impl Fn(&Received) -> bool + Send + 'static, reply: Reply) {
+        self.state
+            .lock()
+            .unwrap()
+            .rules
+            .push((Box::new(matches), reply));
+    }
+
+    /// Drops every [`Receiver::answer_when`] rule.
+    pub fn clear_rules(&self) {
+        self.state.lock().unwrap().rules.clear();
     }
 
     /// Answers this once the script is used up.

@@ -16,6 +16,7 @@ mod filters;
 mod flooding;
 mod operational;
 mod ordered;
+mod ordered_nodes;
 mod portal;
 mod service;
 mod signing;
