@@ -72,6 +72,9 @@ pub async fn dashboard_queries(
                     ),
                     webhook_url: None,
                     ordering_key: None,
+                    external_id: None,
+                    channels: Vec::new(),
+                    format: Default::default(),
                     payload_hash: format!("bench-{i}"),
                     created_at: chrono::Utc::now(),
                 };

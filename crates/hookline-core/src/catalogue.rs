@@ -128,6 +128,7 @@ pub fn builtin_event_types() -> Vec<EventType> {
             name: name.to_string(),
             description: description.to_string(),
             example,
+            created_at: None,
         })
         .collect()
 }

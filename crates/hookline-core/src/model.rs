@@ -17,6 +17,10 @@ pub type Timestamp = DateTime<Utc>;
 pub struct Account {
     pub id: String,
     pub name: String,
+    /// The platform's own unique key for the account (Svix's application
+    /// `uid`), usable wherever the id is on the Svix-compatible API.
+    pub uid: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -137,6 +141,12 @@ pub struct Endpoint {
     /// Conditions on the event's type and data (see [`crate::filter`]);
     /// `None` lets every subscribed event through.
     pub filter: Option<crate::filter::Filter>,
+    /// Channels listened to; empty means every event, whatever its channels.
+    pub channels: Vec<String>,
+    /// The account's own unique key for the endpoint (Svix's `uid`).
+    pub uid: Option<String>,
+    /// Svix's endpoint `version` (kept and shown; it changes nothing).
+    pub version: u32,
     pub disabled: bool,
     pub disabled_reason: Option<String>,
     pub payload: PayloadMode,
@@ -177,6 +187,14 @@ impl Endpoint {
         }
     }
 
+    /// Whether `event` fans out to this endpoint: its type is accepted and,
+    /// when the endpoint lists channels, the event is on one of them.
+    pub fn receives(&self, event: &Event) -> bool {
+        self.accepts(&event.event_type)
+            && (self.channels.is_empty()
+                || self.channels.iter().any(|c| event.channels.contains(c)))
+    }
+
     /// The secrets a delivery made at `now` is signed with: the current one,
     /// plus the previous one during the 24 hours after a rotation.
     pub fn signing_secrets(&self, now: Timestamp) -> Vec<String> {
@@ -209,6 +227,14 @@ pub struct Event {
     pub data: String,
     /// Sends the event to this URL instead of the account's endpoints.
     pub webhook_url: Option<String>,
+    /// The sender's own unique id for the event (Svix's `eventId`), unique
+    /// in the account; `None` when not given.
+    pub external_id: Option<String>,
+    /// Channels the event is on; endpoints that list channels receive only
+    /// events on one of theirs.
+    pub channels: Vec<String>,
+    /// What the delivered body and headers look like.
+    pub format: EventFormat,
     /// Hash of type + data + webhook_url, to tell a retry of the same publish
     /// from a conflicting reuse of its id.
     pub payload_hash: String,
@@ -223,13 +249,69 @@ impl Event {
     /// The JSON body delivered for this event in `mode`, built from the stored
     /// bytes of `data` (no re-serialisation).
     pub fn body(&self, mode: PayloadMode) -> String {
-        build_body(
+        delivery_body(
+            self.format,
             &self.id,
             &self.event_type,
             self.created_at,
             &self.account_id,
-            (mode == PayloadMode::Full).then_some(self.data.as_str()),
+            &self.data,
+            mode,
         )
+    }
+}
+
+/// How an event's deliveries look on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventFormat {
+    /// Hookline's envelope (`id`, `type`, `created_at`, `account_id`, `data`).
+    #[default]
+    Hookline,
+    /// Sent through the Svix-compatible API: the body is `data` exactly as
+    /// given (no envelope, so thin payloads do not apply) and the signature
+    /// headers come twice, as `webhook-*` and as `svix-*`.
+    Svix,
+}
+
+impl EventFormat {
+    /// The stable name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventFormat::Hookline => "hookline",
+            EventFormat::Svix => "svix",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "hookline" => Some(EventFormat::Hookline),
+            "svix" => Some(EventFormat::Svix),
+            _ => None,
+        }
+    }
+}
+
+/// The body delivered for an event of `format` in payload `mode`; `data` is
+/// the stored JSON text, never re-serialised.
+pub fn delivery_body(
+    format: EventFormat,
+    id: &str,
+    event_type: &str,
+    created_at: Timestamp,
+    account_id: &str,
+    data: &str,
+    mode: PayloadMode,
+) -> String {
+    match format {
+        EventFormat::Svix => data.to_string(),
+        EventFormat::Hookline => build_body(
+            id,
+            event_type,
+            created_at,
+            account_id,
+            (mode == PayloadMode::Full).then_some(data),
+        ),
     }
 }
 
@@ -375,6 +457,10 @@ pub struct Attempt {
     pub error: Option<String>,
     /// At most 4 KiB of the response body.
     pub response_body: String,
+    /// Whether its delivery was asked for by someone (a resend or a
+    /// recovery) rather than made by the fan-out; the store fills it in from
+    /// the delivery when it records the attempt.
+    pub manual: bool,
 }
 
 /// A registered event type.
@@ -384,6 +470,8 @@ pub struct EventType {
     pub description: String,
     pub example: serde_json::Value,
     pub schema: Option<serde_json::Value>,
+    /// When it was registered; `None` for the built-in catalogue.
+    pub created_at: Option<Timestamp>,
 }
 
 /// A page of a list and the cursor of the next one.
@@ -406,6 +494,9 @@ mod tests {
             description: String::new(),
             event_types: types.iter().map(|t| t.to_string()).collect(),
             filter: None,
+            channels: Vec::new(),
+            uid: None,
+            version: 1,
             disabled: false,
             disabled_reason: None,
             payload: PayloadMode::Full,
@@ -468,6 +559,9 @@ mod tests {
             event_type: "payment.completed".into(),
             data: "{\"amount\": 100}".into(),
             webhook_url: None,
+            external_id: None,
+            channels: Vec::new(),
+            format: EventFormat::Hookline,
             payload_hash: String::new(),
             ordering_key: None,
             created_at: DateTime::from_timestamp(0, 0).expect("valid"),
@@ -479,5 +573,35 @@ mod tests {
         let thin: serde_json::Value = serde_json::from_str(&event.body(PayloadMode::Thin)).unwrap();
         assert!(thin.get("data").is_none());
         assert_eq!(thin["id"], "evt_1");
+        let svix = Event {
+            format: EventFormat::Svix,
+            ..event
+        };
+        assert_eq!(svix.body(PayloadMode::Full), "{\"amount\": 100}");
+        assert_eq!(svix.body(PayloadMode::Thin), "{\"amount\": 100}");
+    }
+
+    #[test]
+    fn channels_narrow_an_endpoint_only_when_it_lists_some() {
+        let mut event = Event {
+            id: "evt_1".into(),
+            account_id: "acct_1".into(),
+            event_type: "payment.completed".into(),
+            data: "{}".into(),
+            webhook_url: None,
+            external_id: None,
+            channels: vec!["eu".into()],
+            format: EventFormat::Svix,
+            payload_hash: String::new(),
+            created_at: Utc::now(),
+        };
+        let mut ep = endpoint(&[]);
+        assert!(ep.receives(&event));
+        ep.channels = vec!["us".into()];
+        assert!(!ep.receives(&event));
+        event.channels.push("us".into());
+        assert!(ep.receives(&event));
+        event.channels.clear();
+        assert!(!ep.receives(&event));
     }
 }

@@ -128,6 +128,7 @@ mod tests {
             status_code: Some(if ok { 200 } else { 500 }),
             error: (!ok).then(|| "HTTP 500".to_string()),
             response_body: String::new(),
+            manual: false,
         }
     }
 

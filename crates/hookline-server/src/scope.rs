@@ -5,7 +5,8 @@
 //! The check is one; who the caller is and how a refusal is answered belong
 //! to each front end ([`Front`]): the API knows a bearer token and answers
 //! the contract's JSON error, the dashboard knows a session and answers a
-//! page. So no handler can forget the check or answer it differently.
+//! page; the Svix-compatible API also lets `{app_id}` be the account's
+//! `uid`. So no handler can forget the check or answer it differently.
 
 use std::future::Future;
 
@@ -36,6 +37,19 @@ pub(crate) trait Front: Send + Sync + 'static {
 
     /// This front end's answer to a refused scope.
     fn reject(who: &Self::Who, err: ServiceError) -> Self::Rejection;
+
+    /// The id of the account a path's key names. The key is the id, unless
+    /// this front end lets a path name an account otherwise (the Svix API's
+    /// `uid`); then an account `caller` may not act on is not found, so the
+    /// error never names it.
+    fn account_id(
+        state: &AppState,
+        caller: &Caller,
+        key: String,
+    ) -> impl Future<Output = Result<String, ServiceError>> + Send {
+        let _ = (state, caller);
+        std::future::ready(Ok(key))
+    }
 }
 
 /// A caller allowed to act on `account_id`.
@@ -46,7 +60,27 @@ pub(crate) struct Scoped<F: Front> {
 
 #[derive(Deserialize)]
 struct AccountPath {
+    /// `{account_id}`, or `{app_id}` on the Svix-compatible API.
+    #[serde(alias = "app_id")]
     account_id: String,
+}
+
+impl<F: Front> Scoped<F> {
+    /// The check itself, for a handler that reads the account's key on its
+    /// own (one that may create the account when it does not exist).
+    pub(crate) async fn check(
+        state: &AppState,
+        who: F::Who,
+        key: String,
+    ) -> Result<Self, F::Rejection> {
+        let account_id = F::account_id(state, F::caller(&who), key)
+            .await
+            .map_err(|err| F::reject(&who, err))?;
+        accounts::authorize(state, F::caller(&who), &account_id)
+            .await
+            .map_err(|err| F::reject(&who, err))?;
+        Ok(Scoped { account_id, who })
+    }
 }
 
 impl<F: Front> FromRequestParts<AppState> for Scoped<F> {
@@ -57,13 +91,10 @@ impl<F: Front> FromRequestParts<AppState> for Scoped<F> {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let who = F::who(parts, state).await?;
-        let account_id = match Path::<AccountPath>::from_request_parts(parts, state).await {
+        let key = match Path::<AccountPath>::from_request_parts(parts, state).await {
             Ok(Path(path)) => path.account_id,
             Err(_) => return Err(F::reject(&who, ServiceError::not_found("the account"))),
         };
-        accounts::authorize(state, F::caller(&who), &account_id)
-            .await
-            .map_err(|err| F::reject(&who, err))?;
-        Ok(Scoped { account_id, who })
+        Self::check(state, who, key).await
     }
 }

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use hookline_core::{Page, Timestamp};
 
+use crate::StoreError;
+
 /// Now, in stored form.
 pub(crate) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
@@ -41,5 +43,33 @@ pub(crate) fn paginate<T>(mut rows: Vec<(T, i64)>, limit: u32) -> Page<T> {
     Page {
         items: rows.into_iter().map(|(item, _)| item).collect(),
         next_cursor,
+    }
+}
+
+/// Names the key an account write clashed on (its id or its `uid`).
+pub(crate) fn account_conflict(err: StoreError, a: &hookline_core::Account) -> StoreError {
+    match err {
+        StoreError::Conflict(detail) if detail.contains("uid") => StoreError::Conflict(format!(
+            "an account with uid {} already exists",
+            a.uid.as_deref().unwrap_or_default()
+        )),
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("an account with id {} already exists", a.id))
+        }
+        other => other,
+    }
+}
+
+/// Names the key an endpoint write clashed on (its `uid` in the account).
+pub(crate) fn endpoint_conflict(err: StoreError, e: &hookline_core::Endpoint) -> StoreError {
+    match err {
+        StoreError::Conflict(detail) if detail.contains("uid") => StoreError::Conflict(format!(
+            "an endpoint with uid {} already exists in this account",
+            e.uid.as_deref().unwrap_or_default()
+        )),
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("an endpoint with id {} already exists", e.id))
+        }
+        other => other,
     }
 }

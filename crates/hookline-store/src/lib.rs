@@ -137,6 +137,38 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the account's brand; `NotFound` for an unknown account.
     async fn set_account_branding(&self, account_id: &str, branding: &Branding) -> StoreResult<()>;
 
+    // --- keys the platform chooses (the Svix-compatible API) ---
+    /// The account whose `uid` this is.
+    async fn get_account_by_uid(&self, uid: &str) -> StoreResult<Account>;
+    /// The account's endpoint whose `uid` this is.
+    async fn get_endpoint_by_uid(&self, account_id: &str, uid: &str) -> StoreResult<Endpoint>;
+    /// The account's event whose `external_id` this is.
+    async fn get_event_by_external_id(
+        &self,
+        account_id: &str,
+        external_id: &str,
+    ) -> StoreResult<Event>;
+
+    // --- remembered answers of the `idempotency-key` header ---
+    /// The answer saved under `key` in `scope` at or after `since`.
+    async fn idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<StoredResponse>>;
+    /// Saves an answer under `key` unless one saved at or after `since` is
+    /// there; answers the one kept (the first wins a race).
+    async fn save_idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+        since: Timestamp,
+    ) -> StoreResult<StoredResponse>;
+    /// Forgets answers saved before `before`; answers how many.
+    async fn purge_idempotency_before(&self, before: Timestamp) -> StoreResult<u64>;
+
     // --- event types ---
     /// Custom event types (the built-in catalogue lives in `hookline-core`).
     async fn list_event_types(&self) -> StoreResult<Vec<EventType>>;
@@ -187,6 +219,17 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         of: AttemptsOf,
         page: PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        self.list_attempts_where(account_id, of, &AttemptFilter::default(), page)
+            .await
+    }
+    /// Attempts newest first, for one event or one endpoint, narrowed by `filter`.
+    async fn list_attempts_where(
+        &self,
+        account_id: &str,
+        of: AttemptsOf,
+        filter: &AttemptFilter,
+        page: PageRequest,
     ) -> StoreResult<Page<Attempt>>;
     /// Fresh deliveries of an event: to one endpoint, or to every target it
     /// had before. `NotFound` if the event or endpoint is not the account's.
@@ -203,7 +246,25 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         endpoint_id: &str,
         since: Timestamp,
+    ) -> StoreResult<u64> {
+        self.recover_between(account_id, endpoint_id, since, None)
+            .await
+    }
+    /// Like [`Store::recover`], for failures from `since` until `until` (if given).
+    async fn recover_between(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+        until: Option<Timestamp>,
     ) -> StoreResult<u64>;
+    /// The endpoint's deliveries created in `window`, by where they stand.
+    async fn endpoint_delivery_counts(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        window: TimeWindow,
+    ) -> StoreResult<DeliveryCounts>;
     /// Succeeded and failed attempt counts per hour for one endpoint since `since`.
     async fn endpoint_hourly_stats(
         &self,

@@ -3,12 +3,12 @@
 //! carry out [`crate::rules`]. Anything with placeholders, locking or
 //! dialect functions stays in `sqlite/` or `postgres/`.
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, name, created_at, updated_at, seq, uid, metadata";
 
 pub(crate) const ENDPOINT_COLUMNS: &str =
     "id, account_id, url, description, event_types, disabled, \
     disabled_reason, payload, headers, secret, previous_secret, previous_secret_expires_at, \
-    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq, filter, delivery_order";
+    rate_limit_per_sec, metadata, failing_since, created_at, updated_at, seq, filter, delivery_order, channels, uid, version";
 
 /// What sending to an endpoint needs (see [`crate::rules::SendSettings`]),
 /// unqualified; prefix each with the table's alias where one is needed.
@@ -33,7 +33,8 @@ pub(crate) fn send_columns(alias: &str) -> String {
 
 /// Event columns, for queries that name the events table `e`.
 pub(crate) const EVENT_COLUMNS: &str =
-    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq, e.ordering_key";
+    "e.id, e.account_id, e.event_type, e.data, e.webhook_url, e.payload_hash, e.created_at, e.seq, \
+     e.ordering_key, e.external_id, e.channels, e.format";
 
 /// The ordering rule's probe, over the delivery `d`: an earlier delivery
 /// (by the event's publish sequence) to the same ordered endpoint with the
@@ -75,7 +76,7 @@ pub(crate) const ORDER_ALLOWS: &str = concat!("NOT EXISTS (SELECT 1 ", earlier_p
 
 pub(crate) const ATTEMPT_COLUMNS: &str =
     "id, delivery_id, event_id, account_id, endpoint_id, url, \
-    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq";
+    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq, manual";
 
 /// The summary status of an event's deliveries, as a SQL expression over
 /// `e`: pending over failed over succeeded, `NULL` when it has none.

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use hookline_core::{Attempt, AttemptOutcome, DeliveryStatus, Event, PayloadMode, Timestamp};
+use hookline_core::{
+    Attempt, AttemptOutcome, DeliveryStatus, Event, EventFormat, PayloadMode, Timestamp,
+};
 
 /// The delivery policy's answers, stored as they are (see `hookline_core::policy`).
 pub use hookline_core::policy::{EndpointEffect, NextStep};
@@ -95,6 +97,14 @@ pub struct EventFilter {
     /// pending, else `failed` if any failed, else `succeeded` (has deliveries,
     /// all succeeded).
     pub status: Option<DeliveryStatus>,
+    /// Only events of one of these types (none listed: any type).
+    pub event_types: Vec<String>,
+    /// Only events on this channel.
+    pub channel: Option<String>,
+    /// Only events created before this time.
+    pub before: Option<Timestamp>,
+    /// Only events created after this time.
+    pub after: Option<Timestamp>,
 }
 
 /// An event in a list, with the summary status of its deliveries
@@ -111,6 +121,65 @@ pub struct ListedEvent {
 pub enum AttemptsOf {
     Event(String),
     Endpoint(String),
+}
+
+/// Narrows an attempt list; the default lists every attempt.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    /// `Some(true)`: only successful attempts; `Some(false)`: only failed ones.
+    pub succeeded: Option<bool>,
+    /// Only attempts whose status code is in this hundred (`200` for 2xx);
+    /// `0` means attempts that got no status code (connection errors, timeouts).
+    pub status_code_class: Option<u16>,
+    /// Only attempts to this endpoint.
+    pub endpoint_id: Option<String>,
+    /// Only attempts started before / after these times.
+    pub before: Option<Timestamp>,
+    pub after: Option<Timestamp>,
+    /// Only attempts for events of one of these types (none listed: any).
+    pub event_types: Vec<String>,
+    /// Only attempts for events on this channel.
+    pub channel: Option<String>,
+}
+
+/// Deliveries to one endpoint by where they stand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub succeeded: u64,
+    /// Pending and not being attempted right now.
+    pub pending: u64,
+    /// Pending and leased to a node that is attempting it.
+    pub sending: u64,
+    pub failed: u64,
+}
+
+impl DeliveryCounts {
+    /// Adds `n` deliveries of a stored status (`sending` for leased pending ones).
+    pub(crate) fn add(&mut self, status: &str, n: u64) {
+        match status {
+            "succeeded" => self.succeeded += n,
+            "failed" => self.failed += n,
+            "sending" => self.sending += n,
+            _ => self.pending += n,
+        }
+    }
+}
+
+/// A span of time; an open end is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// From this time on (inclusive).
+    pub since: Option<Timestamp>,
+    /// Before this time.
+    pub until: Option<Timestamp>,
+}
+
+/// An answer remembered for an `idempotency-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub created_at: Timestamp,
 }
 
 /// Attempt counts of one hour.
@@ -150,6 +219,8 @@ pub struct DueDelivery {
     pub event_created_at: Timestamp,
     /// Raw JSON text of the event's data.
     pub data: String,
+    /// The event's body format (Hookline's envelope, or Svix's bare payload).
+    pub format: EventFormat,
     pub payload: PayloadMode,
     pub headers: BTreeMap<String, String>,
     /// Current secret first; the previous one too during a rotation.

@@ -21,6 +21,8 @@ macro_rules! conformance {
 
 #[path = "conformance/batches.rs"]
 mod batches;
+#[path = "conformance/compat.rs"]
+mod compat;
 #[path = "conformance/engine.rs"]
 mod engine;
 #[path = "conformance/events.rs"]

@@ -136,6 +136,8 @@ async fn create_account(
     let account = Account {
         id,
         name: checked_name(&body.name)?,
+        uid: None,
+        metadata: Default::default(),
         created_at: now,
         updated_at: now,
     };

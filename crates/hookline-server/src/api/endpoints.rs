@@ -161,6 +161,7 @@ impl From<EndpointBody> for EndpointInput {
             rate_limit_per_sec: b.rate_limit_per_sec,
             metadata: b.metadata,
             delivery_order: b.delivery_order,
+            ..EndpointInput::default()
         }
     }
 }

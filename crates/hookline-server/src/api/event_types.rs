@@ -110,6 +110,7 @@ async fn create_event_type(
         description: body.description,
         example: body.example.unwrap_or_else(|| serde_json::json!({})),
         schema: body.schema,
+        created_at: Some(chrono::Utc::now()),
     };
     state.catalogue.register(event_type.clone()).await?;
     Ok((StatusCode::CREATED, Json(event_type.into())))

@@ -214,6 +214,7 @@ async fn publish_event(
         id: body.id,
         webhook_url: body.webhook_url,
         ordering_key: body.ordering_key,
+        ..NewEvent::default()
     };
     Ok(
         match service::publish(&state, &account_id, new, Target::Subscribed).await? {
@@ -242,6 +243,7 @@ async fn list_events(
     let filter = EventFilter {
         event_type: params.event_type.filter(|t| !t.is_empty()),
         status,
+        ..EventFilter::default()
     };
     let page = ListParams {
         limit: params.limit,

@@ -15,6 +15,7 @@ mod filters;
 mod operational;
 mod portal_sessions;
 mod service_routes;
+mod svix;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,6 +41,8 @@ use crate::state::AppState;
         (name = "portal", description = "Signing merchants in to the embeddable dashboard, and its brand"),
         (name = "operational", description = "The platform's operational webhooks about every account's endpoints (admin token)"),
         (name = "service", description = "Health, metrics and this document"),
+        (name = "svix", description = "The Svix-compatible API: the official Svix SDKs work against it \
+                                       (see docs/migrating-from-svix.md)"),
     )
 )]
 struct ApiDoc;
@@ -67,9 +70,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(event_types::routes())
         .merge(portal_sessions::routes())
         .merge(service_routes::routes())
+        .merge(svix::routes(state.clone()))
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     router
+        .merge(svix::fallback_routes())
         .route(
             "/openapi.json",
             axum::routing::get(move || {

@@ -279,5 +279,6 @@ pub(crate) fn input_from(
         delivery_order: form
             .get("delivery_order")
             .and_then(|v| DeliveryOrder::parse(&v)),
+        ..EndpointInput::default()
     })
 }

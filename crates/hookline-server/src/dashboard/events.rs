@@ -100,6 +100,7 @@ pub(super) async fn list(
     let filter = EventFilter {
         event_type: chosen_type.clone(),
         status,
+        ..EventFilter::default()
     };
     let request = PageRequest {
         limit: 50,

@@ -9,7 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::policy::{self, AttemptFacts, DeliveryState};
-use hookline_core::{build_body, Attempt, AttemptOutcome, Id, IdKind, Jitter, RetrySchedule};
+use hookline_core::{
+    delivery_body, Attempt, AttemptOutcome, EventFormat, Id, IdKind, Jitter, RetrySchedule,
+};
 use hookline_store::{AttemptResult, DueDelivery};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
@@ -22,13 +24,14 @@ pub(super) async fn run(
     due: &DueDelivery,
 ) -> AttemptResult {
     let started_at = Utc::now();
-    let data = (due.payload == hookline_core::PayloadMode::Full).then_some(due.data.as_str());
-    let body = build_body(
+    let body = delivery_body(
+        due.format,
         &due.event_id,
         &due.event_type,
         due.event_created_at,
         &due.account_id,
-        data,
+        &due.data,
+        due.payload,
     );
     let sent = match reqwest::Url::parse(&due.url) {
         Ok(url) => {
@@ -48,7 +51,9 @@ pub(super) async fn run(
     decide(schedule, due, started_at, sent)
 }
 
-/// Signed headers: Standard Webhooks, `x-signature`, the endpoint's own.
+/// Signed headers: Standard Webhooks, `x-signature`, the endpoint's own,
+/// and for a Svix-format event the same three again as `svix-*` (what
+/// receivers written against Svix look for).
 fn headers(due: &DueDelivery, timestamp: i64, body: &str, basic_auth: Option<String>) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(8 + due.headers.len());
     for (name, value) in &due.headers {
@@ -70,6 +75,11 @@ fn headers(due: &DueDelivery, timestamp: i64, body: &str, basic_auth: Option<Str
     headers.insert("webhook-timestamp", text(&timestamp.to_string()));
     headers.insert("webhook-signature", text(&signature));
     headers.insert("x-signature", text(&signature));
+    if due.format == EventFormat::Svix {
+        headers.insert("svix-id", text(&due.event_id));
+        headers.insert("svix-timestamp", text(&timestamp.to_string()));
+        headers.insert("svix-signature", text(&signature));
+    }
     headers
 }
 
@@ -119,6 +129,8 @@ fn decide(
             status_code: sent.status_code,
             error: sent.error,
             response_body: sent.response_body,
+            // The store takes it from the delivery.
+            manual: false,
         },
         next: decision.next,
         endpoint_effect: decision.endpoint_effect,

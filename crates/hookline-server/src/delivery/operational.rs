@@ -161,6 +161,9 @@ impl Notifier {
             data: data.to_string(),
             webhook_url: None,
             ordering_key: None,
+            external_id: None,
+            channels: Vec::new(),
+            format: Default::default(),
             created_at: Utc::now(),
         };
         self.store

@@ -25,6 +25,9 @@ const RESERVED_HEADERS: &[&str] = &[
     "webhook-timestamp",
     "webhook-signature",
     "x-signature",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
     "content-type",
     "content-length",
     "content-encoding",
@@ -71,6 +74,23 @@ pub(crate) struct EndpointInput {
     pub(crate) rate_limit_per_sec: Option<Option<u32>>,
     pub(crate) metadata: Option<serde_json::Map<String, serde_json::Value>>,
     pub(crate) delivery_order: Option<DeliveryOrder>,
+    /// Channels to listen to (empty: every event).
+    pub(crate) channels: Option<Vec<String>>,
+    /// `Some(None)` clears the uid.
+    pub(crate) uid: Option<Option<String>>,
+    pub(crate) version: Option<u32>,
+}
+
+/// Most channels an endpoint may list, as on Svix.
+const MAX_CHANNELS: usize = 10;
+
+/// Whether `key` is a valid platform-chosen key (a `uid` or channel name):
+/// 1 to `max` letters, digits, `.`, `_` or `-`.
+pub(crate) fn is_valid_key(key: &str, max: usize) -> bool {
+    (1..=max).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Creates an endpoint; the answer carries its secret.
@@ -90,6 +110,9 @@ pub(crate) async fn create(
         url,
         description: String::new(),
         event_types: Vec::new(),
+        channels: Vec::new(),
+        uid: None,
+        version: 1,
         disabled: false,
         disabled_reason: None,
         payload: PayloadMode::Full,
@@ -143,6 +166,8 @@ pub(crate) async fn ensure_platform_account(state: &AppState) -> ServiceResult<(
     let account = hookline_core::Account {
         id: PLATFORM_ACCOUNT_ID.to_string(),
         name: "Hookline platform (operational webhooks)".to_string(),
+        uid: None,
+        metadata: Default::default(),
         created_at: now,
         updated_at: now,
     };
@@ -356,6 +381,36 @@ async fn apply(
     }
     if let Some(metadata) = input.metadata {
         endpoint.metadata = metadata;
+    }
+    if let Some(channels) = input.channels {
+        if channels.len() > MAX_CHANNELS || !channels.iter().all(|c| is_valid_key(c, 128)) {
+            return Err(ServiceError::invalid_field(
+                "channels",
+                format!("`channels` takes at most {MAX_CHANNELS} names of 1 to 128 letters, digits, `.`, `_` or `-`"),
+            ));
+        }
+        let mut channels = channels;
+        channels.sort();
+        channels.dedup();
+        endpoint.channels = channels;
+    }
+    if let Some(uid) = input.uid {
+        if uid.as_deref().is_some_and(|u| !is_valid_key(u, 256)) {
+            return Err(ServiceError::invalid_field(
+                "uid",
+                "`uid` must be 1 to 256 letters, digits, `.`, `_` or `-`",
+            ));
+        }
+        endpoint.uid = uid;
+    }
+    if let Some(version) = input.version {
+        if version == 0 {
+            return Err(ServiceError::invalid_field(
+                "version",
+                "`version` must be at least 1",
+            ));
+        }
+        endpoint.version = version;
     }
     Ok(())
 }

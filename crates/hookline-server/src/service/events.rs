@@ -4,16 +4,17 @@
 
 use chrono::Utc;
 use hookline_core::Page;
-use hookline_core::{Delivery, DeliveryStatus, Event, Id, IdKind, Timestamp};
+use hookline_core::{Delivery, DeliveryStatus, Event, EventFormat, Id, IdKind, Timestamp};
 use hookline_store::{EventFilter, ListedEvent, PageRequest, Target};
 use sha2::{Digest, Sha256};
 
+use super::endpoints::is_valid_key;
 use super::error::{ServiceError, ServiceResult};
 use crate::delivery::Stored;
 use crate::state::AppState;
 
 /// An event to publish, as given by the platform.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct NewEvent {
     pub(crate) event_type: String,
     /// Raw JSON text of the `data` object.
@@ -22,10 +23,19 @@ pub(crate) struct NewEvent {
     pub(crate) webhook_url: Option<String>,
     /// Orders the event among those with the same key on ordered endpoints.
     pub(crate) ordering_key: Option<String>,
+    /// The platform's own unique id for it (Svix's `eventId`).
+    pub(crate) external_id: Option<String>,
+    pub(crate) channels: Vec<String>,
+    /// `Svix` for messages of the Svix-compatible API: any well-formed type
+    /// name is accepted there, as Svix does, and the body is `data` itself.
+    pub(crate) format: EventFormat,
 }
 
 /// Longest `ordering_key` accepted, in bytes.
 pub(crate) const MAX_ORDERING_KEY_BYTES: usize = 256;
+
+/// Most channels an event may be on, as on Svix.
+const MAX_EVENT_CHANNELS: usize = 10;
 
 /// Whether a publish stored something new.
 #[derive(Debug, Clone)]
@@ -42,7 +52,16 @@ pub(crate) async fn publish(
     new: NewEvent,
     target: Target,
 ) -> ServiceResult<Published> {
-    if !state.catalogue.contains(&new.event_type).await? {
+    if new.format == EventFormat::Svix {
+        // As on Svix, any well-formed name (no catalogue look-up, which
+        // would reload from the store for every unregistered name).
+        if !is_valid_key(&new.event_type, 256) {
+            return Err(ServiceError::invalid_field(
+                "type",
+                "the event type must be 1 to 256 letters, digits, `.`, `_` or `-`",
+            ));
+        }
+    } else if !state.catalogue.contains(&new.event_type).await? {
         return Err(ServiceError::invalid_field(
             "type",
             format!(
@@ -77,6 +96,23 @@ pub(crate) async fn publish(
         }
         None => Id::generate(IdKind::Event),
     };
+    if new
+        .external_id
+        .as_deref()
+        .is_some_and(|id| !is_valid_key(id, 256))
+    {
+        return Err(ServiceError::invalid_field(
+            "external_id",
+            "the event's own id must be 1 to 256 letters, digits, `.`, `_` or `-`",
+        ));
+    }
+    if new.channels.len() > MAX_EVENT_CHANNELS || !new.channels.iter().all(|c| is_valid_key(c, 128))
+    {
+        return Err(ServiceError::invalid_field(
+            "channels",
+            format!("an event is on at most {MAX_EVENT_CHANNELS} channels named with 1 to 128 letters, digits, `.`, `_` or `-`"),
+        ));
+    }
     let webhook_url = match &new.webhook_url {
         Some(url) => Some(
             hookline_core::net::validate_url(url, state.config.allow_private_networks)
@@ -106,6 +142,9 @@ pub(crate) async fn publish(
         data: new.data,
         webhook_url,
         ordering_key: new.ordering_key,
+        external_id: new.external_id,
+        channels: new.channels,
+        format: new.format,
         created_at: Utc::now(),
     };
     // A test send names its endpoint; a publish to the subscribed endpoints
@@ -114,6 +153,7 @@ pub(crate) async fn publish(
         Target::Endpoint(id) => format!("endpoint {id}"),
         Target::Subscribed => "the endpoint".to_string(),
     };
+    let has_external_id = event.external_id.is_some();
     let stored = state
         .services
         .intake
@@ -126,6 +166,9 @@ pub(crate) async fn publish(
             Ok(Published::Created(event))
         }
         Stored::Duplicate(event) => Ok(Published::AlreadyExisted(event)),
+        Stored::Conflict if has_external_id => Err(ServiceError::Conflict(
+            "an event with this eventId was already published in this account; use a new eventId for a new event".into(),
+        )),
         Stored::Conflict => Err(ServiceError::Conflict(
             "an event with this id was already published with a different body; use a new id for a new event".into(),
         )),
@@ -215,6 +258,7 @@ pub(crate) async fn send_test(
         id: None,
         webhook_url: None,
         ordering_key: None,
+        ..NewEvent::default()
     };
     let target = Target::Endpoint(endpoint_id.to_string());
     match publish(state, account_id, new, target).await? {
@@ -305,9 +349,20 @@ pub(crate) async fn recover(
     endpoint_id: &str,
     since: Timestamp,
 ) -> ServiceResult<u64> {
+    recover_between(state, account_id, endpoint_id, since, None).await
+}
+
+/// Re-sends what failed to an endpoint from `since` until `until` (if given).
+pub(crate) async fn recover_between(
+    state: &AppState,
+    account_id: &str,
+    endpoint_id: &str,
+    since: Timestamp,
+    until: Option<Timestamp>,
+) -> ServiceResult<u64> {
     let count = state
         .store
-        .recover(account_id, endpoint_id, since)
+        .recover_between(account_id, endpoint_id, since, until)
         .await
         .map_err(|e| ServiceError::from_store(e, &format!("endpoint {endpoint_id}")))?;
     state.services.intake.wake();

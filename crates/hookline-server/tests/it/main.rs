@@ -21,3 +21,6 @@ mod portal;
 mod service;
 mod signing;
 mod slow_clients;
+mod svix;
+mod svix_messages;
+mod svix_sdk;

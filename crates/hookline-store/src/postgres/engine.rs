@@ -2,7 +2,7 @@
 //! SKIP LOCKED` (so several nodes never take the same delivery), releases,
 //! backlog statistics and retention. Attempt records are in `record.rs`.
 
-use hookline_core::{PayloadMode, Timestamp};
+use hookline_core::{EventFormat, PayloadMode, Timestamp};
 use sqlx::{PgPool, Row};
 
 use super::rows::{self, ms, now_ms};
@@ -34,7 +34,7 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
            RETURNING due.due_at, d.seq, d.id, d.event_seq, d.event_id, d.account_id, \
              d.endpoint_id, d.url, d.attempts, d.first_attempt_at, d.lease_epoch) \
          SELECT c.*, e.seq IS NOT NULL AS has_event, e.event_type, e.created_at AS event_created_at, \
-           e.data, ep.id IS NOT NULL AS has_endpoint, ep.disabled, {send}, a.signing_secret \
+           e.data, e.format, ep.id IS NOT NULL AS has_endpoint, ep.disabled, {send}, a.signing_secret \
          FROM claimed c \
          LEFT JOIN events e ON e.seq = c.event_seq \
          LEFT JOIN endpoints ep ON ep.id = c.endpoint_id \
@@ -81,6 +81,7 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
             event_type: r.try_get("event_type")?,
             event_created_at: rows::time(r.try_get("event_created_at")?),
             data: r.try_get("data")?,
+            format: EventFormat::parse(r.try_get::<&str, _>("format")?).unwrap_or_default(),
             payload: PayloadMode::Full,
             headers: Default::default(),
             secrets: Vec::new(),

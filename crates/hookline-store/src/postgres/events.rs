@@ -17,6 +17,7 @@ async fn insert_deliveries(
     e: &Event,
     targets: &[(Option<String>, String)],
     due_ms: i64,
+    manual: bool,
 ) -> StoreResult<Vec<Delivery>> {
     if targets.is_empty() {
         return Ok(Vec::new());
@@ -30,7 +31,7 @@ async fn insert_deliveries(
     let urls: Vec<String> = targets.iter().map(|(_, url)| url.clone()).collect();
     sqlx::query(
         "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-         attempts, next_attempt_at, created_at, updated_at, ordering_key) \
+         attempts, next_attempt_at, created_at, updated_at, ordering_key, manual) \
          SELECT u.id, $4, $5, $6, u.endpoint_id, u.url, 'pending', 0, $7, $8, $8, $9 \
          FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(id, endpoint_id, url)",
     )
@@ -43,6 +44,7 @@ async fn insert_deliveries(
     .bind(due_ms)
     .bind(now)
     .bind(e.ordering_key.as_deref().unwrap_or(""))
+    .bind(manual)
     .execute(conn)
     .await?;
     Ok(ids
@@ -93,6 +95,23 @@ async fn select_event(
         .transpose()
 }
 
+pub(super) async fn find_event_by_external_id(
+    conn: &mut PgConnection,
+    account: &str,
+    external_id: &str,
+) -> StoreResult<Option<Event>> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.account_id = $1 AND e.external_id = $2",
+        rows::EVENT_COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(account)
+        .bind(external_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| rows::event(&r)).transpose()
+}
+
 pub(super) async fn get_event(
     conn: &mut PgConnection,
     account: &str,
@@ -118,6 +137,9 @@ pub(super) async fn list_events(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
              WHERE e.account_id = $1 AND e.seq < $2 AND ($3::text IS NULL OR e.event_type = $3) \
              AND ($4::text IS NULL OR ({STATUS_EXPR}) = $4) AND $6::text IS NULL \
+             AND ($7::text[] IS NULL OR e.event_type = ANY($7)) \
+             AND ($8::text IS NULL OR e.channels::jsonb ? $8) \
+             AND ($9::bigint IS NULL OR e.created_at < $9) AND ($10::bigint IS NULL OR e.created_at > $10) \
              ORDER BY e.seq DESC LIMIT $5",
             cols = rows::EVENT_COLUMNS,
         ),
@@ -126,6 +148,9 @@ pub(super) async fn list_events(
              JOIN events e ON e.seq = s.event_seq AND e.account_id = s.account_id \
              WHERE s.account_id = $1 AND s.token = $6 AND s.event_seq < $2 \
              AND ($3::text IS NULL OR e.event_type = $3) AND ($4::text IS NULL OR ({STATUS_EXPR}) = $4) \
+             AND ($7::text[] IS NULL OR e.event_type = ANY($7)) \
+             AND ($8::text IS NULL OR e.channels::jsonb ? $8) \
+             AND ($9::bigint IS NULL OR e.created_at < $9) AND ($10::bigint IS NULL OR e.created_at > $10) \
              ORDER BY s.event_seq DESC LIMIT $5",
             cols = rows::EVENT_COLUMNS,
         ),
@@ -137,6 +162,10 @@ pub(super) async fn list_events(
         .bind(filter.status.map(DeliveryStatus::as_str))
         .bind(i64::from(page.limit) + 1)
         .bind(search)
+        .bind((!filter.event_types.is_empty()).then_some(&filter.event_types))
+        .bind(&filter.channel)
+        .bind(filter.before.map(ms))
+        .bind(filter.after.map(ms))
         .fetch_all(db)
         .await?;
     let rows = found
@@ -172,48 +201,71 @@ pub(super) async fn list_deliveries(
     found.iter().map(rows::delivery).collect()
 }
 
+/// Attempt filters as SQL over `attempts` (parameters $4 to $10).
+const ATTEMPT_FILTER: &str = "\
+    AND ($4::boolean IS NULL OR (outcome = 'succeeded') = $4) \
+    AND ($5::bigint IS NULL OR ($5 = 0 AND status_code IS NULL) OR (status_code / 100) * 100 = $5) \
+    AND ($6::text IS NULL OR endpoint_id = $6) \
+    AND ($7::bigint IS NULL OR started_at < $7) AND ($8::bigint IS NULL OR started_at > $8) \
+    AND ($9::text[] IS NULL OR event_seq IN (SELECT seq FROM events WHERE event_type = ANY($9))) \
+    AND ($10::text IS NULL OR event_seq IN (SELECT seq FROM events \
+         WHERE seq = attempts.event_seq AND channels::jsonb ? $10))";
+
 pub(super) async fn list_attempts(
     db: &PgPool,
     account: &str,
     of: &AttemptsOf,
+    filter: &AttemptFilter,
     page: PageRequest,
 ) -> StoreResult<Page<Attempt>> {
     let mut conn = db.acquire().await?;
     let before = page.after_seq.unwrap_or(i64::MAX);
     let limit = i64::from(page.limit) + 1;
-    let found = match of {
+    let query = |column: &str| {
+        format!(
+            "SELECT {} FROM attempts WHERE {column} = $1 AND seq < $2 {ATTEMPT_FILTER} \
+             ORDER BY seq DESC LIMIT $3",
+            rows::ATTEMPT_COLUMNS
+        )
+    };
+    let (sql, key) = match of {
         AttemptsOf::Event(id) => {
             let (_, event_seq) = get_event(&mut conn, account, id).await?;
-            let sql = format!(
-                "SELECT {} FROM attempts WHERE event_seq = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-                rows::ATTEMPT_COLUMNS
-            );
-            sqlx::query(&sql)
-                .bind(event_seq)
-                .bind(before)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
+            (query("event_seq"), AttemptKey::Seq(event_seq))
         }
         AttemptsOf::Endpoint(id) => {
             tenant::get_endpoint(&mut conn, account, id).await?;
-            let sql = format!(
-                "SELECT {} FROM attempts WHERE endpoint_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-                rows::ATTEMPT_COLUMNS
-            );
-            sqlx::query(&sql)
-                .bind(id)
-                .bind(before)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
+            (query("endpoint_id"), AttemptKey::Endpoint(id.clone()))
         }
     };
+    let q = sqlx::query(&sql);
+    let q = match key {
+        AttemptKey::Seq(seq) => q.bind(seq),
+        AttemptKey::Endpoint(id) => q.bind(id),
+    };
+    let found = q
+        .bind(before)
+        .bind(limit)
+        .bind(filter.succeeded)
+        .bind(filter.status_code_class.map(i64::from))
+        .bind(&filter.endpoint_id)
+        .bind(filter.before.map(ms))
+        .bind(filter.after.map(ms))
+        .bind((!filter.event_types.is_empty()).then_some(&filter.event_types))
+        .bind(&filter.channel)
+        .fetch_all(&mut *conn)
+        .await?;
     let rows = found
         .iter()
         .map(|r| Ok((rows::attempt(r)?, r.try_get("seq")?)))
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(paginate(rows, page.limit))
+}
+
+/// What an attempt list is keyed on.
+enum AttemptKey {
+    Seq(i64),
+    Endpoint(String),
 }
 
 pub(super) async fn resend(
@@ -248,7 +300,7 @@ pub(super) async fn resend(
                 .collect::<StoreResult<Vec<_>>>()?
         }
     };
-    let created = insert_deliveries(&mut tx, seq, &event, &targets, now_ms()).await?;
+    let created = insert_deliveries(&mut tx, seq, &event, &targets, now_ms(), true).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -258,17 +310,19 @@ pub(super) async fn recover(
     account: &str,
     endpoint_id: &str,
     since: Timestamp,
+    until: Option<Timestamp>,
 ) -> StoreResult<u64> {
     let mut tx = db.begin().await?;
     let ep = tenant::get_endpoint(&mut tx, account, endpoint_id).await?;
     // Locked so retention cannot delete them under the new deliveries.
     let events: Vec<(i64, String)> = sqlx::query_as(
         "SELECT e.seq, e.id FROM events e WHERE e.seq IN (SELECT event_seq FROM deliveries \
-         WHERE endpoint_id = $1 AND status = 'failed' AND updated_at >= $2) \
+         WHERE endpoint_id = $1 AND status = 'failed' AND updated_at >= $2 AND updated_at < $3) \
          ORDER BY e.seq FOR KEY SHARE",
     )
     .bind(&ep.id)
     .bind(ms(since))
+    .bind(until.map_or(i64::MAX, ms))
     .fetch_all(&mut *tx)
     .await?;
     if !events.is_empty() {
@@ -280,9 +334,9 @@ pub(super) async fn recover(
         let now = now_ms();
         sqlx::query(
             "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
-             attempts, next_attempt_at, created_at, updated_at, ordering_key) \
+             attempts, next_attempt_at, created_at, updated_at, ordering_key, manual) \
              SELECT u.id, u.event_seq, u.event_id, $4, $5, $6, 'pending', 0, $7, $7, $7, \
-               COALESCE((SELECT e.ordering_key FROM events e WHERE e.seq = u.event_seq), '') \
+               COALESCE((SELECT e.ordering_key FROM events e WHERE e.seq = u.event_seq), ''), TRUE \
              FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS u(id, event_seq, event_id)",
         )
         .bind(&ids)
@@ -327,4 +381,30 @@ pub(super) async fn endpoint_hourly_stats(
             })
         })
         .collect()
+}
+
+pub(super) async fn endpoint_delivery_counts(
+    db: &PgPool,
+    account: &str,
+    endpoint_id: &str,
+    window: &TimeWindow,
+) -> StoreResult<DeliveryCounts> {
+    let mut conn = db.acquire().await?;
+    tenant::get_endpoint(&mut conn, account, endpoint_id).await?;
+    let found = sqlx::query(
+        "SELECT CASE WHEN status = 'pending' AND lease_until > $4 THEN 'sending' ELSE status END AS s, \
+         COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2 AND created_at < $3 \
+         GROUP BY s",
+    )
+    .bind(endpoint_id)
+    .bind(window.since.map_or(i64::MIN, ms))
+    .bind(window.until.map_or(i64::MAX, ms))
+    .bind(now_ms())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counts = DeliveryCounts::default();
+    for r in &found {
+        counts.add(r.try_get("s")?, r.try_get::<i64, _>("n")? as u64);
+    }
+    Ok(counts)
 }

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_failover.sql"),
     include_str!("migrations/0005_endpoint_filter.sql"),
     include_str!("migrations/0006_ordered.sql"),
+    include_str!("migrations/0007_svix_compat.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
@@ -312,6 +313,48 @@ impl Store for PgStore {
         portal::set_branding(&self.db, account_id, branding).await
     }
 
+    async fn get_account_by_uid(&self, uid: &str) -> StoreResult<Account> {
+        tenant::get_account_by_uid(&self.db, uid).await
+    }
+
+    async fn get_endpoint_by_uid(&self, account_id: &str, uid: &str) -> StoreResult<Endpoint> {
+        tenant::get_endpoint_by_uid(&self.db, account_id, uid).await
+    }
+
+    async fn get_event_by_external_id(
+        &self,
+        account_id: &str,
+        external_id: &str,
+    ) -> StoreResult<Event> {
+        let mut conn = self.db.acquire().await?;
+        events::find_event_by_external_id(&mut conn, account_id, external_id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<StoredResponse>> {
+        tenant::idempotent_response(&self.db, scope, key, since).await
+    }
+
+    async fn save_idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+        since: Timestamp,
+    ) -> StoreResult<StoredResponse> {
+        tenant::save_idempotent_response(&self.db, scope, key, response, since).await
+    }
+
+    async fn purge_idempotency_before(&self, before: Timestamp) -> StoreResult<u64> {
+        tenant::purge_idempotency_before(&self.db, before).await
+    }
+
     async fn list_event_types(&self) -> StoreResult<Vec<EventType>> {
         tenant::list_event_types(&self.db).await
     }
@@ -404,13 +447,14 @@ impl Store for PgStore {
         events::list_deliveries(&self.db, account_id, event_id).await
     }
 
-    async fn list_attempts(
+    async fn list_attempts_where(
         &self,
         account_id: &str,
         of: AttemptsOf,
+        filter: &AttemptFilter,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>> {
-        events::list_attempts(&self.db, account_id, &of, page).await
+        events::list_attempts(&self.db, account_id, &of, filter, page).await
     }
 
     async fn resend(
@@ -432,20 +476,32 @@ impl Store for PgStore {
         Ok(fresh)
     }
 
-    async fn recover(
+    async fn recover_between(
         &self,
         account_id: &str,
         endpoint_id: &str,
         since: Timestamp,
+        until: Option<Timestamp>,
     ) -> StoreResult<u64> {
         let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
         let recovered = self
-            .detached(|db| async move { events::recover(&db, &account, &endpoint, since).await })
+            .detached(move |db| async move {
+                events::recover(&db, &account, &endpoint, since, until).await
+            })
             .await?;
         if recovered > 0 {
             self.notifier.due_work();
         }
         Ok(recovered)
+    }
+
+    async fn endpoint_delivery_counts(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        window: TimeWindow,
+    ) -> StoreResult<DeliveryCounts> {
+        events::endpoint_delivery_counts(&self.db, account_id, endpoint_id, &window).await
     }
 
     async fn endpoint_hourly_stats(

@@ -22,7 +22,7 @@ use hookline_core::{DeliveryOrder, Event, Id, IdKind};
 use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::rows::{self, ms, now_ms};
+use super::rows::{self, ms, now_ms, to_json};
 use crate::rules::{self, handed_over, FanOut, HandOver, SendSettings};
 use crate::sql::{send_columns, EVENT_COLUMNS};
 use crate::types::*;
@@ -124,12 +124,12 @@ pub(super) async fn publish_all(
                 for &i in &leaders {
                     alone.push(match store_batch(db, requests, &[i]).await {
                         Ok(mut one) => one.remove(0),
-                        Err(err) => failed(err),
+                        Err(err) => failed_for(&requests[i], err),
                     });
                 }
                 alone
             }
-            Err(err) => vec![failed(err)],
+            Err(err) => vec![failed_for(&requests[leaders[0]], err)],
         };
         let mut stored: HashMap<Key, Event> = HashMap::new();
         for (&i, p) in leaders.iter().zip(published) {
@@ -168,6 +168,18 @@ fn failed(err: StoreError) -> Published {
     }
 }
 
+/// A failed publish; a clash on the event's own `external_id` (another
+/// publish of the batch took it first) is the `Conflict` it means.
+fn failed_for(req: &PublishRequest, err: StoreError) -> Published {
+    match err {
+        StoreError::Conflict(_) if req.event.external_id.is_some() => Published {
+            outcome: Ok(PublishOutcome::Conflict),
+            stored: None,
+        },
+        err => failed(err),
+    }
+}
+
 /// The answer to publishing `e` again over `existing`.
 fn repeated(existing: &Event, e: &Event) -> PublishOutcome {
     if existing.payload_hash == e.payload_hash {
@@ -203,6 +215,7 @@ async fn store_batch(
 ) -> StoreResult<Vec<Published>> {
     let mut subscribers = subscribers(db, requests, batch).await?;
     let secrets = own_url_secrets(db, requests, batch).await?;
+    let taken = taken_external_ids(db, requests, batch).await?;
     // Per publish: its deliveries, or `None` when its target endpoint is not
     // the account's (nothing is stored; `NotFound` unless the id exists).
     let plans: Vec<Option<Vec<NewDelivery>>> = batch
@@ -211,6 +224,9 @@ async fn store_batch(
             let req = &requests[i];
             let found = subscribers.remove(&i).unwrap_or_default();
             if matches!(req.target, Target::Endpoint(_)) && found.is_empty() {
+                return None;
+            }
+            if external_key(&req.event).is_some_and(|k| taken.contains(&k)) {
                 return None;
             }
             Some(plan(req, found))
@@ -232,6 +248,13 @@ async fn store_batch(
                 published.push(Published {
                     outcome: Ok(repeated(found, e)),
                     stored: Some(found.clone()),
+                });
+                continue;
+            }
+            (None, None) if external_key(e).is_some_and(|k| taken.contains(&k)) => {
+                published.push(Published {
+                    outcome: Ok(PublishOutcome::Conflict),
+                    stored: None,
                 });
                 continue;
             }
@@ -297,9 +320,10 @@ fn plan(req: &PublishRequest, subscribers: Vec<Subscriber>) -> Vec<NewDelivery> 
 
 /// The endpoints each publish of `batch` fans out to, in creation order:
 /// for a test send its target (if it is the account's), otherwise the
-/// enabled endpoints accepting its type (the rule of `Endpoint::accepts`)
-/// whose payload filter it passes ([`FanOut`]) — read for the whole batch
-/// at once, and only the columns a delivery and a hand-over need.
+/// enabled endpoints receiving it (the rule of `Endpoint::receives`: its
+/// type accepted, and one of its channels listened to if any are) whose
+/// payload filter it passes ([`FanOut`]) — read for the whole batch at
+/// once, and only the columns a delivery and a hand-over need.
 async fn subscribers(
     db: &PgPool,
     requests: &[PublishRequest],
@@ -333,12 +357,19 @@ async fn subscribers(
             Target::Subscribed => None,
         })
         .collect();
+    let channels: Vec<String> = asking
+        .iter()
+        .map(|&i| to_json(&requests[i].event.channels))
+        .collect();
     let sql = format!(
         "SELECT r.ord, ep.id, ep.url, ep.disabled, ep.filter, ep.delivery_order, {send} \
-         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS r(ord, account_id, event_type, target) \
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+           AS r(ord, account_id, event_type, target, channels) \
          JOIN endpoints ep ON ep.account_id = r.account_id \
          WHERE CASE WHEN r.target IS NULL \
            THEN NOT ep.disabled AND (ep.event_types = '[]' OR ep.event_types::jsonb ? r.event_type) \
+             AND (ep.channels = '[]' OR ep.channels::jsonb ?| \
+               ARRAY(SELECT jsonb_array_elements_text(r.channels::jsonb))) \
            ELSE ep.id = r.target END \
          ORDER BY r.ord, ep.seq",
         send = send_columns("ep")
@@ -349,6 +380,7 @@ async fn subscribers(
         .bind(&accounts)
         .bind(&types)
         .bind(&targets)
+        .bind(&channels)
         .fetch_all(db)
         .await?
     {
@@ -374,6 +406,40 @@ async fn subscribers(
         });
     }
     Ok(found)
+}
+
+/// An event's own id within its account (Svix's `eventId`), if it has one.
+fn external_key(e: &Event) -> Option<Key> {
+    e.external_id
+        .as_ref()
+        .map(|x| (e.account_id.clone(), x.clone()))
+}
+
+/// The `external_id`s of `batch` already stored in their accounts.
+async fn taken_external_ids(
+    db: &PgPool,
+    requests: &[PublishRequest],
+    batch: &[usize],
+) -> StoreResult<HashSet<Key>> {
+    let keys: Vec<Key> = batch
+        .iter()
+        .filter_map(|&i| external_key(&requests[i].event))
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let (accounts, ids): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+    Ok(sqlx::query_as(
+        "SELECT e.account_id, e.external_id FROM events e \
+         JOIN UNNEST($1::text[], $2::text[]) AS k(account_id, external_id) \
+         ON e.account_id = k.account_id AND e.external_id = k.external_id",
+    )
+    .bind(&accounts)
+    .bind(&ids)
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .collect())
 }
 
 /// The signing secrets of the accounts whose events go to their own URL and
@@ -432,9 +498,9 @@ async fn insert(
     let inserted: Vec<Key> = sqlx::query_as(
         "WITH ev AS ( \
            INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at, \
-             ordering_key) \
+             ordering_key, external_id, channels, format) \
            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], \
-             $18::text[]) \
+             $18::text[], $19::text[], $20::text[], $21::text[]) \
            ON CONFLICT (account_id, id) DO NOTHING \
            RETURNING seq, account_id, id, ordering_key), \
          dl AS ( \
@@ -480,6 +546,9 @@ async fn insert(
     .bind(now)
     .bind(crate::rules::FIRST_LEASE_EPOCH)
     .bind(events.iter().map(|e| e.ordering_key.as_deref()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.external_id.as_deref()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| to_json(&e.channels)).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.format.as_str()).collect::<Vec<_>>())
     .fetch_all(db)
     .await?;
     Ok(inserted.into_iter().collect())

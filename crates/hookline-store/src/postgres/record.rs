@@ -69,9 +69,10 @@ async fn insert_attempts(
     let bodies: Vec<&str> = attempts.iter().map(|a| a.response_body.as_str()).collect();
     let inserted: Vec<String> = sqlx::query_scalar(
         "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
-         attempt, started_at, duration_ms, outcome, status_code, error, response_body) \
+         attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual) \
          SELECT u.id, u.delivery_id, d.event_seq, d.event_id, d.account_id, d.endpoint_id, u.url, \
-         u.attempt, u.started_at, u.duration_ms, u.outcome, u.status_code, u.error, u.response_body \
+         u.attempt, u.started_at, u.duration_ms, u.outcome, u.status_code, u.error, u.response_body, \
+         d.manual \
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], \
                      $7::text[], $8::bigint[], $9::text[], $10::text[]) \
               AS u(id, delivery_id, url, attempt, started_at, duration_ms, outcome, status_code, error, response_body) \

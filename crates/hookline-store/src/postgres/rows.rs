@@ -3,7 +3,7 @@
 
 use hookline_core::{
     Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, DeliveryStatus, Endpoint, Event,
-    PayloadMode,
+    EventFormat, PayloadMode,
 };
 use sqlx::postgres::PgRow;
 use sqlx::Row;
@@ -29,6 +29,8 @@ pub(super) fn account(r: &PgRow) -> StoreResult<Account> {
     Ok(Account {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
+        uid: r.try_get("uid")?,
+        metadata: from_json(r.try_get("metadata")?)?,
         created_at: time(r.try_get("created_at")?),
         updated_at: time(r.try_get("updated_at")?),
     })
@@ -43,6 +45,9 @@ pub(super) fn endpoint(r: &PgRow) -> StoreResult<Endpoint> {
         url: r.try_get("url")?,
         description: r.try_get("description")?,
         event_types: from_json(r.try_get("event_types")?)?,
+        channels: from_json(r.try_get("channels")?)?,
+        uid: r.try_get("uid")?,
+        version: r.try_get::<i32, _>("version")?.max(1) as u32,
         disabled: r.try_get("disabled")?,
         disabled_reason: r.try_get("disabled_reason")?,
         payload: PayloadMode::parse(&payload).ok_or_else(|| bad("payload mode"))?,
@@ -68,6 +73,9 @@ pub(super) fn event(r: &PgRow) -> StoreResult<Event> {
         event_type: r.try_get("event_type")?,
         data: r.try_get("data")?,
         webhook_url: r.try_get("webhook_url")?,
+        external_id: r.try_get("external_id")?,
+        channels: from_json(r.try_get("channels")?)?,
+        format: EventFormat::parse(r.try_get("format")?).ok_or_else(|| bad("event format"))?,
         payload_hash: r.try_get("payload_hash")?,
         ordering_key: r.try_get("ordering_key")?,
         created_at: time(r.try_get("created_at")?),
@@ -110,6 +118,7 @@ pub(super) fn attempt(r: &PgRow) -> StoreResult<Attempt> {
         status_code: code.map(|c| c as u16),
         error: r.try_get("error")?,
         response_body: r.try_get("response_body")?,
+        manual: r.try_get("manual")?,
     })
 }
 

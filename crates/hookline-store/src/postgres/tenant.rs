@@ -1,11 +1,11 @@
 //! Settings, accounts, API keys, event types and endpoints on PostgreSQL.
 
-use hookline_core::{Account, Endpoint, EventType, Page};
+use hookline_core::{Account, Endpoint, EventType, Page, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::rows::{self, ms, now_ms, to_json};
 use crate::sql::FAIL;
-use crate::types::{ApiKey, PageRequest};
+use crate::types::{ApiKey, PageRequest, StoredResponse};
 use crate::{StoreError, StoreResult};
 
 pub(super) use crate::encode::paginate;
@@ -46,18 +46,20 @@ pub(super) async fn set_setting(db: &PgPool, key: &str, value: &str) -> StoreRes
 }
 
 pub(super) async fn create_account(db: &PgPool, a: &Account, secret: &str) -> StoreResult<()> {
-    sqlx::query("INSERT INTO accounts (id, name, signing_secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&a.id)
-        .bind(&a.name)
-        .bind(secret)
-        .bind(ms(a.created_at))
-        .bind(ms(a.updated_at))
-        .execute(db)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("an account with id {} already exists", a.id)),
-            other => other,
-        })?;
+    sqlx::query(
+        "INSERT INTO accounts (id, name, signing_secret, created_at, updated_at, uid, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&a.id)
+    .bind(&a.name)
+    .bind(secret)
+    .bind(ms(a.created_at))
+    .bind(ms(a.updated_at))
+    .bind(&a.uid)
+    .bind(to_json(&a.metadata))
+    .execute(db)
+    .await
+    .map_err(|e| crate::encode::account_conflict(e.into(), a))?;
     Ok(())
 }
 
@@ -91,13 +93,31 @@ pub(super) async fn get_account(db: &mut PgConnection, id: &str) -> StoreResult<
     rows::account(&row)
 }
 
+pub(super) async fn get_account_by_uid(db: &PgPool, uid: &str) -> StoreResult<Account> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE uid = $1",
+        rows::ACCOUNT_COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(uid)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    rows::account(&row)
+}
+
 pub(super) async fn update_account(db: &PgPool, a: &Account) -> StoreResult<()> {
-    let done = sqlx::query("UPDATE accounts SET name = $2, updated_at = $3 WHERE id = $1")
-        .bind(&a.id)
-        .bind(&a.name)
-        .bind(ms(a.updated_at))
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE accounts SET name = $2, updated_at = $3, uid = $4, metadata = $5 WHERE id = $1",
+    )
+    .bind(&a.id)
+    .bind(&a.name)
+    .bind(ms(a.updated_at))
+    .bind(&a.uid)
+    .bind(to_json(&a.metadata))
+    .execute(db)
+    .await
+    .map_err(|e| crate::encode::account_conflict(e.into(), a))?;
     not_found_if_zero(done.rows_affected())
 }
 
@@ -172,10 +192,11 @@ pub(super) async fn account_for_key_hash(db: &PgPool, hash: &str) -> StoreResult
 }
 
 pub(super) async fn list_event_types(db: &PgPool) -> StoreResult<Vec<EventType>> {
-    let found =
-        sqlx::query("SELECT name, description, example, schema FROM event_types ORDER BY name")
-            .fetch_all(db)
-            .await?;
+    let found = sqlx::query(
+        "SELECT name, description, example, schema, created_at FROM event_types ORDER BY name",
+    )
+    .fetch_all(db)
+    .await?;
     found
         .iter()
         .map(|r| {
@@ -185,6 +206,7 @@ pub(super) async fn list_event_types(db: &PgPool) -> StoreResult<Vec<EventType>>
                 description: r.try_get("description")?,
                 example: rows::from_json(r.try_get("example")?)?,
                 schema: schema.map(|s| rows::from_json(&s)).transpose()?,
+                created_at: Some(rows::time(r.try_get("created_at")?)),
             })
         })
         .collect()
@@ -196,7 +218,7 @@ pub(super) async fn create_event_type(db: &PgPool, t: &EventType) -> StoreResult
         .bind(&t.description)
         .bind(to_json(&t.example))
         .bind(t.schema.as_ref().map(to_json))
-        .bind(now_ms())
+        .bind(t.created_at.map_or_else(now_ms, ms))
         .execute(db)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -212,8 +234,9 @@ pub(super) async fn create_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     sqlx::query(
         "INSERT INTO endpoints (id, account_id, url, description, event_types, disabled, disabled_reason, \
          payload, headers, secret, previous_secret, previous_secret_expires_at, rate_limit_per_sec, \
-         metadata, failing_since, created_at, updated_at, filter, delivery_order) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+         metadata, failing_since, created_at, updated_at, filter, delivery_order, channels, uid, \
+         version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22)",
     )
     .bind(&e.id)
     .bind(&e.account_id)
@@ -234,10 +257,32 @@ pub(super) async fn create_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     .bind(ms(e.updated_at))
     .bind(crate::rules::filter_text(e))
     .bind(e.delivery_order.as_str())
+    .bind(to_json(&e.channels))
+    .bind(&e.uid)
+    .bind(e.version as i32)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|err| crate::encode::endpoint_conflict(err.into(), e))?;
     tx.commit().await?;
     Ok(())
+}
+
+pub(super) async fn get_endpoint_by_uid(
+    db: &PgPool,
+    account: &str,
+    uid: &str,
+) -> StoreResult<Endpoint> {
+    let sql = format!(
+        "SELECT {} FROM endpoints WHERE account_id = $1 AND uid = $2",
+        rows::ENDPOINT_COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(account)
+        .bind(uid)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    rows::endpoint(&row)
 }
 
 pub(super) async fn list_endpoints(
@@ -294,8 +339,8 @@ pub(super) async fn update_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
         "UPDATE endpoints SET url = $3, description = $4, event_types = $5, disabled = $6, \
          disabled_reason = $7, payload = $8, headers = $9, secret = $10, previous_secret = $11, \
          previous_secret_expires_at = $12, rate_limit_per_sec = $13, metadata = $14, \
-         failing_since = $15, updated_at = $16, filter = $17, delivery_order = $18 \
-         WHERE account_id = $1 AND id = $2",
+         failing_since = $15, updated_at = $16, filter = $17, delivery_order = $18, \
+         channels = $19, uid = $20, version = $21 WHERE account_id = $1 AND id = $2",
     )
     .bind(&e.account_id)
     .bind(&e.id)
@@ -315,8 +360,12 @@ pub(super) async fn update_endpoint(db: &PgPool, e: &Endpoint) -> StoreResult<()
     .bind(ms(e.updated_at))
     .bind(crate::rules::filter_text(e))
     .bind(e.delivery_order.as_str())
+    .bind(to_json(&e.channels))
+    .bind(&e.uid)
+    .bind(e.version as i32)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|err| crate::encode::endpoint_conflict(err.into(), e))?;
     if was_disabled && !e.disabled {
         // Deliveries parked while the endpoint was disabled are due again;
         // one in flight under a live lease is left to its node.
@@ -352,4 +401,65 @@ pub(super) async fn delete_endpoint(db: &PgPool, account: &str, id: &str) -> Sto
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+pub(super) async fn idempotent_response(
+    db: &PgPool,
+    scope: &str,
+    key: &str,
+    since: Timestamp,
+) -> StoreResult<Option<StoredResponse>> {
+    let row = sqlx::query(
+        "SELECT status, body, created_at FROM idempotency_keys \
+         WHERE scope = $1 AND key = $2 AND created_at >= $3",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(ms(since))
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(StoredResponse {
+            status: r.try_get::<i32, _>("status")? as u16,
+            body: r.try_get("body")?,
+            created_at: rows::time(r.try_get("created_at")?),
+        })
+    })
+    .transpose()
+}
+
+/// Keeps the first answer saved under a live key (an expired one is replaced).
+pub(super) async fn save_idempotent_response(
+    db: &PgPool,
+    scope: &str,
+    key: &str,
+    response: &StoredResponse,
+    expired_before: Timestamp,
+) -> StoreResult<StoredResponse> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (scope, key, status, body, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (scope, key) DO UPDATE SET status = excluded.status, body = excluded.body, \
+         created_at = excluded.created_at WHERE idempotency_keys.created_at < $6",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(i32::from(response.status))
+    .bind(&response.body)
+    .bind(ms(response.created_at))
+    .bind(ms(expired_before))
+    .execute(db)
+    .await?;
+    Ok(idempotent_response(db, scope, key, expired_before)
+        .await?
+        .unwrap_or_else(|| response.clone()))
+}
+
+pub(super) async fn purge_idempotency_before(db: &PgPool, before: Timestamp) -> StoreResult<u64> {
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(ms(before))
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
 }

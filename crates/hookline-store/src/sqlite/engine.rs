@@ -1,7 +1,7 @@
 //! The delivery engine's queries on SQLite: claim, record, release, backlog
 //! statistics and retention.
 
-use hookline_core::{PayloadMode, Timestamp};
+use hookline_core::{EventFormat, PayloadMode, Timestamp};
 use rusqlite::{params, Connection};
 
 use super::rows::{self, ms, now_ms, to_json};
@@ -37,7 +37,7 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
          d.first_attempt_at, e.event_type, e.created_at, e.data, \
          ep.id, ep.disabled, ep.payload, ep.headers, ep.secret, ep.previous_secret, \
          ep.previous_secret_expires_at, ep.rate_limit_per_sec, ep.failing_since, a.signing_secret, \
-         d.lease_epoch \
+         d.lease_epoch, e.format \
          FROM deliveries d \
          JOIN events e ON e.seq = d.event_seq \
          LEFT JOIN endpoints ep ON ep.id = d.endpoint_id \
@@ -76,6 +76,7 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
             event_type: r.get(8)?,
             event_created_at: rows::time(r.get(9)?),
             data: r.get(10)?,
+            format: EventFormat::parse(&r.get::<_, String>(22)?).unwrap_or_default(),
             payload: PayloadMode::Full,
             headers: Default::default(),
             secrets: Vec::new(),
@@ -115,8 +116,9 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
 pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> StoreResult<Recorded> {
     let mut insert = c.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
-         attempt, started_at, duration_ms, outcome, status_code, error, response_body) \
-         SELECT ?1, ?2, d.event_seq, d.event_id, d.account_id, d.endpoint_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+         attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual) \
+         SELECT ?1, ?2, d.event_seq, d.event_id, d.account_id, d.endpoint_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+         d.manual \
          FROM deliveries d WHERE d.id = ?2 ON CONFLICT (id) DO NOTHING",
     )?;
     let mut update = c.prepare_cached(&format!(

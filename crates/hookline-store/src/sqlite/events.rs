@@ -6,7 +6,7 @@ use hookline_core::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{self, ms, now_ms};
+use super::rows::{self, ms, now_ms, to_json};
 use super::tenant::{self, paginate};
 use crate::rules::{self, handed_over, FanOut, HandOver, SendSettings};
 use crate::sql::{send_columns, STATUS_EXPR};
@@ -17,6 +17,8 @@ use crate::{StoreError, StoreResult};
 struct NewDelivery<'a> {
     endpoint_id: Option<&'a str>,
     url: &'a str,
+    /// Asked for by someone (resend, recover) rather than made by the fan-out.
+    manual: bool,
 }
 
 /// An endpoint an event fans out to: where it goes, and what sending to it
@@ -49,6 +51,11 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
             PublishOutcome::Conflict
         });
     }
+    if let Some(external_id) = &e.external_id {
+        if find_event_by_external_id(c, &e.account_id, external_id)?.is_some() {
+            return Ok(PublishOutcome::Conflict);
+        }
+    }
     let endpoints: Vec<Subscriber> = match (&req.target, &e.webhook_url) {
         (Target::Endpoint(id), _) => vec![Subscriber::from_endpoint(tenant::get_endpoint(
             c,
@@ -60,7 +67,8 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
     };
     c.prepare_cached(
         "INSERT INTO events (id, account_id, event_type, data, webhook_url, payload_hash, created_at, \
-         ordering_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         ordering_key, external_id, channels, format) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         e.id,
@@ -70,7 +78,10 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         e.webhook_url,
         e.payload_hash,
         ms(e.created_at),
-        e.ordering_key
+        e.ordering_key,
+        e.external_id,
+        to_json(&e.channels),
+        e.format.as_str(),
     ])?;
     let event_seq = c.last_insert_rowid();
     let due = ms(e.created_at);
@@ -81,6 +92,7 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         let target = NewDelivery {
             endpoint_id: None,
             url,
+            manual: false,
         };
         let lease = hand_over.take(None);
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
@@ -94,6 +106,7 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         let target = NewDelivery {
             endpoint_id: Some(&ep.id),
             url: &ep.url,
+            manual: false,
         };
         let lease = hand_over.take(Some((&ep.id, ep.waits_for_claim)));
         let delivery = insert_delivery(c, event_seq, e, &target, due, lease)?;
@@ -111,32 +124,38 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
     })
 }
 
-/// The account's enabled endpoints that accept the event's type (the same
-/// rule as `Endpoint::accepts`: no types listed, or an exact match) and
-/// whose payload filter it passes. Types are matched in SQL, so the writer
-/// thread parses no JSON in Rust unless an endpoint has a filter.
+/// The account's enabled endpoints that receive `e` (the same rule as
+/// `Endpoint::receives`: no types listed or an exact match, and no channels
+/// listed or one shared with the event) and whose payload filter it passes.
+/// Types and channels are matched in SQL, so the writer thread parses no
+/// JSON in Rust unless an endpoint has a filter.
 fn subscribed_endpoints(c: &Connection, e: &Event) -> StoreResult<Vec<Subscriber>> {
     let candidates = c
         .prepare_cached(&format!(
             "SELECT ep.id, ep.url, ep.filter, ep.delivery_order, {} FROM endpoints ep \
              WHERE ep.account_id = ?1 AND ep.disabled = 0 AND (ep.event_types = '[]' OR EXISTS \
              (SELECT 1 FROM json_each(ep.event_types) WHERE value = ?2)) \
+             AND (ep.channels = '[]' OR EXISTS (SELECT 1 FROM json_each(ep.channels) \
+             WHERE value IN (SELECT value FROM json_each(?3)))) \
              ORDER BY ep.seq",
             send_columns("ep")
         ))?
-        .query_map([&e.account_id, &e.event_type], |r| {
-            let filter: Option<String> = r.get(2)?;
-            let subscriber = Subscriber {
-                id: r.get(0)?,
-                url: r.get(1)?,
-                waits_for_claim: rules::waits_for_claim(
-                    false,
-                    DeliveryOrder::parse(&r.get::<_, String>(3)?).unwrap_or_default(),
-                ),
-                send: rows::send_settings(r, 4)?,
-            };
-            Ok((filter, subscriber))
-        })?
+        .query_map(
+            params![e.account_id, e.event_type, to_json(&e.channels)],
+            |r| {
+                let filter: Option<String> = r.get(2)?;
+                let subscriber = Subscriber {
+                    id: r.get(0)?,
+                    url: r.get(1)?,
+                    waits_for_claim: rules::waits_for_claim(
+                        false,
+                        DeliveryOrder::parse(&r.get::<_, String>(3)?).unwrap_or_default(),
+                    ),
+                    send: rows::send_settings(r, 4)?,
+                };
+                Ok((filter, subscriber))
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut fan_out = FanOut::new(e);
     Ok(candidates
@@ -165,9 +184,9 @@ fn insert_delivery(
     c.prepare_cached(
         "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
          attempts, next_attempt_at, lease_until, leased_by, lease_epoch, created_at, updated_at, \
-         ordering_key) \
+         ordering_key, manual) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?9, \
-         CASE WHEN ?9 IS NULL THEN 0 ELSE ?11 END, ?10, ?10, ?12)",
+         CASE WHEN ?9 IS NULL THEN 0 ELSE ?11 END, ?10, ?10, ?12, ?13)",
     )?
     .execute(params![
         id,
@@ -181,7 +200,8 @@ fn insert_delivery(
         leased_by,
         now,
         crate::rules::FIRST_LEASE_EPOCH,
-        e.ordering_key.as_deref().unwrap_or("")
+        e.ordering_key.as_deref().unwrap_or(""),
+        target.manual
     ])?;
     Ok(Delivery {
         id,
@@ -209,6 +229,20 @@ fn find_event(c: &Connection, account: &str, id: &str) -> StoreResult<Option<(Ev
         .optional()?)
 }
 
+pub(super) fn find_event_by_external_id(
+    c: &Connection,
+    account: &str,
+    external_id: &str,
+) -> StoreResult<Option<Event>> {
+    let sql = format!(
+        "SELECT {} FROM events e WHERE e.account_id = ?1 AND e.external_id = ?2",
+        rows::EVENT_COLUMNS
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([account, external_id], rows::event)
+        .optional()?)
+}
+
 pub(super) fn get_event(c: &Connection, account: &str, id: &str) -> StoreResult<(Event, i64)> {
     find_event(c, account, id)?.ok_or(StoreError::NotFound)
 }
@@ -227,7 +261,11 @@ pub(super) fn list_events(
         None => format!(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
              WHERE e.account_id = ?1 AND e.seq < ?2 AND (?3 IS NULL OR e.event_type = ?3) \
-             AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) AND ?6 IS NULL ORDER BY e.seq DESC LIMIT ?5",
+             AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) AND ?6 IS NULL \
+             AND (?7 IS NULL OR e.event_type IN (SELECT value FROM json_each(?7))) \
+             AND (?8 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.channels) WHERE value = ?8)) \
+             AND (?9 IS NULL OR e.created_at < ?9) AND (?10 IS NULL OR e.created_at > ?10) \
+             ORDER BY e.seq DESC LIMIT ?5",
             cols = rows::EVENT_COLUMNS,
         ),
         Some(_) => format!(
@@ -235,6 +273,9 @@ pub(super) fn list_events(
              JOIN events e ON e.seq = s.event_seq AND e.account_id = s.account_id \
              WHERE s.account_id = ?1 AND s.token = ?6 AND s.event_seq < ?2 \
              AND (?3 IS NULL OR e.event_type = ?3) AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) \
+             AND (?7 IS NULL OR e.event_type IN (SELECT value FROM json_each(?7))) \
+             AND (?8 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.channels) WHERE value = ?8)) \
+             AND (?9 IS NULL OR e.created_at < ?9) AND (?10 IS NULL OR e.created_at > ?10) \
              ORDER BY s.event_seq DESC LIMIT ?5",
             cols = rows::EVENT_COLUMNS,
         ),
@@ -248,10 +289,14 @@ pub(super) fn list_events(
                 filter.event_type,
                 filter.status.map(DeliveryStatus::as_str),
                 page.limit + 1,
-                search
+                search,
+                (!filter.event_types.is_empty()).then(|| to_json(&filter.event_types)),
+                filter.channel,
+                filter.before.map(ms),
+                filter.after.map(ms),
             ],
             |r| {
-                let status: Option<String> = r.get(9)?;
+                let status: Option<String> = r.get("status")?;
                 let seq: i64 = r.get(7)?;
                 Ok((
                     ListedEvent {
@@ -284,43 +329,56 @@ pub(super) fn list_deliveries(
     Ok(deliveries)
 }
 
+/// Attempt filters as SQL over `attempts` (parameters ?4 to ?10).
+const ATTEMPT_FILTER: &str = "\
+    AND (?4 IS NULL OR (outcome = 'succeeded') = ?4) \
+    AND (?5 IS NULL OR (?5 = 0 AND status_code IS NULL) OR (status_code / 100) * 100 = ?5) \
+    AND (?6 IS NULL OR endpoint_id = ?6) \
+    AND (?7 IS NULL OR started_at < ?7) AND (?8 IS NULL OR started_at > ?8) \
+    AND (?9 IS NULL OR event_seq IN (SELECT seq FROM events \
+         WHERE event_type IN (SELECT value FROM json_each(?9)))) \
+    AND (?10 IS NULL OR event_seq IN (SELECT ev.seq FROM events ev, json_each(ev.channels) ch \
+         WHERE ev.seq = attempts.event_seq AND ch.value = ?10))";
+
 pub(super) fn list_attempts(
     c: &Connection,
     account: &str,
-    of_event: bool,
-    id: &str,
+    of: &AttemptsOf,
+    filter: &AttemptFilter,
     page: PageRequest,
 ) -> StoreResult<Page<Attempt>> {
     let before = page.after_seq.unwrap_or(i64::MAX);
-    let sql_tail = "AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
-    let rows = if of_event {
-        let (_, event_seq) = get_event(c, account, id)?;
-        let sql = format!(
-            "SELECT {} FROM attempts WHERE event_seq = ?1 {sql_tail}",
-            rows::ATTEMPT_COLUMNS
-        );
-        collect_attempts(c, &sql, params![event_seq, before, page.limit + 1])?
-    } else {
-        tenant::get_endpoint(c, account, id)?;
-        let sql = format!(
-            "SELECT {} FROM attempts WHERE endpoint_id = ?1 {sql_tail}",
-            rows::ATTEMPT_COLUMNS
-        );
-        collect_attempts(c, &sql, params![id, before, page.limit + 1])?
+    let (column, key): (&str, rusqlite::types::Value) = match of {
+        AttemptsOf::Event(id) => ("event_seq", get_event(c, account, id)?.1.into()),
+        AttemptsOf::Endpoint(id) => {
+            tenant::get_endpoint(c, account, id)?;
+            ("endpoint_id", id.clone().into())
+        }
     };
-    Ok(paginate(rows, page.limit))
-}
-
-fn collect_attempts(
-    c: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> StoreResult<Vec<(Attempt, i64)>> {
+    let sql = format!(
+        "SELECT {} FROM attempts WHERE {column} = ?1 AND seq < ?2 {ATTEMPT_FILTER} \
+         ORDER BY seq DESC LIMIT ?3",
+        rows::ATTEMPT_COLUMNS
+    );
     let rows = c
-        .prepare_cached(sql)?
-        .query_map(params, |r| Ok((rows::attempt(r)?, r.get(13)?)))?
+        .prepare_cached(&sql)?
+        .query_map(
+            params![
+                key,
+                before,
+                page.limit + 1,
+                filter.succeeded,
+                filter.status_code_class,
+                filter.endpoint_id,
+                filter.before.map(ms),
+                filter.after.map(ms),
+                (!filter.event_types.is_empty()).then(|| to_json(&filter.event_types)),
+                filter.channel,
+            ],
+            |r| Ok((rows::attempt(r)?, r.get(13)?)),
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    Ok(paginate(rows, page.limit))
 }
 
 pub(super) fn resend(
@@ -337,6 +395,7 @@ pub(super) fn resend(
         let target = NewDelivery {
             endpoint_id: Some(&ep.id),
             url: &ep.url,
+            manual: true,
         };
         created.push(insert_delivery(c, seq, &event, &target, now, None)?);
         return Ok(created);
@@ -356,6 +415,7 @@ pub(super) fn resend(
         let target = NewDelivery {
             endpoint_id: endpoint_id.as_deref(),
             url,
+            manual: true,
         };
         created.push(insert_delivery(c, seq, &event, &target, now, None)?);
     }
@@ -367,15 +427,16 @@ pub(super) fn recover(
     account: &str,
     endpoint_id: &str,
     since: Timestamp,
+    until: Option<Timestamp>,
 ) -> StoreResult<u64> {
     let ep = tenant::get_endpoint(c, account, endpoint_id)?;
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {} FROM events e WHERE e.seq IN (SELECT DISTINCT event_seq FROM deliveries \
-         WHERE endpoint_id = ?1 AND status = 'failed' AND updated_at >= ?2)",
+         WHERE endpoint_id = ?1 AND status = 'failed' AND updated_at >= ?2 AND updated_at < ?3)",
         rows::EVENT_COLUMNS,
     ))?;
     let events = stmt
-        .query_map(params![ep.id, ms(since)], |r| {
+        .query_map(params![ep.id, ms(since), until.map_or(i64::MAX, ms)], |r| {
             Ok((rows::event(r)?, r.get::<_, i64>(7)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -383,6 +444,7 @@ pub(super) fn recover(
     let target = NewDelivery {
         endpoint_id: Some(&ep.id),
         url: &ep.url,
+        manual: true,
     };
     for (event, seq) in &events {
         insert_delivery(c, *seq, event, &target, now, None)?;
@@ -413,4 +475,35 @@ pub(super) fn endpoint_hourly_stats(
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(stats)
+}
+
+pub(super) fn endpoint_delivery_counts(
+    c: &Connection,
+    account: &str,
+    endpoint_id: &str,
+    window: &TimeWindow,
+) -> StoreResult<DeliveryCounts> {
+    tenant::get_endpoint(c, account, endpoint_id)?;
+    let now = now_ms();
+    let mut counts = DeliveryCounts::default();
+    let mut stmt = c.prepare_cached(
+        "SELECT CASE WHEN status = 'pending' AND lease_until > ?4 THEN 'sending' ELSE status END AS s, \
+         COUNT(*) FROM deliveries WHERE endpoint_id = ?1 AND created_at >= ?2 AND created_at < ?3 \
+         GROUP BY s",
+    )?;
+    let found = stmt
+        .query_map(
+            params![
+                endpoint_id,
+                window.since.map_or(i64::MIN, ms),
+                window.until.map_or(i64::MAX, ms),
+                now
+            ],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (status, n) in found {
+        counts.add(&status, n);
+    }
+    Ok(counts)
 }

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_failover.sql"),
     include_str!("migrations/0005_endpoint_filter.sql"),
     include_str!("migrations/0006_ordered.sql"),
+    include_str!("migrations/0007_svix_compat.sql"),
 ];
 const READERS: usize = 4;
 
@@ -380,6 +381,58 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn get_account_by_uid(&self, uid: &str) -> StoreResult<Account> {
+        let uid = uid.to_string();
+        self.read(move |c| tenant::get_account_by_uid(c, &uid))
+            .await
+    }
+
+    async fn get_endpoint_by_uid(&self, account_id: &str, uid: &str) -> StoreResult<Endpoint> {
+        let (account, uid) = (account_id.to_string(), uid.to_string());
+        self.read(move |c| tenant::get_endpoint_by_uid(c, &account, &uid))
+            .await
+    }
+
+    async fn get_event_by_external_id(
+        &self,
+        account_id: &str,
+        external_id: &str,
+    ) -> StoreResult<Event> {
+        let (account, id) = (account_id.to_string(), external_id.to_string());
+        self.read(move |c| {
+            events::find_event_by_external_id(c, &account, &id)?.ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+
+    async fn idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<StoredResponse>> {
+        let (scope, key) = (scope.to_string(), key.to_string());
+        self.read(move |c| tenant::idempotent_response(c, &scope, &key, since))
+            .await
+    }
+
+    async fn save_idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+        since: Timestamp,
+    ) -> StoreResult<StoredResponse> {
+        let (scope, key, response) = (scope.to_string(), key.to_string(), response.clone());
+        self.write(move |c| tenant::save_idempotent_response(c, &scope, &key, &response, since))
+            .await
+    }
+
+    async fn purge_idempotency_before(&self, before: Timestamp) -> StoreResult<u64> {
+        self.write(move |c| tenant::purge_idempotency_before(c, before))
+            .await
+    }
+
     async fn list_event_types(&self) -> StoreResult<Vec<EventType>> {
         self.read(tenant::list_event_types).await
     }
@@ -467,18 +520,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_attempts(
+    async fn list_attempts_where(
         &self,
         account_id: &str,
         of: AttemptsOf,
+        filter: &AttemptFilter,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>> {
-        let account = account_id.to_string();
-        let of = match of {
-            AttemptsOf::Event(id) => (true, id),
-            AttemptsOf::Endpoint(id) => (false, id),
-        };
-        self.read(move |c| events::list_attempts(c, &account, of.0, &of.1, page))
+        let (account, filter) = (account_id.to_string(), filter.clone());
+        self.read(move |c| events::list_attempts(c, &account, &of, &filter, page))
             .await
     }
 
@@ -494,14 +544,26 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn recover(
+    async fn recover_between(
         &self,
         account_id: &str,
         endpoint_id: &str,
         since: Timestamp,
+        until: Option<Timestamp>,
     ) -> StoreResult<u64> {
         let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
-        self.write(move |c| events::recover(c, &account, &endpoint, since))
+        self.write(move |c| events::recover(c, &account, &endpoint, since, until))
+            .await
+    }
+
+    async fn endpoint_delivery_counts(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        window: TimeWindow,
+    ) -> StoreResult<DeliveryCounts> {
+        let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
+        self.read(move |c| events::endpoint_delivery_counts(c, &account, &endpoint, &window))
             .await
     }
 

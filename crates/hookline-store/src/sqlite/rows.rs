@@ -3,7 +3,7 @@
 
 use hookline_core::{
     Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, DeliveryStatus, Endpoint, Event,
-    PayloadMode,
+    EventFormat, PayloadMode,
 };
 use rusqlite::Row;
 
@@ -35,6 +35,8 @@ pub(super) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
         name: row.get(1)?,
+        uid: row.get(5)?,
+        metadata: from_json(&row.get::<_, String>(6)?)?,
         created_at: time(row.get(2)?),
         updated_at: time(row.get(3)?),
     })
@@ -48,6 +50,9 @@ pub(super) fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         url: row.get(2)?,
         description: row.get(3)?,
         event_types: from_json(&row.get::<_, String>(4)?)?,
+        channels: from_json(&row.get::<_, String>(20)?)?,
+        uid: row.get(21)?,
+        version: row.get(22)?,
         disabled: row.get(5)?,
         disabled_reason: row.get(6)?,
         payload: PayloadMode::parse(&payload).ok_or_else(|| bad_value("payload mode"))?,
@@ -94,6 +99,10 @@ pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         event_type: row.get(2)?,
         data: row.get(3)?,
         webhook_url: row.get(4)?,
+        external_id: row.get(9)?,
+        channels: from_json(&row.get::<_, String>(10)?)?,
+        format: EventFormat::parse(&row.get::<_, String>(11)?)
+            .ok_or_else(|| bad_value("event format"))?,
         payload_hash: row.get(5)?,
         ordering_key: row.get(8)?,
         created_at: time(row.get(6)?),
@@ -134,5 +143,6 @@ pub(super) fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
         status_code: row.get(10)?,
         error: row.get(11)?,
         response_body: row.get(12)?,
+        manual: row.get(14)?,
     })
 }

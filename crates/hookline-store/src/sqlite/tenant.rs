@@ -1,11 +1,11 @@
 //! Settings, accounts, API keys, event types and endpoints on SQLite.
 
-use hookline_core::{Account, Endpoint, EventType, Page};
+use hookline_core::{Account, Endpoint, EventType, Page, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms, to_json};
 use crate::sql::FAIL;
-use crate::types::{ApiKey, PageRequest};
+use crate::types::{ApiKey, PageRequest, StoredResponse};
 use crate::{StoreError, StoreResult};
 
 pub(super) use crate::encode::paginate;
@@ -45,13 +45,19 @@ pub(super) fn set_setting(c: &Connection, key: &str, value: &str) -> StoreResult
 
 pub(super) fn create_account(c: &Connection, a: &Account, secret: &str) -> StoreResult<()> {
     c.prepare_cached(
-        "INSERT INTO accounts (id, name, signing_secret, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO accounts (id, name, signing_secret, created_at, updated_at, uid, metadata) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![a.id, a.name, secret, ms(a.created_at), ms(a.updated_at)])
-    .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("an account with id {} already exists", a.id)),
-        other => other,
-    })?;
+    .execute(params![
+        a.id,
+        a.name,
+        secret,
+        ms(a.created_at),
+        ms(a.updated_at),
+        a.uid,
+        to_json(&a.metadata)
+    ])
+    .map_err(|e| crate::encode::account_conflict(e.into(), a))?;
     Ok(())
 }
 
@@ -77,10 +83,27 @@ pub(super) fn get_account(c: &Connection, id: &str) -> StoreResult<Account> {
     Ok(c.prepare_cached(&sql)?.query_row([id], rows::account)?)
 }
 
+pub(super) fn get_account_by_uid(c: &Connection, uid: &str) -> StoreResult<Account> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE uid = ?1",
+        rows::ACCOUNT_COLUMNS
+    );
+    Ok(c.prepare_cached(&sql)?.query_row([uid], rows::account)?)
+}
+
 pub(super) fn update_account(c: &Connection, a: &Account) -> StoreResult<()> {
     not_found_if_zero(
-        c.prepare_cached("UPDATE accounts SET name = ?2, updated_at = ?3 WHERE id = ?1")?
-            .execute(params![a.id, a.name, ms(a.updated_at)])?,
+        c.prepare_cached(
+            "UPDATE accounts SET name = ?2, updated_at = ?3, uid = ?4, metadata = ?5 WHERE id = ?1",
+        )?
+        .execute(params![
+            a.id,
+            a.name,
+            ms(a.updated_at),
+            a.uid,
+            to_json(&a.metadata)
+        ])
+        .map_err(|e| crate::encode::account_conflict(e.into(), a))?,
     )
 }
 
@@ -131,7 +154,7 @@ pub(super) fn account_for_key_hash(c: &Connection, hash: &str) -> StoreResult<Op
 
 pub(super) fn list_event_types(c: &Connection) -> StoreResult<Vec<EventType>> {
     let mut stmt = c.prepare_cached(
-        "SELECT name, description, example, schema FROM event_types ORDER BY name",
+        "SELECT name, description, example, schema, created_at FROM event_types ORDER BY name",
     )?;
     let types = stmt
         .query_map([], |r| {
@@ -141,6 +164,7 @@ pub(super) fn list_event_types(c: &Connection) -> StoreResult<Vec<EventType>> {
                 description: r.get(1)?,
                 example: rows::from_json(&r.get::<_, String>(2)?)?,
                 schema: schema.map(|s| rows::from_json(&s)).transpose()?,
+                created_at: Some(rows::time(r.get(4)?)),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -156,7 +180,7 @@ pub(super) fn create_event_type(c: &Connection, t: &EventType) -> StoreResult<()
         t.description,
         to_json(&t.example),
         t.schema.as_ref().map(to_json),
-        now_ms()
+        t.created_at.map_or_else(now_ms, ms)
     ])
     .map_err(|e| match StoreError::from(e) {
         StoreError::Conflict(_) => StoreError::Conflict(format!("event type {} already exists", t.name)),
@@ -170,8 +194,9 @@ pub(super) fn create_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO endpoints (id, account_id, url, description, event_types, disabled, disabled_reason, \
          payload, headers, secret, previous_secret, previous_secret_expires_at, rate_limit_per_sec, \
-         metadata, failing_since, created_at, updated_at, filter, delivery_order) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+         metadata, failing_since, created_at, updated_at, filter, delivery_order, channels, uid, \
+         version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19, ?20, ?21, ?22)",
     )?
     .execute(params![
         e.id,
@@ -193,8 +218,25 @@ pub(super) fn create_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
         ms(e.updated_at),
         crate::rules::filter_text(e),
         e.delivery_order.as_str(),
-    ])?;
+        to_json(&e.channels),
+        e.uid,
+        e.version,
+    ])
+    .map_err(|err| crate::encode::endpoint_conflict(err.into(), e))?;
     Ok(())
+}
+
+pub(super) fn get_endpoint_by_uid(
+    c: &Connection,
+    account: &str,
+    uid: &str,
+) -> StoreResult<Endpoint> {
+    let sql = format!(
+        "SELECT {} FROM endpoints WHERE account_id = ?1 AND uid = ?2",
+        rows::ENDPOINT_COLUMNS
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([account, uid], rows::endpoint)?)
 }
 
 pub(super) fn list_endpoints(
@@ -233,8 +275,8 @@ pub(super) fn update_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
         "UPDATE endpoints SET url = ?3, description = ?4, event_types = ?5, disabled = ?6, \
          disabled_reason = ?7, payload = ?8, headers = ?9, secret = ?10, previous_secret = ?11, \
          previous_secret_expires_at = ?12, rate_limit_per_sec = ?13, metadata = ?14, \
-         failing_since = ?15, updated_at = ?16, filter = ?17, delivery_order = ?18 \
-         WHERE account_id = ?1 AND id = ?2",
+         failing_since = ?15, updated_at = ?16, filter = ?17, delivery_order = ?18, \
+         channels = ?19, uid = ?20, version = ?21 WHERE account_id = ?1 AND id = ?2",
     )?
     .execute(params![
         e.account_id,
@@ -255,7 +297,11 @@ pub(super) fn update_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
         ms(e.updated_at),
         crate::rules::filter_text(e),
         e.delivery_order.as_str(),
-    ])?;
+        to_json(&e.channels),
+        e.uid,
+        e.version,
+    ])
+    .map_err(|err| crate::encode::endpoint_conflict(err.into(), e))?;
     if was_disabled && !e.disabled {
         // Deliveries parked while the endpoint was disabled are due again;
         // one in flight under a live lease is left to its node.
@@ -279,4 +325,55 @@ pub(super) fn delete_endpoint(c: &Connection, account: &str, id: &str) -> StoreR
     ))?
     .execute(params![id, now_ms()])?;
     Ok(())
+}
+
+pub(super) fn idempotent_response(
+    c: &Connection,
+    scope: &str,
+    key: &str,
+    since: Timestamp,
+) -> StoreResult<Option<StoredResponse>> {
+    Ok(c.prepare_cached(
+        "SELECT status, body, created_at FROM idempotency_keys \
+             WHERE scope = ?1 AND key = ?2 AND created_at >= ?3",
+    )?
+    .query_row(params![scope, key, ms(since)], |r| {
+        Ok(StoredResponse {
+            status: r.get(0)?,
+            body: r.get(1)?,
+            created_at: rows::time(r.get(2)?),
+        })
+    })
+    .optional()?)
+}
+
+/// Keeps the first answer saved under a live key (an expired one is replaced).
+pub(super) fn save_idempotent_response(
+    c: &Connection,
+    scope: &str,
+    key: &str,
+    response: &StoredResponse,
+    expired_before: Timestamp,
+) -> StoreResult<StoredResponse> {
+    c.prepare_cached(
+        "INSERT INTO idempotency_keys (scope, key, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (scope, key) DO UPDATE SET status = excluded.status, body = excluded.body, \
+         created_at = excluded.created_at WHERE idempotency_keys.created_at < ?6",
+    )?
+    .execute(params![
+        scope,
+        key,
+        response.status,
+        response.body,
+        ms(response.created_at),
+        ms(expired_before)
+    ])?;
+    Ok(idempotent_response(c, scope, key, expired_before)?.unwrap_or_else(|| response.clone()))
+}
+
+pub(super) fn purge_idempotency_before(c: &Connection, before: Timestamp) -> StoreResult<u64> {
+    Ok(
+        c.prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
+            .execute([ms(before)])? as u64,
+    )
 }

@@ -384,6 +384,7 @@ conformance!(list_events_filters_and_pages_newest_first, |t| {
     let by_type = |event_type: &str, status: Option<DeliveryStatus>| EventFilter {
         event_type: Some(event_type.into()),
         status,
+        ..EventFilter::default()
     };
     let of_type = list(by_type("payment.completed", None), PageRequest::first(10)).await;
     assert_eq!(ids(&of_type), vec![&e5.id, &e4.id, &e1.id]);
@@ -394,6 +395,7 @@ conformance!(list_events_filters_and_pages_newest_first, |t| {
     let status = |status| EventFilter {
         event_type: None,
         status: Some(status),
+        ..EventFilter::default()
     };
     assert_eq!(
         ids(&list(status(Pending), PageRequest::first(10)).await),

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use hookline_core::{
-    Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, Endpoint, Event, Id, IdKind, Page,
-    PayloadMode, Timestamp,
+    Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, Endpoint, Event, EventFormat, Id,
+    IdKind, Page, PayloadMode, Timestamp,
 };
 use hookline_store::{
     open, AttemptResult, ClaimRequest, DueDelivery, EndpointEffect, NextStep, PageRequest,
@@ -197,6 +197,8 @@ pub(crate) fn new_account(name: &str) -> Account {
     Account {
         id: Id::generate(IdKind::Account),
         name: name.into(),
+        uid: None,
+        metadata: Default::default(),
         created_at: now,
         updated_at: now,
     }
@@ -221,6 +223,9 @@ pub(crate) fn new_endpoint(account: &str) -> Endpoint {
         url: "https://receiver.example/hook".into(),
         description: String::new(),
         event_types: Vec::new(),
+        channels: Vec::new(),
+        uid: None,
+        version: 1,
         disabled: false,
         disabled_reason: None,
         payload: PayloadMode::Full,
@@ -257,6 +262,9 @@ pub(crate) fn new_event(account: &str, event_type: &str) -> Event {
         event_type: event_type.into(),
         webhook_url: None,
         ordering_key: None,
+        external_id: None,
+        channels: Vec::new(),
+        format: EventFormat::Hookline,
         created_at: now() - Duration::seconds(1),
     }
 }
@@ -340,6 +348,7 @@ pub(crate) fn attempt(
         status_code,
         error: status_code.is_none().then(|| "connection refused".into()),
         response_body: status_code.map_or(String::new(), |c| format!("status {c}")),
+        manual: false,
     }
 }
 

@@ -306,12 +306,14 @@ conformance!(custom_event_types_are_unique, |t| {
         description: "An invoice was paid.".into(),
         example: serde_json::json!({"invoice": "in_1", "amount": 100}),
         schema: Some(serde_json::json!({"type": "object"})),
+        created_at: Some(now()),
     };
     let payout = EventType {
         name: "payout.sent".into(),
         description: "A payout left.".into(),
         example: serde_json::json!({}),
         schema: None,
+        created_at: Some(now()),
     };
     s.create_event_type(&payout).await.unwrap();
     s.create_event_type(&invoice).await.unwrap();
