@@ -593,6 +593,7 @@ mod tests {
             channels: vec!["eu".into()],
             format: EventFormat::Svix,
             payload_hash: String::new(),
+            ordering_key: None,
             created_at: Utc::now(),
         };
         let mut ep = endpoint(&[]);

@@ -32,7 +32,7 @@ async fn insert_deliveries(
     sqlx::query(
         "INSERT INTO deliveries (id, event_seq, event_id, account_id, endpoint_id, url, status, \
          attempts, next_attempt_at, created_at, updated_at, ordering_key, manual) \
-         SELECT u.id, $4, $5, $6, u.endpoint_id, u.url, 'pending', 0, $7, $8, $8, $9 \
+         SELECT u.id, $4, $5, $6, u.endpoint_id, u.url, 'pending', 0, $7, $8, $8, $9, $10 \
          FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(id, endpoint_id, url)",
     )
     .bind(&ids)

@@ -203,7 +203,8 @@ mod tests {
 
     #[test]
     fn service_errors_take_svix_shapes_and_names() {
-        let (status, body) = json(ApiError::invalid_field("event_types", "unknown type x").into());
+        let (status, body) =
+            json(ServiceError::invalid_field("event_types", "unknown type x").into());
         assert_eq!(status, 422);
         assert_eq!(
             body,
