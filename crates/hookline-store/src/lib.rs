@@ -277,16 +277,21 @@ pub trait Store: Send + Sync + 'static {
     /// Leases up to `limit` due deliveries until `lease_until`; a delivery
     /// whose lease is live is never handed out twice.
     async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>>;
-    /// Records finished attempts and their consequences, in one transaction.
-    /// An attempt under a lease that is no longer the delivery's latest is
-    /// kept as an attempt but changes nothing of its delivery
-    /// ([`Recorded::stale`]).
+    /// Records finished attempts and their consequences, atomically.
+    /// An attempt under a lease that is no longer the delivery's latest
+    /// records nothing, not even its attempt row ([`Recorded::stale`]).
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded>;
     /// Gives leased deliveries back (graceful shutdown, no room) so they are
     /// due again; a lease no longer the delivery's latest is ignored.
     async fn release(&self, leases: &[Lease]) -> StoreResult<()>;
 
     // --- the fleet: heartbeats and failover ---
+    /// Whether other nodes may share this store (PostgreSQL), so a node
+    /// must beat, watch for dead nodes and fence itself. A store one
+    /// process owns (SQLite) has no fleet.
+    fn has_fleet(&self) -> bool {
+        false
+    }
     /// Starts a run of `node_id`: replaces any previous run's registration
     /// (a crashed predecessor) and makes the deliveries it held due at once.
     async fn register_node(&self, node_id: &str) -> StoreResult<NodeRegistration>;

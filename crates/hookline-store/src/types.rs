@@ -279,8 +279,9 @@ pub struct AttemptResult {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recorded {
     /// Deliveries whose attempt came under an outdated lease (another node
-    /// leased the delivery since): the attempt row is kept, as it was sent,
-    /// but the delivery is left to the lease's current holder.
+    /// leased the delivery since), in id order: nothing of such an attempt
+    /// is stored — the delivery, its attempt log and its endpoint belong to
+    /// the lease's current holder — so the node that made it logs it.
     pub stale: Vec<String>,
 }
 

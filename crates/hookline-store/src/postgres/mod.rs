@@ -542,8 +542,15 @@ impl Store for PgStore {
         Ok(registration)
     }
 
+    fn has_fleet(&self) -> bool {
+        true
+    }
+
     async fn heartbeat(&self, node_id: &str, epoch: i64) -> StoreResult<Heartbeat> {
-        fleet::heartbeat(&self.fleet_db, node_id, epoch).await
+        // On a task of its own: a caller that gives up waiting (a timed-out
+        // heartbeat) never leaves the fleet's one connection mid-statement.
+        let (db, node_id) = (self.fleet_db.clone(), node_id.to_string());
+        detached(async move { fleet::heartbeat(&db, &node_id, epoch).await }).await
     }
 
     async fn release_dead_nodes(&self, dead_after: Duration) -> StoreResult<Vec<DeadNode>> {

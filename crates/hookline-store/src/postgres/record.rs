@@ -1,12 +1,17 @@
 //! Recording finished attempts on PostgreSQL: a batch of attempt rows and
-//! their consequences (delivery status and next retry, endpoint health) in
-//! one transaction of multi-row statements, each batch's changes folded in
-//! Rust first so every row is written once.
+//! their consequences (delivery status and next retry, endpoint health),
+//! each batch's changes folded in Rust first so every row is written once.
+//!
+//! The common batch — attempts that change no endpoint's health — is one
+//! statement (one round trip, its own commit): lock the deliveries, insert
+//! the attempts made under their current lease, update those deliveries,
+//! answer which were stale. A batch that changes endpoints wraps the same
+//! statement in a transaction that locks those endpoints first (in id
+//! order, the order every other writer follows) and updates them after.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use hookline_core::Attempt;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 
 use super::rows::{ms, now_ms};
 use crate::rules;
@@ -14,13 +19,11 @@ use crate::sql::CLEAR_LEASE;
 use crate::types::*;
 use crate::StoreResult;
 
-/// Records a batch of attempts in one transaction. An attempt id already
-/// stored is skipped with all its consequences, so retrying a batch whose
-/// commit answer was lost is harmless. An attempt under an outdated lease is
-/// stored, and its endpoint's health follows it (the endpoint did answer
-/// so), but its delivery is left to the lease's current holder. Locks go
-/// endpoints first (in id order), then deliveries, the order every other
-/// writer follows.
+/// Records a batch of attempts. An attempt id already stored is skipped
+/// with all its consequences, so retrying a batch whose commit answer was
+/// lost is harmless. An attempt under an outdated lease (another node
+/// leased its delivery since) records nothing at all — no attempt row, no
+/// delivery or endpoint change — and is answered in [`Recorded::stale`].
 pub(super) async fn record_attempts(
     db: &PgPool,
     results: &[AttemptResult],
@@ -33,70 +36,39 @@ pub(super) async fn record_attempts(
         .iter()
         .filter(|r| seen.insert(r.attempt.id.as_str()))
         .collect();
+    let endpoints: BTreeSet<&str> = results
+        .iter()
+        .filter(|r| r.endpoint_effect != EndpointEffect::None)
+        .filter_map(|r| r.attempt.endpoint_id.as_deref())
+        .collect();
+    if endpoints.is_empty() {
+        let (_, stale) = record_statement(db, &results).await?;
+        return Ok(Recorded { stale });
+    }
     let mut tx = db.begin().await?;
-    let inserted = insert_attempts(&mut tx, &results).await?;
+    lock_endpoints(&mut tx, &endpoints).await?;
+    let (inserted, stale) = record_statement(&mut *tx, &results).await?;
     let fresh: Vec<&AttemptResult> = results
         .into_iter()
         .filter(|r| inserted.contains(&r.attempt.id))
         .collect();
     apply_endpoint_changes(&mut tx, &fresh).await?;
-    let stale = apply_delivery_changes(&mut tx, &fresh).await?;
     tx.commit().await?;
     Ok(Recorded { stale })
 }
 
-/// Inserts the attempts whose delivery exists; answers the ids inserted.
-async fn insert_attempts(
-    conn: &mut PgConnection,
-    results: &[&AttemptResult],
-) -> StoreResult<HashSet<String>> {
-    let attempts: Vec<&Attempt> = results.iter().map(|r| &r.attempt).collect();
-    let ids: Vec<&str> = attempts.iter().map(|a| a.id.as_str()).collect();
-    let delivery_ids: Vec<&str> = attempts.iter().map(|a| a.delivery_id.as_str()).collect();
-    let urls: Vec<&str> = attempts.iter().map(|a| a.url.as_str()).collect();
-    let numbers: Vec<i64> = attempts.iter().map(|a| i64::from(a.attempt)).collect();
-    let started: Vec<i64> = attempts.iter().map(|a| ms(a.started_at)).collect();
-    let durations: Vec<i64> = attempts
-        .iter()
-        .map(|a| i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
-        .collect();
-    let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
-    let codes: Vec<Option<i64>> = attempts
-        .iter()
-        .map(|a| a.status_code.map(i64::from))
-        .collect();
-    let errors: Vec<Option<&str>> = attempts.iter().map(|a| a.error.as_deref()).collect();
-    let bodies: Vec<&str> = attempts.iter().map(|a| a.response_body.as_str()).collect();
-    let inserted: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
-         attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual) \
-         SELECT u.id, u.delivery_id, d.event_seq, d.event_id, d.account_id, d.endpoint_id, u.url, \
-         u.attempt, u.started_at, u.duration_ms, u.outcome, u.status_code, u.error, u.response_body, \
-         d.manual \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], \
-                     $7::text[], $8::bigint[], $9::text[], $10::text[]) \
-              AS u(id, delivery_id, url, attempt, started_at, duration_ms, outcome, status_code, error, response_body) \
-         JOIN deliveries d ON d.id = u.delivery_id \
-         ON CONFLICT (id) DO NOTHING RETURNING id",
-    )
-    .bind(&ids)
-    .bind(&delivery_ids)
-    .bind(&urls)
-    .bind(&numbers)
-    .bind(&started)
-    .bind(&durations)
-    .bind(&outcomes)
-    .bind(&codes)
-    .bind(&errors)
-    .bind(&bodies)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(inserted.into_iter().collect())
+/// Locks the endpoints a batch may change, in id order, before any
+/// delivery: the order every other writer follows, so none deadlocks.
+async fn lock_endpoints(conn: &mut PgConnection, ids: &BTreeSet<&str>) -> StoreResult<()> {
+    sqlx::query("SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+        .bind(ids.iter().copied().collect::<Vec<_>>())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
-/// What a batch does to one delivery: the results applied in order, each
-/// only while the delivery is still pending under the attempts' lease (as
-/// one statement per batch).
+/// What a batch does to one delivery: the results under one lease applied
+/// in order, each only while the delivery is still pending under that lease.
 struct DeliveryChange<'a> {
     id: &'a str,
     lease_epoch: i64,
@@ -105,15 +77,14 @@ struct DeliveryChange<'a> {
     next_at: Option<i64>,
     first_started_at: i64,
     status_code: Option<i64>,
+    /// The latest attempt folded in: the change applies if it was stored
+    /// now (a batch is stored whole or not at all, so this stands for all).
+    attempt_id: &'a str,
 }
 
-/// Applies the batch to its deliveries; answers those left alone because
-/// their lease is no longer the attempts'.
-async fn apply_delivery_changes(
-    conn: &mut PgConnection,
-    results: &[&AttemptResult],
-) -> StoreResult<Vec<String>> {
-    let mut changes: Vec<DeliveryChange<'_>> = Vec::with_capacity(results.len());
+/// The deliveries' changes, folded per delivery and lease.
+fn delivery_changes<'a>(results: &[&'a AttemptResult]) -> Vec<DeliveryChange<'a>> {
+    let mut changes: Vec<DeliveryChange<'a>> = Vec::with_capacity(results.len());
     let mut index: HashMap<(&str, i64), usize> = HashMap::new();
     for r in results {
         let a = &r.attempt;
@@ -126,6 +97,7 @@ async fn apply_delivery_changes(
                 change.attempt = change.attempt.max(i64::from(a.attempt));
                 change.next_at = next_at;
                 change.status_code = a.status_code.map(i64::from);
+                change.attempt_id = &a.id;
             }
             None => {
                 index.insert((&a.delivery_id, r.lease_epoch), changes.len());
@@ -137,52 +109,100 @@ async fn apply_delivery_changes(
                     next_at,
                     first_started_at: ms(a.started_at),
                     status_code: a.status_code.map(i64::from),
+                    attempt_id: &a.id,
                 });
             }
         }
     }
-    if changes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let updated: Vec<String> = sqlx::query_scalar(&format!(
-        "UPDATE deliveries d SET status = u.status, attempts = GREATEST(d.attempts, u.attempt), \
-         next_attempt_at = u.next_at, {CLEAR_LEASE}, \
-         first_attempt_at = COALESCE(d.first_attempt_at, u.started_at), \
-         last_status_code = u.status_code, updated_at = $7 \
-         FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], \
-                     $8::bigint[]) \
-              AS u(id, status, attempt, next_at, started_at, status_code, lease_epoch) \
-         WHERE d.id = u.id AND d.status = 'pending' AND d.lease_epoch = u.lease_epoch \
-         RETURNING d.id"
+    changes
+}
+
+/// The batch's attempts and delivery changes as one statement: the
+/// deliveries are locked (so their lease epoch is the latest, not the
+/// statement's snapshot), attempts made under the current lease are
+/// inserted, their deliveries updated. Answers the attempt ids inserted
+/// and the deliveries whose lease was outdated, in id order.
+async fn record_statement<'c, E>(
+    conn: E,
+    results: &[&AttemptResult],
+) -> StoreResult<(HashSet<String>, Vec<String>)>
+where
+    E: sqlx::Executor<'c, Database = Postgres>,
+{
+    let attempts = || results.iter().map(|r| &r.attempt);
+    let changes = delivery_changes(results);
+    let rows = sqlx::query(&format!(
+        "WITH u AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], \
+             $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::text[], \
+             $11::bigint[]) \
+           AS u(id, delivery_id, url, attempt, started_at, duration_ms, outcome, status_code, \
+                error, response_body, lease_epoch)), \
+         held AS (SELECT d.id, d.event_seq, d.event_id, d.account_id, d.endpoint_id, d.lease_epoch, \
+             d.manual \
+           FROM deliveries d WHERE d.id IN (SELECT delivery_id FROM u) ORDER BY d.id FOR UPDATE), \
+         ins AS (INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, \
+             endpoint_id, url, attempt, started_at, duration_ms, outcome, status_code, error, \
+             response_body, manual) \
+           SELECT u.id, u.delivery_id, h.event_seq, h.event_id, h.account_id, h.endpoint_id, u.url, \
+             u.attempt, u.started_at, u.duration_ms, u.outcome, u.status_code, u.error, \
+             u.response_body, h.manual \
+           FROM u JOIN held h ON h.id = u.delivery_id AND h.lease_epoch = u.lease_epoch \
+           ON CONFLICT (id) DO NOTHING RETURNING id), \
+         upd AS (UPDATE deliveries d SET status = c.status, \
+             attempts = GREATEST(d.attempts, c.attempt), next_attempt_at = c.next_at, \
+             {CLEAR_LEASE}, first_attempt_at = COALESCE(d.first_attempt_at, c.started_at), \
+             last_status_code = c.status_code, updated_at = $20 \
+           FROM UNNEST($12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[], \
+                       $17::bigint[], $18::bigint[], $19::text[]) \
+             AS c(id, status, attempt, next_at, started_at, status_code, lease_epoch, attempt_id) \
+           WHERE d.id = c.id AND d.status = 'pending' AND d.lease_epoch = c.lease_epoch \
+             AND c.attempt_id IN (SELECT id FROM ins) \
+           RETURNING d.id) \
+         SELECT u.id, u.delivery_id, u.id IN (SELECT id FROM ins) AS inserted, \
+           (h.lease_epoch <> u.lease_epoch \
+             AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = u.id)) AS stale \
+         FROM u JOIN held h ON h.id = u.delivery_id"
     ))
+    .bind(attempts().map(|a| a.id.as_str()).collect::<Vec<_>>())
+    .bind(attempts().map(|a| a.delivery_id.as_str()).collect::<Vec<_>>())
+    .bind(attempts().map(|a| a.url.as_str()).collect::<Vec<_>>())
+    .bind(attempts().map(|a| i64::from(a.attempt)).collect::<Vec<_>>())
+    .bind(attempts().map(|a| ms(a.started_at)).collect::<Vec<_>>())
+    .bind(
+        attempts()
+            .map(|a| i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(attempts().map(|a| a.outcome.as_str()).collect::<Vec<_>>())
+    .bind(
+        attempts()
+            .map(|a| a.status_code.map(i64::from))
+            .collect::<Vec<_>>(),
+    )
+    .bind(attempts().map(|a| a.error.as_deref()).collect::<Vec<_>>())
+    .bind(attempts().map(|a| a.response_body.as_str()).collect::<Vec<_>>())
+    .bind(results.iter().map(|r| r.lease_epoch).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.status).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.attempt).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.next_at).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.first_started_at).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.status_code).collect::<Vec<_>>())
-    .bind(now_ms())
     .bind(changes.iter().map(|c| c.lease_epoch).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
+    .bind(changes.iter().map(|c| c.attempt_id).collect::<Vec<_>>())
+    .bind(now_ms())
+    .fetch_all(conn)
     .await?;
-    let updated: HashSet<&str> = updated.iter().map(String::as_str).collect();
-    let missed: Vec<&str> = changes
-        .iter()
-        .map(|c| c.id)
-        .filter(|id| !updated.contains(id))
-        .collect();
-    if missed.is_empty() {
-        return Ok(Vec::new());
+    let mut inserted = HashSet::new();
+    let mut stale = BTreeSet::new();
+    for row in rows {
+        if row.try_get("inserted")? {
+            inserted.insert(row.try_get("id")?);
+        } else if row.try_get("stale")? {
+            stale.insert(row.try_get::<String, _>("delivery_id")?);
+        }
     }
-    // Those still pending were leased again since: stale. The others were
-    // finished otherwise (their endpoint deleted).
-    let stale = sqlx::query_scalar(
-        "SELECT id FROM deliveries WHERE id = ANY($1) AND status = 'pending' ORDER BY id",
-    )
-    .bind(&missed)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(stale)
+    Ok((inserted, stale.into_iter().collect()))
 }
 
 /// What a batch does to an endpoint's `failing_since`, the effects of its
@@ -220,7 +240,7 @@ async fn apply_endpoint_changes(
     conn: &mut PgConnection,
     results: &[&AttemptResult],
 ) -> StoreResult<()> {
-    // A BTreeMap keeps the endpoints in id order: rows are locked in that order.
+    // In id order, as they were locked.
     let mut changes: BTreeMap<&str, (FailingChange, Option<&str>)> = BTreeMap::new();
     for r in results {
         let Some(endpoint_id) = r.attempt.endpoint_id.as_deref() else {
@@ -241,22 +261,11 @@ async fn apply_endpoint_changes(
     let ids: Vec<&str> = changes.keys().copied().collect();
     let (ops, ats): (Vec<&str>, Vec<Option<i64>>) = changes.values().map(|c| c.0.sql()).unzip();
     let reasons: Vec<Option<&str>> = changes.values().map(|c| c.1).collect();
-    // Only rows that will change are locked and written: a healthy endpoint
-    // staying healthy costs no write.
+    // Only rows that will change are written: a healthy endpoint staying
+    // healthy costs no write. They were locked first (`lock_endpoints`).
     let would_change = "(u.reason IS NOT NULL OR u.op = 'set' \
          OR (u.op = 'clear' AND e.failing_since IS NOT NULL) \
          OR (u.op = 'set_if_unset' AND e.failing_since IS NULL))";
-    sqlx::query(&format!(
-        "SELECT e.id FROM endpoints e \
-         JOIN UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(id, op, at, reason) \
-         ON e.id = u.id WHERE {would_change} ORDER BY e.id FOR NO KEY UPDATE OF e"
-    ))
-    .bind(&ids)
-    .bind(&ops)
-    .bind(&ats)
-    .bind(&reasons)
-    .execute(&mut *conn)
-    .await?;
     sqlx::query(&format!(
         "UPDATE endpoints e SET \
          failing_since = CASE u.op WHEN 'clear' THEN NULL WHEN 'set' THEN u.at \

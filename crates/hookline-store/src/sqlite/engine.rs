@@ -110,24 +110,27 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
 }
 
 /// Records attempts in order. An attempt id already stored is skipped with
-/// all its consequences, so retrying a batch whose answer was lost is harmless.
-/// An attempt under an outdated lease is stored, and its endpoint's health
-/// follows it (the endpoint did answer so), but its delivery is left alone.
+/// all its consequences, so retrying a batch whose answer was lost is
+/// harmless. An attempt under an outdated lease (its delivery leased again
+/// since) records nothing — no attempt row, no delivery or endpoint change —
+/// and is answered in [`Recorded::stale`].
 pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> StoreResult<Recorded> {
     let mut insert = c.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
          attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual) \
          SELECT ?1, ?2, d.event_seq, d.event_id, d.account_id, d.endpoint_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
          d.manual \
-         FROM deliveries d WHERE d.id = ?2 ON CONFLICT (id) DO NOTHING",
+         FROM deliveries d WHERE d.id = ?2 AND d.lease_epoch = ?11 ON CONFLICT (id) DO NOTHING",
     )?;
     let mut update = c.prepare_cached(&format!(
         "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, \
          {CLEAR_LEASE}, first_attempt_at = COALESCE(first_attempt_at, ?5), \
          last_status_code = ?6, updated_at = ?7 WHERE id = ?1 AND status = 'pending' AND lease_epoch = ?8"
     ))?;
-    let mut still_pending =
-        c.prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1 AND status = 'pending'")?;
+    let mut leased_again = c.prepare_cached(
+        "SELECT 1 FROM deliveries d WHERE d.id = ?1 AND d.lease_epoch <> ?2 \
+         AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = ?3)",
+    )?;
     let mut recorded = Recorded::default();
     let now = now_ms();
     for result in results {
@@ -142,14 +145,20 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
             a.outcome.as_str(),
             a.status_code,
             a.error,
-            a.response_body
+            a.response_body,
+            result.lease_epoch
         ])?;
         if inserted == 0 {
-            // Recorded before, or its delivery is gone.
+            // Recorded before, its delivery gone, or leased again since.
+            if leased_again.exists(params![a.delivery_id, result.lease_epoch, a.id])?
+                && !recorded.stale.contains(&a.delivery_id)
+            {
+                recorded.stale.push(a.delivery_id.clone());
+            }
             continue;
         }
         let (status, next_at) = rules::stored_next(result.next);
-        let updated = update.execute(params![
+        update.execute(params![
             a.delivery_id,
             status,
             a.attempt,
@@ -159,13 +168,11 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
             now,
             result.lease_epoch
         ])?;
-        if updated == 0 && still_pending.exists([&a.delivery_id])? {
-            recorded.stale.push(a.delivery_id.clone());
-        }
         if let Some(endpoint_id) = &a.endpoint_id {
             apply_endpoint_effect(c, endpoint_id, &result.endpoint_effect, ms(a.started_at))?;
         }
     }
+    recorded.stale.sort();
     Ok(recorded)
 }
 

@@ -331,3 +331,115 @@ conformance!(
     );
     }
 );
+
+conformance!(
+    one_record_keeps_only_the_attempts_made_under_current_leases,
+    |t| {
+        let s = &t.store;
+        let a = account(s).await;
+        let ep = endpoint(s, &a, &[]).await;
+        for _ in 0..6 {
+            publish_new(s, &a, "payment.completed").await;
+        }
+        let first = s.claim_due(&claim(10)).await.unwrap();
+        assert_eq!(first.len(), 6);
+        // The claiming node restarts: its leases are released, and half of
+        // the deliveries are leased again (by the new run).
+        s.register_node("node-test").await.unwrap();
+        let mut retaken = s.claim_due(&claim(3)).await.unwrap();
+        retaken.sort_by(|x, y| x.delivery_id.cmp(&y.delivery_id));
+        let stale_ids: Vec<String> = retaken.iter().map(|d| d.delivery_id.clone()).collect();
+        let success = |due: &DueDelivery, effect: EndpointEffect| {
+            let d = hookline_core::Delivery {
+                id: due.delivery_id.clone(),
+                event_id: due.event_id.clone(),
+                account_id: due.account_id.clone(),
+                endpoint_id: due.endpoint_id.clone(),
+                url: due.url.clone(),
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: None,
+                last_status_code: None,
+                created_at: now(),
+                updated_at: now(),
+            };
+            under(
+                due,
+                result(attempt(&d, 1, now(), Some(200)), NextStep::Succeeded, effect),
+            )
+        };
+
+        // No endpoint changes: the one-statement path. One result was
+        // recorded before and comes again.
+        let fresh_first = first
+            .iter()
+            .find(|d| !stale_ids.contains(&d.delivery_id))
+            .unwrap();
+        let again = success(fresh_first, EndpointEffect::None);
+        assert!(s.record_attempts(vec![again.clone()]).await.unwrap().stale.is_empty());
+        let mut batch = vec![again];
+        batch.extend(
+            first
+                .iter()
+                .filter(|d| d.delivery_id != fresh_first.delivery_id)
+                .map(|d| success(d, EndpointEffect::None)),
+        );
+        let recorded = s.record_attempts(batch).await.unwrap();
+        assert_eq!(recorded.stale, stale_ids, "the deliveries leased again, in id order");
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM attempts").await,
+            3,
+            "nothing of the stale attempts is stored"
+        );
+        for due in &first {
+            let d = s
+                .list_deliveries(&a, &due.event_id)
+                .await
+                .unwrap()
+                .remove(0);
+            let expected = if stale_ids.contains(&d.id) {
+                (DeliveryStatus::Pending, 0)
+            } else {
+                (DeliveryStatus::Succeeded, 1)
+            };
+            assert_eq!((d.status, d.attempts), expected, "{}", d.id);
+        }
+        assert!(
+            s.claim_due(&claim(10)).await.unwrap().is_empty(),
+            "the retaken ones are still leased to their new holder"
+        );
+
+        // With endpoint changes: the transaction. Late failures under the
+        // old leases beside the new holder's successes.
+        let mut batch: Vec<AttemptResult> = first
+            .iter()
+            .filter(|d| stale_ids.contains(&d.delivery_id))
+            .map(|d| {
+                let mut late = success(d, EndpointEffect::Failing);
+                late.attempt.outcome = hookline_core::AttemptOutcome::HttpError;
+                late.attempt.status_code = Some(500);
+                late.next = NextStep::RetryAt(now());
+                late
+            })
+            .collect();
+        batch.extend(retaken.iter().map(|d| success(d, EndpointEffect::None)));
+        let recorded = s.record_attempts(batch).await.unwrap();
+        assert_eq!(recorded.stale, stale_ids);
+        assert_eq!(
+            s.get_endpoint(&a, &ep.id).await.unwrap().failing_since,
+            None,
+            "a stale failure does not touch the endpoint's health"
+        );
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM attempts").await, 6);
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM attempts WHERE status_code = 500")
+                .await,
+            0
+        );
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'succeeded'")
+                .await,
+            6
+        );
+    }
+);
