@@ -38,6 +38,8 @@ pub(crate) struct Metrics {
     pub(crate) attempt_duration: Histogram,
     /// Attempts in flight on this node.
     pub(crate) in_flight: Gauge,
+    /// Attempts finished under a lease this node had lost (not recorded).
+    pub(crate) stale_attempts: Counter,
     pending: Gauge,
     oldest_pending_age: Gauge,
     /// The SQLite writer's counters, shown only on a store that has one.
@@ -131,6 +133,12 @@ impl Default for Metrics {
             "Attempts in flight on this node",
             in_flight.clone(),
         );
+        let stale_attempts = Counter::default();
+        registry.register(
+            "stale_attempts",
+            "Attempts that finished after this node had lost their lease (declared dead while paused or cut off); not recorded",
+            stale_attempts.clone(),
+        );
         let pending = Gauge::default();
         registry.register(
             "pending_deliveries",
@@ -150,6 +158,7 @@ impl Default for Metrics {
             deliveries,
             attempt_duration,
             in_flight,
+            stale_attempts,
             pending,
             oldest_pending_age,
             writer: WriterMetrics::new(),

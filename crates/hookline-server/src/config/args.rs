@@ -133,6 +133,23 @@ pub struct ServeArgs {
     /// operational endpoints get `endpoint.failing` [default: 5].
     #[arg(long, env = "HOOKLINE_OPERATIONAL_FAILING_AFTER", value_name = "N")]
     pub operational_failing_after: Option<u32>,
+
+    /// This node's name in the fleet (PostgreSQL): a node started again
+    /// under the same id takes back at once the deliveries its crashed
+    /// predecessor held [default: the host name and the listen port, such
+    /// as web-1:8080].
+    #[arg(long, env = "HOOKLINE_NODE_ID", value_name = "ID")]
+    pub node_id: Option<String>,
+
+    /// How often a node of a fleet records that it is alive [default: 2s].
+    #[arg(long, env = "HOOKLINE_HEARTBEAT_INTERVAL", value_name = "DURATION")]
+    pub heartbeat_interval: Option<String>,
+
+    /// A node of a fleet silent this long is declared dead by the others and
+    /// its deliveries are retried at once; at least twice the heartbeat
+    /// interval [default: 10s].
+    #[arg(long, env = "HOOKLINE_NODE_DEAD_AFTER", value_name = "DURATION")]
+    pub node_dead_after: Option<String>,
 }
 
 impl ServeArgs {
@@ -166,6 +183,9 @@ impl ServeArgs {
             operational_failing_after: self
                 .operational_failing_after
                 .or(file.operational_failing_after),
+            node_id: self.node_id.or(file.node_id),
+            heartbeat_interval: self.heartbeat_interval.or(file.heartbeat_interval),
+            node_dead_after: self.node_dead_after.or(file.node_dead_after),
         }
     }
 }

@@ -35,6 +35,10 @@ pub const BRAND_NAME: &str = "Hookline";
 pub const BRAND_LOGO_URL: &str = "none";
 pub const BRAND_ACCENT_COLOR: &str = "#4f46e5";
 pub const OPERATIONAL_FAILING_AFTER: u32 = 5;
+/// Not a value: how the id is made without one.
+pub const NODE_ID: &str = "the host name and the listen port, such as web-1:8080";
+pub const HEARTBEAT_INTERVAL: &str = "2s";
+pub const NODE_DEAD_AFTER: &str = "10s";
 
 /// The default lease: long enough that a slow attempt finishes (and is
 /// recorded) well before another node may claim its delivery.
@@ -83,5 +87,8 @@ pub fn documented() -> Vec<(&'static str, String)> {
             "HOOKLINE_OPERATIONAL_FAILING_AFTER",
             value(&OPERATIONAL_FAILING_AFTER),
         ),
+        ("HOOKLINE_NODE_ID", NODE_ID.to_string()),
+        ("HOOKLINE_HEARTBEAT_INTERVAL", value(&HEARTBEAT_INTERVAL)),
+        ("HOOKLINE_NODE_DEAD_AFTER", value(&NODE_DEAD_AFTER)),
     ]
 }

@@ -85,6 +85,13 @@ pub struct Config {
     pub http: HttpLimits,
     /// Consecutive failures that make an endpoint `endpoint.failing`.
     pub operational_failing_after: u32,
+    /// The node's id in the fleet as given (see [`Config::node_id`]).
+    pub node_id: Option<String>,
+    /// How often a node of a fleet beats.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a node of a fleet is declared dead; at least
+    /// twice `heartbeat_interval`.
+    pub node_dead_after: Duration,
 }
 
 /// What a client of the API may take from the server.
@@ -192,6 +199,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// This node's id in the fleet: as configured, else the host name and
+    /// the port of `listen` (`web-1:8080`), the same again when the node
+    /// restarts where it ran, so it takes back what its predecessor held.
+    pub fn node_id(&self) -> String {
+        match &self.node_id {
+            Some(id) => id.clone(),
+            None => format!("{}:{}", host_name(), self.listen.port()),
+        }
+    }
+
     /// Builds the configuration from flags/environment, reading `--config` if given.
     pub fn load(args: ServeArgs) -> Result<Config, ConfigError> {
         let merged = match &args.config {
@@ -246,6 +263,30 @@ impl Config {
                 lease,
                 request_timeout,
             });
+        }
+        let heartbeat_interval = duration(
+            "HOOKLINE_HEARTBEAT_INTERVAL",
+            &a.heartbeat_interval,
+            defaults::HEARTBEAT_INTERVAL,
+        )?;
+        if heartbeat_interval.is_zero() {
+            return Err(ConfigError::invalid(
+                "HOOKLINE_HEARTBEAT_INTERVAL",
+                "HOOKLINE_HEARTBEAT_INTERVAL must be more than zero",
+            ));
+        }
+        let node_dead_after = duration(
+            "HOOKLINE_NODE_DEAD_AFTER",
+            &a.node_dead_after,
+            defaults::NODE_DEAD_AFTER,
+        )?;
+        if node_dead_after < heartbeat_interval * 2 {
+            return Err(ConfigError::invalid(
+                "HOOKLINE_NODE_DEAD_AFTER",
+                format!(
+                    "HOOKLINE_NODE_DEAD_AFTER ({node_dead_after:?}) must be at least twice HOOKLINE_HEARTBEAT_INTERVAL ({heartbeat_interval:?}), or one late heartbeat would declare a live node dead"
+                ),
+            ));
         }
         let retry_schedule = match &a.retry_schedule {
             Some(spec) => RetrySchedule::parse(spec).map_err(|e| {
@@ -369,8 +410,40 @@ impl Config {
                 }
                 n => n,
             },
+            node_id: node_id(a.node_id)?,
+            heartbeat_interval,
+            node_dead_after,
         })
     }
+}
+
+/// This machine's host name (the container's, in a container).
+fn host_name() -> String {
+    gethostname::gethostname()
+        .to_string_lossy()
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .collect::<String>()
+        .chars()
+        .take(MAX_NODE_ID - 6)
+        .collect()
+}
+
+/// Longest node id.
+const MAX_NODE_ID: usize = 128;
+
+/// Validates `HOOKLINE_NODE_ID`: printable, no spaces, not too long.
+fn node_id(id: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(id) = id.filter(|id| !id.is_empty()) else {
+        return Ok(None);
+    };
+    if id.chars().count() > MAX_NODE_ID || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::invalid(
+            "HOOKLINE_NODE_ID",
+            format!("HOOKLINE_NODE_ID `{id}` must be at most {MAX_NODE_ID} characters without spaces, such as web-1"),
+        ));
+    }
+    Ok(Some(id))
 }
 
 /// The configured brand, validated.

@@ -6,15 +6,20 @@
 //! thread), then sent. When the scheduler has room, publishing asks the
 //! store to insert the deliveries already leased to this node, and passes
 //! what comes back over a channel; the scheduler starts them like claimed
-//! ones, and releases any it cannot admit. If this node dies first, the
-//! leases expire and any node claims the deliveries, as after a claim.
+//! ones, and releases any it cannot admit. Each batch travels with the life
+//! of the node it was leased under (`liveness`): if that life ended
+//! meanwhile, the scheduler drops it (the node's next registration
+//! releases it). If this node dies first, the fleet releases its leases
+//! (or they expire) and any node claims the deliveries, as after a claim.
 
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use hookline_store::{DueDelivery, PublishLease};
 use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 
+use super::liveness::Liveness;
 use crate::config::Config;
 
 /// Most deliveries one publish hands over; the rest are claimed.
@@ -22,28 +27,27 @@ const MAX_PER_PUBLISH: usize = 16;
 /// Handed-over batches waiting for the scheduler.
 const QUEUE: usize = 1024;
 
+/// Deliveries leased at publish, with the life they were leased under.
+pub(super) type Handed = (Vec<DueDelivery>, CancellationToken);
+
 /// The publishing side's way to this node's scheduler.
 pub(super) struct Handoff {
-    node_id: String,
+    liveness: Arc<Liveness>,
     lease: chrono::Duration,
     /// The scheduler's room for attempts (its permits are only taken by the
     /// scheduler; publishing just reads how many are free).
     room: Arc<Semaphore>,
     /// Endpoints the scheduler had no room for at its last claim.
     saturated: Mutex<Vec<String>>,
-    tx: mpsc::Sender<Vec<DueDelivery>>,
-    rx: Mutex<Option<mpsc::Receiver<Vec<DueDelivery>>>>,
+    tx: mpsc::Sender<Handed>,
+    rx: Mutex<Option<mpsc::Receiver<Handed>>>,
 }
 
 impl Handoff {
-    pub(super) fn new(config: &Config) -> Handoff {
+    pub(super) fn new(config: &Config, liveness: Arc<Liveness>) -> Handoff {
         let (tx, rx) = mpsc::channel(QUEUE);
         Handoff {
-            node_id: format!(
-                "{}-{}",
-                std::process::id(),
-                hookline_core::Id::generate(hookline_core::IdKind::Attempt).split_off(20)
-            ),
+            liveness,
             lease: chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::MAX),
             room: Arc::new(Semaphore::new(config.worker_concurrency)),
             saturated: Mutex::new(Vec::new()),
@@ -52,21 +56,33 @@ impl Handoff {
         }
     }
 
-    /// The lease a publish may take now: none when the scheduler is full.
-    pub(super) fn lease(&self) -> Option<PublishLease> {
+    /// The lease a publish may take now, and the life it is taken under:
+    /// none when the scheduler is full or the node is fenced.
+    pub(super) fn lease(&self) -> Option<(PublishLease, CancellationToken)> {
         let free = self.room.available_permits().min(MAX_PER_PUBLISH);
-        (free > 0).then(|| PublishLease {
-            node_id: self.node_id.clone(),
+        if free == 0 {
+            return None;
+        }
+        let life = self.liveness.current()?;
+        let lease = PublishLease {
+            node_id: self.node_id().to_string(),
             until: Utc::now() + self.lease,
             max: free as u32,
             skip_endpoints: self.saturated.lock().expect("never poisoned").clone(),
-        })
+        };
+        Some((lease, life))
     }
 
     /// Passes leased deliveries to the scheduler; gives them back if it is
     /// gone or far behind (the caller then releases them).
-    pub(super) fn hand_over(&self, leased: Vec<DueDelivery>) -> Result<(), Vec<DueDelivery>> {
-        self.tx.try_send(leased).map_err(|err| err.into_inner())
+    pub(super) fn hand_over(
+        &self,
+        leased: Vec<DueDelivery>,
+        life: CancellationToken,
+    ) -> Result<(), Vec<DueDelivery>> {
+        self.tx
+            .try_send((leased, life))
+            .map_err(|err| err.into_inner().0)
     }
 
     /// Remembers which endpoints have no room, so publishes leave their
@@ -77,7 +93,12 @@ impl Handoff {
 
     /// This node's id in leases.
     pub(super) fn node_id(&self) -> &str {
-        &self.node_id
+        self.liveness.node_id()
+    }
+
+    /// The node's standing in its fleet.
+    pub(super) fn liveness(&self) -> Arc<Liveness> {
+        self.liveness.clone()
     }
 
     /// The scheduler's room for attempts in flight.
@@ -86,7 +107,7 @@ impl Handoff {
     }
 
     /// The receiving end, for the one scheduler.
-    pub(super) fn take_receiver(&self) -> Option<mpsc::Receiver<Vec<DueDelivery>>> {
+    pub(super) fn take_receiver(&self) -> Option<mpsc::Receiver<Handed>> {
         self.rx.lock().expect("never poisoned").take()
     }
 }

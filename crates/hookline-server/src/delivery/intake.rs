@@ -16,8 +16,10 @@ use hookline_store::{
     DueDelivery, PublishOutcome, PublishRequest, SharedStore, StoreResult, Target,
 };
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::handoff::Handoff;
+use super::liveness::Liveness;
 use crate::config::{Config, Role};
 
 /// What publishing stored.
@@ -45,8 +47,8 @@ impl Intake {
     /// The intake of a node with this configuration.
     pub(crate) fn new(config: &Config, store: SharedStore) -> Intake {
         Intake {
+            handoff: (config.role != Role::Api).then(|| new_handoff(config, &store)),
             store,
-            handoff: (config.role != Role::Api).then(|| Arc::new(Handoff::new(config))),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -55,7 +57,7 @@ impl Intake {
     /// returns) and starts delivering them: leased ones go straight to the
     /// scheduler, the others wait for its next claim.
     pub(crate) async fn publish(&self, event: Event, target: Target) -> StoreResult<Stored> {
-        let lease = self.handoff.as_ref().and_then(|h| h.lease());
+        let (lease, life) = self.handoff.as_ref().and_then(|h| h.lease()).unzip();
         let outcome = self
             .store
             .publish(PublishRequest {
@@ -70,7 +72,10 @@ impl Intake {
                 deliveries,
                 leased,
             } => {
-                let handed = self.hand_over(leased).await;
+                let handed = match life {
+                    Some(life) => self.hand_over(leased, life).await,
+                    None => 0,
+                };
                 if deliveries as usize > handed {
                     self.wake();
                 }
@@ -90,12 +95,12 @@ impl Intake {
     /// Passes deliveries leased at publish to the scheduler; answers how
     /// many it took. Any it cannot take go back to the queue at once rather
     /// than waiting out their lease.
-    async fn hand_over(&self, leased: Vec<DueDelivery>) -> usize {
+    async fn hand_over(&self, leased: Vec<DueDelivery>, life: CancellationToken) -> usize {
         let (Some(handoff), false) = (&self.handoff, leased.is_empty()) else {
             return 0;
         };
         let count = leased.len();
-        let Err(back) = handoff.hand_over(leased) else {
+        let Err(back) = handoff.hand_over(leased, life) else {
             return count;
         };
         let leases: Vec<_> = back.iter().map(DueDelivery::lease).collect();
@@ -110,11 +115,17 @@ impl Intake {
     pub(super) fn handoff(&self, config: &Config) -> Arc<Handoff> {
         self.handoff
             .clone()
-            .unwrap_or_else(|| Arc::new(Handoff::new(config)))
+            .unwrap_or_else(|| new_handoff(config, &self.store))
     }
 
     /// What wakes the scheduler.
     pub(super) fn wake_signal(&self) -> Arc<Notify> {
         self.wake.clone()
     }
+}
+
+/// The hand-over of a node that delivers, with its standing in the fleet.
+fn new_handoff(config: &Config, store: &SharedStore) -> Arc<Handoff> {
+    let liveness = Liveness::new(config, store.has_fleet());
+    Arc::new(Handoff::new(config, Arc::new(liveness)))
 }

@@ -9,12 +9,15 @@
 //! endpoints about disabled, failing, recovered endpoints and exhausted
 //! deliveries. `intake` is the one way work comes in: it publishes (leasing what
 //! the scheduler has room for and passing it over `handoff`) and wakes the
-//! scheduler. No database transaction or lock is held across a network call.
+//! scheduler. `liveness` keeps the node in its fleet (heartbeats, dead nodes'
+//! deliveries released, self-fencing). No database transaction or lock is
+//! held across a network call.
 
 mod attempt;
 pub mod client;
 mod handoff;
 mod intake;
+mod liveness;
 mod operational;
 mod recorder;
 mod retention;
@@ -47,23 +50,31 @@ pub(crate) fn start(
     );
     // Other nodes' commits wake this scheduler too (LISTEN/NOTIFY on PostgreSQL).
     state.store.watch_due_work(intake.wake_signal());
-    let scheduler = scheduler::Scheduler::new(
-        state,
-        intake.handoff(&state.config),
+    let handoff = intake.handoff(&state.config);
+    // Beats until the scheduler has drained, so the fleet never takes over
+    // deliveries this node is still finishing.
+    let stop_beating = CancellationToken::new();
+    let liveness = tokio::spawn(handoff.liveness().run(
+        state.store.clone(),
         intake.wake_signal(),
-        client,
-        results_tx,
-    );
+        stop_beating.clone(),
+    ));
+    let scheduler =
+        scheduler::Scheduler::new(state, handoff, intake.wake_signal(), client, results_tx);
     let notifier = operational::Notifier {
         store: state.store.clone(),
         failing_after: state.config.operational_failing_after,
         wake: intake.wake_signal(),
     };
     let recorder = tokio::spawn(recorder::run(
-        state.store.clone(),
+        recorder::Recorder {
+            store: state.store.clone(),
+            metrics: state.metrics.clone(),
+            notifier,
+            wake: intake.wake_signal(),
+            soon: state.config.poll_interval,
+        },
         results_rx,
-        state.metrics.clone(),
-        notifier,
     ));
     let retention = tokio::spawn(retention::run(
         state.store.clone(),
@@ -76,6 +87,8 @@ pub(crate) fn start(
         if let Err(err) = recorder.await {
             tracing::error!(error = %err, "the attempt recorder stopped abnormally");
         }
+        stop_beating.cancel();
+        let _ = liveness.await;
         let _ = retention.await;
     })
 }

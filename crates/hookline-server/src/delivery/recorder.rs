@@ -7,12 +7,18 @@
 //! moderate rates it turns one commit per attempt into one per batch — on
 //! SQLite every commit is an fsync on the single writer thread that
 //! publishes also wait for.
+//!
+//! A retry due sooner than the scheduler's next look wakes it, so short
+//! retry delays are kept without polling. An attempt the store reports
+//! stale (made under a lease this node had lost) is counted and logged
+//! here, the only place it is seen: the store keeps nothing of it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use hookline_store::{AttemptResult, NextStep, SharedStore};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::operational::Notifier;
 use crate::metrics::{Metrics, OutcomeLabel};
@@ -24,13 +30,26 @@ const MAX_BATCH: usize = 512;
 /// expiry.
 const GATHER: Duration = Duration::from_millis(10);
 
+/// What the recorder writes to and tells.
+pub(super) struct Recorder {
+    pub(super) store: SharedStore,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) notifier: Notifier,
+    /// The scheduler's wake-up.
+    pub(super) wake: Arc<Notify>,
+    /// A retry due within this long wakes the scheduler (its idle poll).
+    pub(super) soon: Duration,
+}
+
 /// Runs until every sender is gone and the queue is empty.
-pub(super) async fn run(
-    store: SharedStore,
-    mut results: mpsc::Receiver<AttemptResult>,
-    metrics: Arc<Metrics>,
-    notifier: Notifier,
-) {
+pub(super) async fn run(recorder: Recorder, mut results: mpsc::Receiver<AttemptResult>) {
+    let Recorder {
+        store,
+        metrics,
+        notifier,
+        wake,
+        soon,
+    } = recorder;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = results.recv().await {
         batch.push(first);
@@ -55,18 +74,30 @@ pub(super) async fn run(
                 }
             }
         };
-        for delivery_id in &recorded.stale {
+        for result in batch
+            .iter()
+            .filter(|r| recorded.stale.contains(&r.attempt.delivery_id))
+        {
+            metrics.stale_attempts.inc();
             tracing::warn!(
-                delivery_id = %delivery_id,
+                delivery_id = %result.attempt.delivery_id,
+                event_id = %result.attempt.event_id,
+                outcome = result.attempt.outcome.as_str(),
+                status = result.attempt.status_code,
                 "an attempt finished after this node lost its lease (declared dead while paused?); \
-                 kept in the attempt log, but the delivery is left to the node that holds it now"
+                 not recorded: the delivery and its attempt log belong to the node that holds it now"
             );
         }
+        let horizon = Utc::now() + soon;
+        if batch
+            .iter()
+            .any(|r| matches!(r.next, NextStep::RetryAt(at) if at <= horizon))
+        {
+            wake.notify_one();
+        }
+        batch.retain(|r| !recorded.stale.contains(&r.attempt.delivery_id));
         notifier.after_recorded(&batch).await;
         for result in batch.drain(..) {
-            if recorded.stale.contains(&result.attempt.delivery_id) {
-                continue;
-            }
             let finished = match result.next {
                 NextStep::Succeeded => Some("succeeded"),
                 NextStep::Failed => Some("failed"),

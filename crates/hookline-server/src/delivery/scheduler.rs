@@ -10,6 +10,10 @@
 //! start the same way, without a claim; the scheduler claims when woken by a
 //! publish it was not handed, when room it lacked frees up, and when the
 //! next delivery falls due.
+//! Every lease is taken under the node's current life (`liveness`): while
+//! the node is fenced nothing is claimed or started, and the attempts of a
+//! life that ended stop where they are (the node's next registration
+//! releases their deliveries).
 //! On shutdown nothing new is claimed, attempts in flight finish, and
 //! deliveries still waiting are released for another run or node.
 
@@ -28,7 +32,8 @@ use tracing::Instrument;
 
 use super::attempt;
 use super::client::DeliveryClient;
-use super::handoff::Handoff;
+use super::handoff::{Handed, Handoff};
+use super::liveness::Liveness;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::state::AppState;
 
@@ -79,6 +84,8 @@ pub(super) struct Scheduler {
     /// scheduler takes permits; publishing just reads them) and the
     /// deliveries handed over at publish.
     handoff: Arc<Handoff>,
+    /// Whether this node may take and start work now (see `liveness`).
+    liveness: Arc<Liveness>,
     endpoints: Mutex<HashMap<String, EndpointSlot>>,
     /// Signalled whenever an attempt finishes and frees room.
     freed: Notify,
@@ -107,6 +114,7 @@ impl Scheduler {
             request_timeout_secs: c.request_timeout.as_secs_f64(),
             poll_interval: c.poll_interval,
             endpoint_concurrency: c.endpoint_concurrency,
+            liveness: handoff.liveness(),
             handoff,
             endpoints: Mutex::new(HashMap::new()),
             freed: Notify::new(),
@@ -127,7 +135,10 @@ impl Scheduler {
         let mut next_look = Instant::now();
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
-            if claim_now {
+            // Fenced (not registered, or its life ran out): take nothing
+            // until the fleet has this node again, which wakes it.
+            let life = self.liveness.current();
+            if let (true, Some(life)) = (claim_now, &life) {
                 let free = global.available_permits();
                 let mut more_waiting = false;
                 if free > 0 {
@@ -135,7 +146,8 @@ impl Scheduler {
                     match self.claim(limit).await {
                         Ok(batch) => {
                             more_waiting = batch.len() == limit;
-                            let surplus = self.start_all(batch, &global, &mut tasks, &shutdown);
+                            let surplus =
+                                self.start_all(batch, life, &global, &mut tasks, &shutdown);
                             self.release_surplus(surplus).await;
                         }
                         Err(err) => {
@@ -148,6 +160,9 @@ impl Scheduler {
                     continue;
                 }
                 next_look = Instant::now() + self.idle_wait().await;
+            } else if life.is_none() {
+                starved = false;
+                next_look = Instant::now() + self.poll_interval;
             }
             claim_now = true;
             tokio::select! {
@@ -156,10 +171,10 @@ impl Scheduler {
                 _ = self.freed.notified(), if starved => {}
                 _ = tokio::time::sleep_until(next_look) => {}
                 batch = next_handed(&mut handed), if handed_open => match batch {
-                    Some(batch) => {
+                    Some((batch, life)) => {
                         // Ready to start: no claim needed, unless some had
                         // no room and went back to the queue.
-                        let surplus = self.start_all(batch, &global, &mut tasks, &shutdown);
+                        let surplus = self.start_all(batch, &life, &global, &mut tasks, &shutdown);
                         claim_now = !surplus.is_empty();
                         self.release_surplus(surplus).await;
                     }
@@ -170,7 +185,7 @@ impl Scheduler {
         // Deliveries handed over but never started go back to the queue.
         if let Some(rx) = handed.as_mut() {
             rx.close();
-            while let Ok(batch) = rx.try_recv() {
+            while let Ok((batch, _)) = rx.try_recv() {
                 let mut unstarted = self.unstarted.lock().expect("never poisoned");
                 unstarted.extend(batch.iter().map(DueDelivery::lease));
             }
@@ -191,15 +206,25 @@ impl Scheduler {
     }
 
     /// Starts every delivery its endpoint and the node have room for;
-    /// answers the leases of the others, still held by this node.
+    /// answers the leases of the others, still held by this node. A batch
+    /// leased under a life that has ended is dropped: the node's next
+    /// registration releases it.
     fn start_all(
         self: &Arc<Self>,
         batch: Vec<DueDelivery>,
+        life: &CancellationToken,
         global: &Arc<Semaphore>,
         tasks: &mut JoinSet<()>,
         shutdown: &CancellationToken,
     ) -> Vec<Lease> {
         let mut surplus = Vec::new();
+        if life.is_cancelled() {
+            tracing::debug!(
+                dropped = batch.len(),
+                "leased under a life that ended; the next registration releases them"
+            );
+            return surplus;
+        }
         for due in batch {
             let Some(ticket) = self.admit(&due) else {
                 surplus.push(due.lease());
@@ -207,7 +232,12 @@ impl Scheduler {
             };
             match global.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    tasks.spawn(self.clone().deliver(due, ticket, permit, shutdown.clone()));
+                    let run = Run {
+                        permit,
+                        shutdown: shutdown.clone(),
+                        life: life.clone(),
+                    };
+                    tasks.spawn(self.clone().deliver(due, ticket, run));
                 }
                 Err(_) => {
                     self.finish(&ticket, None);
@@ -336,25 +366,31 @@ impl Scheduler {
         self.freed.notify_one();
     }
 
-    async fn deliver(
-        self: Arc<Self>,
-        due: DueDelivery,
-        ticket: Ticket,
-        _permit: OwnedSemaphorePermit,
-        shutdown: CancellationToken,
-    ) {
+    async fn deliver(self: Arc<Self>, due: DueDelivery, ticket: Ticket, run: Run) {
+        let Run {
+            permit: _permit,
+            shutdown,
+            life,
+        } = run;
         let gate = tokio::select! {
             permit = ticket.gate.clone().acquire_owned() => permit.ok(),
             _ = shutdown.cancelled() => None,
+            _ = life.cancelled() => None,
         };
         let ready = match (gate.is_some(), ticket.send_at) {
             (true, Some(at)) => tokio::select! {
                 _ = tokio::time::sleep_until(at) => true,
                 _ = shutdown.cancelled() => false,
+                _ = life.cancelled() => false,
             },
             (ready, None) => ready,
             (false, Some(_)) => false,
         };
+        if life.is_cancelled() {
+            // Fenced: the lease is the fleet's again (or soon will be).
+            self.finish(&ticket, None);
+            return;
+        }
         if !ready {
             self.unstarted
                 .lock()
@@ -371,9 +407,18 @@ impl Scheduler {
         );
         self.metrics.in_flight.inc();
         let started = Instant::now();
-        let result = attempt::run(&self.client, &self.schedule, &due)
-            .instrument(span)
-            .await;
+        let attempt = attempt::run(&self.client, &self.schedule, &due).instrument(span);
+        let result = tokio::select! {
+            result = attempt => result,
+            // Fenced mid-request: another node may be about to take the
+            // delivery, so this one stops sending; nothing is recorded.
+            _ = life.cancelled() => {
+                self.metrics.in_flight.dec();
+                tracing::warn!(delivery_id = %due.delivery_id, "attempt stopped: this node was fenced");
+                self.finish(&ticket, None);
+                return;
+            }
+        };
         let took = started.elapsed();
         self.metrics.in_flight.dec();
         self.metrics
@@ -401,10 +446,16 @@ impl Scheduler {
     }
 }
 
+/// What one delivery runs with: its room on the node, the node's shutdown
+/// and the life it was leased under.
+struct Run {
+    permit: OwnedSemaphorePermit,
+    shutdown: CancellationToken,
+    life: CancellationToken,
+}
+
 /// The next batch handed over at publish.
-async fn next_handed(
-    rx: &mut Option<mpsc::Receiver<Vec<DueDelivery>>>,
-) -> Option<Vec<DueDelivery>> {
+async fn next_handed(rx: &mut Option<mpsc::Receiver<Handed>>) -> Option<Handed> {
     match rx {
         Some(rx) => rx.recv().await,
         None => None,

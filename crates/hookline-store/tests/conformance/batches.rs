@@ -365,7 +365,11 @@ conformance!(
             };
             under(
                 due,
-                result(attempt(&d, 1, now(), Some(200)), NextStep::Succeeded, effect),
+                result(
+                    attempt(&d, 1, now(), Some(200)),
+                    NextStep::Succeeded,
+                    effect,
+                ),
             )
         };
 
@@ -376,7 +380,12 @@ conformance!(
             .find(|d| !stale_ids.contains(&d.delivery_id))
             .unwrap();
         let again = success(fresh_first, EndpointEffect::None);
-        assert!(s.record_attempts(vec![again.clone()]).await.unwrap().stale.is_empty());
+        assert!(s
+            .record_attempts(vec![again.clone()])
+            .await
+            .unwrap()
+            .stale
+            .is_empty());
         let mut batch = vec![again];
         batch.extend(
             first
@@ -385,7 +394,10 @@ conformance!(
                 .map(|d| success(d, EndpointEffect::None)),
         );
         let recorded = s.record_attempts(batch).await.unwrap();
-        assert_eq!(recorded.stale, stale_ids, "the deliveries leased again, in id order");
+        assert_eq!(
+            recorded.stale, stale_ids,
+            "the deliveries leased again, in id order"
+        );
         assert_eq!(
             t.scalar("SELECT COUNT(*) FROM attempts").await,
             3,
