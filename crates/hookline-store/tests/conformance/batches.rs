@@ -349,27 +349,20 @@ conformance!(
         let mut retaken = s.claim_due(&claim(3)).await.unwrap();
         retaken.sort_by(|x, y| x.delivery_id.cmp(&y.delivery_id));
         let stale_ids: Vec<String> = retaken.iter().map(|d| d.delivery_id.clone()).collect();
+        let mut delivery_of = HashMap::new();
+        for due in &first {
+            let d = s
+                .list_deliveries(&a, &due.event_id)
+                .await
+                .unwrap()
+                .remove(0);
+            delivery_of.insert(d.id.clone(), d);
+        }
         let success = |due: &DueDelivery, effect: EndpointEffect| {
-            let d = hookline_core::Delivery {
-                id: due.delivery_id.clone(),
-                event_id: due.event_id.clone(),
-                account_id: due.account_id.clone(),
-                endpoint_id: due.endpoint_id.clone(),
-                url: due.url.clone(),
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_at: None,
-                last_status_code: None,
-                created_at: now(),
-                updated_at: now(),
-            };
+            let d = &delivery_of[&due.delivery_id];
             under(
                 due,
-                result(
-                    attempt(&d, 1, now(), Some(200)),
-                    NextStep::Succeeded,
-                    effect,
-                ),
+                result(attempt(d, 1, now(), Some(200)), NextStep::Succeeded, effect),
             )
         };
 
