@@ -360,6 +360,25 @@ both!(the_rest_answers_501_or_404_clearly, |s| {
         (status.as_u16(), body["code"].as_str()),
         (404, Some("not_found"))
     );
+    let (status, body) = s
+        .call(
+            "PUT",
+            "/api/v1/event-type/payment.completed",
+            Some(ADMIN),
+            Some(json!({"description": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (501, Some("not_implemented"))
+    );
+    let (status, body) = s
+        .call("DELETE", "/api/v1/app/acme/msg", Some(ADMIN), None)
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
     let (status, _) = s.call("GET", "/api/v1/health", None, None).await;
     assert_eq!(status, 204);
     let doc = s.expect(200, "GET", "/openapi.json", None, None).await;

@@ -90,6 +90,15 @@ impl SvixError {
         )
     }
 
+    /// 405 for a method no Svix operation has on this path.
+    pub(crate) fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("`{method} {path}` is not an operation of Svix's API; see the `Allow` header"),
+        )
+    }
+
     /// 422 about one place of the request (`["body", "url"]`).
     pub(crate) fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
         SvixError {

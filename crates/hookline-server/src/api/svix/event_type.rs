@@ -20,6 +20,22 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_event_types, create_event_type))
         .routes(routes!(get_event_type))
+        // Svix can change or archive a type; Hookline's catalogue is
+        // append-only, so these say so instead of a bare 405.
+        .route(
+            "/api/v1/event-type/{event_type_name}",
+            axum::routing::put(not_offered)
+                .patch(not_offered)
+                .delete(not_offered),
+        )
+}
+
+/// `PUT`, `PATCH` and `DELETE` of an event type: not offered (register a
+/// new type instead).
+async fn not_offered(method: axum::http::Method, Path(name): Path<String>) -> SvixError {
+    SvixError::not_implemented(&format!(
+        "`{method}` of an event type (`{name}`: register a new type instead)"
+    ))
 }
 
 /// An event type.

@@ -34,6 +34,28 @@ pub(super) fn routes(state: AppState) -> OpenApiRouter<AppState> {
             state,
             idempotency::remember,
         ))
+        .layer(axum::middleware::from_fn(svix_method_not_allowed))
+}
+
+/// Gives axum's bare `405` Svix's error body (the SDKs parse every error),
+/// keeping its `Allow` header.
+async fn svix_method_not_allowed(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if response.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let mut svix = error::SvixError::method_not_allowed(method.as_str(), &path).into_response();
+    if let Some(allow) = allow {
+        svix.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    svix
 }
 
 /// Health, 501s for Svix operations Hookline does not offer, 404 for the rest.
