@@ -170,6 +170,7 @@ pub(crate) struct PublishBody {
 
 /// Filters of the event list.
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EventListParams {
     /// Only events of this type.
     #[serde(rename = "type")]

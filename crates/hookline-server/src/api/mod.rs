@@ -12,6 +12,7 @@ mod event_types;
 mod events;
 mod extract;
 mod filters;
+mod openapi;
 mod operational;
 mod portal_sessions;
 mod service_routes;
@@ -72,6 +73,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(service_routes::routes())
         .merge(svix::routes(state.clone()))
         .split_for_parts();
+    let mut openapi = openapi;
+    openapi::complete_responses(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     router
         .merge(svix::fallback_routes())

@@ -309,3 +309,42 @@ async fn a_fixed_schedule_makes_every_attempt_even_when_attempts_time_out() {
         assert_eq!(receiver.received().len(), 4);
     }
 }
+
+both!(
+    the_openapi_document_declares_every_status_and_parameter,
+    |s| {
+        let doc = s.expect(200, "GET", "/openapi.json", None, None).await;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                for name in path
+                    .split('/')
+                    .filter_map(|p| p.strip_prefix('{')?.strip_suffix('}'))
+                {
+                    assert!(
+                        params
+                            .iter()
+                            .any(|p| p["name"] == name && p["in"] == "path"),
+                        "{method} {path} does not declare {name}"
+                    );
+                }
+                for p in &params {
+                    if ["limit", "cursor", "type", "status"].contains(&p["name"].as_str().unwrap())
+                    {
+                        assert_eq!(p["in"], "query", "{method} {path}: {p}");
+                    }
+                }
+                let responses = op["responses"].as_object().unwrap();
+                assert!(responses.contains_key("503"), "{method} {path}");
+                if op["security"] != json!([{}]) {
+                    assert!(responses.contains_key("401"), "{method} {path}");
+                }
+                if op.get("requestBody").is_some() {
+                    for status in ["400", "413", "422"] {
+                        assert!(responses.contains_key(status), "{method} {path} {status}");
+                    }
+                }
+            }
+        }
+    }
+);
