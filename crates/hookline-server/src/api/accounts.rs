@@ -51,16 +51,23 @@ impl From<Account> for AccountOut {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAccount {
-    /// Display name, e.g. the merchant's company.
+    /// Display name, e.g. the merchant's company: 1 to 200 characters, not
+    /// only spaces, no control characters (kept without surrounding spaces;
+    /// the pattern is `checked_name`'s rule).
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     name: String,
     /// Your own id (`acct_…`), to mirror your platform's ids; generated if absent.
+    #[schema(pattern = r"^acct_[A-Za-z0-9_-]{1,100}$")]
     id: Option<String>,
 }
+
 
 /// Changes to an account.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateAccount {
+    /// As on creation.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     name: Option<String>,
 }
 
@@ -90,14 +97,20 @@ fn admin_only(caller: &Caller) -> ApiResult<()> {
 }
 
 fn checked_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
+    let length = name.chars().count();
+    if name.trim().is_empty() || length > 200 {
         return Err(ApiError::invalid_field(
             "name",
-            "`name` must be 1 to 200 characters",
+            "`name` must be 1 to 200 characters, not only spaces",
         ));
     }
-    Ok(name.to_string())
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "name",
+            "`name` may not hold control characters (line breaks, tabs, …)",
+        ));
+    }
+    Ok(name.trim().to_string())
 }
 
 /// List accounts, oldest first.

@@ -113,6 +113,8 @@ impl EndpointOut {
 pub(crate) struct EndpointBody {
     /// `https://…` (user info becomes an `Authorization: Basic` header).
     url: Option<String>,
+    /// At most 1000 characters.
+    #[schema(max_length = 1000)]
     description: Option<String>,
     /// Types to receive; absent or empty means every type.
     event_types: Option<Vec<String>>,
@@ -135,7 +137,7 @@ pub(crate) struct EndpointBody {
     signature_scheme: Option<SignatureScheme>,
     /// Most deliveries per second to this endpoint; `null` for no limit.
     #[serde(default, deserialize_with = "some")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     rate_limit_per_sec: Option<Option<u32>>,
     #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -224,7 +226,7 @@ pub(crate) struct TestBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecoverBody {
     /// RFC 3339 time.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     since: DateTime<Utc>,
 }
 

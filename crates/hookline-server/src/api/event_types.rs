@@ -52,7 +52,8 @@ pub(crate) struct EventTypeList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateEventType {
-    /// `noun.verb`, lowercase: e.g. `invoice.paid`.
+    /// `noun.verb`, lowercase: e.g. `invoice.paid` (at most 100 characters).
+    #[schema(max_length = 100, pattern = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")]
     name: String,
     description: String,
     /// A JSON Schema of `data`, enforced at publish (a violation answers

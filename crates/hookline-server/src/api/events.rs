@@ -159,6 +159,7 @@ pub(crate) struct PublishBody {
     #[schema(value_type = Object)]
     data: Box<RawValue>,
     /// Your id (`evt_…`): publishing the same id again is idempotent.
+    #[schema(pattern = r"^evt_[A-Za-z0-9_-]{1,100}$")]
     id: Option<String>,
     /// Deliver to this URL only, instead of the account's endpoints.
     webhook_url: Option<String>,
@@ -175,14 +176,19 @@ pub(crate) struct EventListParams {
     /// Only events of this type.
     #[serde(rename = "type")]
     event_type: Option<String>,
-    /// `pending`, `failed` or `succeeded`.
+    /// Only events whose deliveries sum up to this status (empty: any).
+    #[param(pattern = "^(pending|failed|succeeded)?$")]
     status: Option<String>,
     /// Only events whose id, or a string or whole number anywhere in
-    /// `data`, is exactly this value (an order or payment id).
+    /// `data`, is exactly this value (an order or payment id); at most 200
+    /// characters (else `422`).
+    #[param(max_length = 200)]
     search: Option<String>,
     /// Rows per page, 1 to 250 (default 50).
+    #[param(minimum = 1, maximum = 250)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = r"^[0-9]{0,18}$")]
     cursor: Option<String>,
 }
 
@@ -227,7 +233,8 @@ async fn publish_event(
 
 /// List events, newest first; `search` finds them by a value inside `data`.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/events", tag = "events", params(EventListParams),
-    responses((status = 200, body = ListResponse<EventOut>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ListResponse<EventOut>), (status = 404, body = ErrorBody),
+        (status = 422, description = "`search` is longer than 200 characters", body = ErrorBody)))]
 async fn list_events(
     State(state): State<AppState>,
     Scoped { account_id, .. }: AccountScope,

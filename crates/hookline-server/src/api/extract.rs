@@ -50,8 +50,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// Parses JSON: syntax errors are 400, a valid document of the wrong shape 422.
+/// Parses JSON: syntax errors are 400, a valid document of the wrong shape 422,
+/// and so is a string holding U+0000, which PostgreSQL cannot store (SQLite
+/// nodes refuse it too, so both backends answer alike).
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul_escape(bytes) {
+        return Err(ApiError::invalid(
+            "the request body holds the character U+0000 (`\\u0000`), which Hookline does not store; remove it",
+        ));
+    }
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
@@ -83,13 +90,48 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     Ok(value)
 }
 
+/// Whether JSON text has a `\u0000` escape (a raw NUL is a syntax error):
+/// a backslash that is not itself escaped, then `u0000`.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut backslashes = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if b == b'u' && backslashes % 2 == 1 && bytes.get(i + 1..i + 5) == Some(b"0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+/// Refuses a path or query holding `%00` with the contract's 400: no id,
+/// type or search value contains U+0000, and PostgreSQL cannot compare one.
+pub(crate) async fn refuse_nul_in_uri(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = request.uri();
+    let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    if target.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
+        return ApiError::bad_request("the path or a query parameter holds %00 (U+0000); no id or value contains it")
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Rows per page, 1 to 250 (default 50).
+    #[param(minimum = 1, maximum = 250)]
     pub(crate) limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = r"^[0-9]{0,18}$")]
     pub(crate) cursor: Option<String>,
 }
 
@@ -100,12 +142,17 @@ impl ListParams {
         if !(1..=250).contains(&limit) {
             return Err(ApiError::bad_request("`limit` must be between 1 and 250"));
         }
-        let after_seq = match &self.cursor {
-            None => None,
-            Some(c) if c.is_empty() => None,
-            Some(c) => Some(c.parse::<i64>().map_err(|_| {
-                ApiError::bad_request("`cursor` is not one this API gave out; pass `next_cursor` from the previous page")
-            })?),
+        let after_seq = match self.cursor.as_deref() {
+            None | Some("") => None,
+            // Digits only, as handed out (what the document's pattern says).
+            Some(c) if c.len() <= 18 && c.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(c.parse::<i64>().expect("18 digits fit an i64"))
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "`cursor` is not one this API gave out; pass `next_cursor` from the previous page",
+                ))
+            }
         };
         Ok(PageRequest { limit, after_seq })
     }
@@ -174,3 +221,17 @@ impl Front for Api {
 
 /// An API request whose caller may act on its `{account_id}`.
 pub(crate) type AccountScope = Scoped<Api>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_nul_escapes_only_where_they_are_escapes() {
+        assert!(has_nul_escape(br#"{"a": "x\u0000y"}"#));
+        assert!(has_nul_escape(br#"{"a": "\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\u0001", "b": "u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\u000"}"#));
+    }
+}

@@ -18,6 +18,7 @@ mod portal_sessions;
 mod service_routes;
 mod svix;
 
+use axum::extract::State;
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -73,18 +74,17 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(service_routes::routes())
         .merge(svix::routes(state.clone()))
         .split_for_parts();
-    let mut openapi = openapi;
-    openapi::complete_responses(&mut openapi);
-    let openapi = std::sync::Arc::new(openapi);
+    let openapi = std::sync::Arc::new(openapi::document(openapi));
     router
         .merge(svix::fallback_routes())
         .route(
             "/openapi.json",
-            axum::routing::get(move || {
+            axum::routing::get(move |State(state): State<AppState>| {
                 let doc = openapi.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
+                async move { axum::Json(openapi::with_catalogue(&doc, state.catalogue.names())) }
             }),
         )
+        .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
         .with_state(state)
 }
 

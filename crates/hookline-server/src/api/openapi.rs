@@ -6,14 +6,20 @@
 //! parameters of the template that a handler does not declare itself are
 //! declared here (required strings), so every operation is valid OpenAPI.
 
+use hookline_core::net::MAX_URL_LEN;
+use serde_json::{json, Value};
 use utoipa::openapi::content::Content;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::Response;
 use utoipa::openapi::{ObjectBuilder, Required, Type};
 use utoipa::openapi::{OpenApi, PathItem, Ref, RefOr};
 
+use crate::service::endpoints::{
+    HOP_BY_HOP_HEADERS, MAX_CUSTOM_HEADERS, MAX_CUSTOM_HEADER_BYTES, RESERVED_HEADERS,
+};
+
 /// Adds the statuses each operation can answer and does not list yet.
-pub(super) fn complete_responses(doc: &mut OpenApi) {
+fn complete_responses(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         for operation in operations(item) {
             declare_path_parameters(path, operation);
@@ -107,4 +113,195 @@ fn error_response(description: &str) -> RefOr<Response> {
         Content::new(Some(Ref::from_schema_name("ErrorBody"))),
     );
     RefOr::T(response)
+}
+
+/// What an endpoint or portal URL must look like, as a pattern: http(s), a
+/// lower-case host of at most three labels whose last starts with a letter
+/// (or a dotted IPv4 address), an optional port, a path. The service's rules
+/// (`hookline_core::net::validate_url`) accept more: any host name or IP
+/// literal, and spell out the normal form; the description says so.
+const HTTP_URL: &str = r"^https?://(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.){0,2}[a-z]([a-z0-9-]{0,61}[a-z0-9])?|[0-9]{1,3}(\.[0-9]{1,3}){3})(:[1-9][0-9]{0,3})?/[A-Za-z0-9._~!$&'()*+,;=:@/-]{0,1000}$";
+
+/// `whsec_` + canonical padded base64 of 24 to 64 bytes (what
+/// `is_valid_signing_secret` accepts).
+const WHSEC: &str = r"^whsec_((?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$";
+
+/// `whsk_` + canonical padded base64 of a 32-byte ed25519 seed.
+const WHSK: &str = r"^whsk_(?:[A-Za-z0-9+/]{4}){10}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=$";
+
+/// A custom header name: an HTTP token that is none of the names Hookline
+/// sets or that steer the connection (any case).
+fn header_names(reserved: &[&str]) -> Value {
+    let any_case = |name: &str| -> String {
+        name.chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+                } else {
+                    regex_escape(c)
+                }
+            })
+            .collect()
+    };
+    let names: Vec<String> = reserved.iter().map(|n| any_case(n)).collect();
+    json!({
+        "pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+        "not": {"pattern": format!("^({}|{}.*)$", names.join("|"), any_case("proxy-"))},
+    })
+}
+
+fn regex_escape(c: char) -> String {
+    if "\\^$.|?*+()[]{}-".contains(c) {
+        format!("\\{c}")
+    } else {
+        c.to_string()
+    }
+}
+
+/// The payload filter language (hookline_core::filter) as a JSON Schema:
+/// paths `type` and `data.…` to a value or to operators, `$and`/`$or` to
+/// non-empty lists of filters. Its budget (64 conditions, 8 levels, 8 KiB)
+/// is in the description.
+fn filter_schema() -> Value {
+    let operators = json!({
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "$eq": {}, "$ne": {},
+            "$in": {"type": "array"}, "$nin": {"type": "array"},
+            "$gt": {"type": "number"}, "$gte": {"type": "number"},
+            "$lt": {"type": "number"}, "$lte": {"type": "number"},
+            "$exists": {"type": "boolean"},
+        },
+        "additionalProperties": false,
+    });
+    let plain_object = json!({"type": "object", "propertyNames": {"not": {"pattern": r"^\$"}}});
+    json!({
+        "type": "object",
+        "description": "A payload filter (docs/api.md, \"Payload filters\"): paths (`type`, `data.a.b`) \
+            to a value (equality) or to operators; `$and`/`$or` take non-empty lists of filters. \
+            At most 64 conditions, 8 levels of `$and`/`$or` and 8 KiB of JSON.",
+        "maxProperties": 64,
+        "propertyNames": {"pattern": r"^(type|data(\.[^.]+)*|\$and|\$or)$"},
+        "properties": {
+            "$and": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Filter"}},
+            "$or": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Filter"}},
+        },
+        "additionalProperties": {"anyOf": [{"not": {"type": "object"}}, plain_object, operators]},
+    })
+}
+
+/// The document as served: utoipa's, completed, with the rules the derive
+/// cannot say (URL, secret and header patterns, the filter language, create
+/// and update bodies apart, operational endpoints' own types).
+pub(super) fn document(mut doc: OpenApi) -> Value {
+    complete_responses(&mut doc);
+    let mut doc = serde_json::to_value(&doc).expect("the OpenAPI document is JSON");
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Filter"] = filter_schema();
+    let url = json!({"maxLength": MAX_URL_LEN, "pattern": HTTP_URL});
+    let mut body = schemas["EndpointBody"].take();
+    for (field, values) in [
+        ("payload", json!(["full", "thin", null])),
+        ("signature_scheme", json!(["hmac-sha256", "ed25519", null])),
+    ] {
+        merge(&mut body["properties"][field], json!({"enum": values}));
+    }
+    merge(&mut body["properties"]["url"], url.clone());
+    merge(&mut body["properties"]["filter"], json!({"anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/Filter"}]}));
+    let mut reserved: Vec<&str> = RESERVED_HEADERS.to_vec();
+    reserved.extend(HOP_BY_HOP_HEADERS);
+    merge(
+        &mut body["properties"]["headers"],
+        json!({
+            "maxProperties": MAX_CUSTOM_HEADERS,
+            "propertyNames": header_names(&reserved),
+            "additionalProperties": {"type": "string", "maxLength": MAX_CUSTOM_HEADER_BYTES - 1, "pattern": "^[\t\\x20-\\x7e]*$"},
+        }),
+    );
+    merge(
+        &mut body["properties"]["secret"],
+        json!({"anyOf": [{"type": "null"}, {"pattern": WHSEC}, {"pattern": WHSK}]}),
+    );
+    let mut new = body.clone();
+    // A new endpoint's key follows its scheme: `whsk_` for ed25519, else `whsec_`.
+    new["anyOf"] = json!([
+        {"properties": {"signature_scheme": {"const": "ed25519"}, "secret": {"pattern": WHSK}},
+         "required": ["signature_scheme"]},
+        {"properties": {"signature_scheme": {"enum": ["hmac-sha256", null]}, "secret": {"pattern": WHSEC}}},
+    ]);
+    new["required"] = json!(["url"]);
+    new["properties"]["url"]["type"] = json!("string");
+    schemas["NewEndpoint"] = new.clone();
+    schemas["EndpointBody"] = body.clone();
+    schemas["NewOperationalEndpoint"] = new;
+    schemas["OperationalEndpointBody"] = body;
+    merge(&mut schemas["PublishBody"]["properties"]["webhook_url"], url.clone());
+    // An empty `return_url` is none.
+    merge(
+        &mut schemas["CreatePortalSession"]["properties"]["return_url"],
+        json!({"maxLength": MAX_URL_LEN, "pattern": format!("^$|{HTTP_URL}")}),
+    );
+    let https_host = HTTP_URL.replacen("^https?://", "https://", 1);
+    merge(
+        &mut schemas["BrandingBody"]["properties"]["logo_url"],
+        json!({"pattern": format!(r#"^data:image/[^"'<> ]*$|^{https_host}"#)}),
+    );
+    merge(
+        &mut schemas["FilterTestBody"],
+        json!({"not": {
+            "properties": {"event_id": {"type": "string"}, "event_type": {"type": "string"}},
+            "required": ["event_id", "event_type"],
+        }}),
+    );
+
+    merge(&mut schemas["FilterTestBody"]["properties"]["filter"], json!({"$ref": "#/components/schemas/Filter"}));
+    for (path, method, schema) in [
+        ("/v1/accounts/{account_id}/endpoints", "post", "NewEndpoint"),
+        ("/v1/operational-endpoints", "post", "NewOperationalEndpoint"),
+        ("/v1/operational-endpoints/{endpoint_id}", "patch", "OperationalEndpointBody"),
+    ] {
+        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"] =
+            json!({"$ref": format!("#/components/schemas/{schema}")});
+    }
+    doc
+}
+
+/// The document with the event types known now: publishing, test sends,
+/// filter trials and subscriptions take only those (operational endpoints
+/// take the operational types).
+pub(super) fn with_catalogue(doc: &Value, names: Vec<String>) -> Value {
+    let mut doc = doc.clone();
+    let schemas = &mut doc["components"]["schemas"];
+    let known = json!({"enum": names});
+    merge(&mut schemas["PublishBody"]["properties"]["type"], known.clone());
+    for (schema, field) in [("TestBody", "event_type"), ("FilterTestBody", "event_type")] {
+        merge(&mut schemas[schema]["properties"][field], json!({"anyOf": [{"type": "null"}, known.clone()]}));
+    }
+    let operational: Vec<&str> = hookline_core::operational::EVENT_TYPES.iter().map(|(t, _)| *t).collect();
+    for (schema, types) in [
+        ("EndpointBody", known.clone()),
+        ("NewEndpoint", known),
+        ("OperationalEndpointBody", json!({"enum": operational})),
+        ("NewOperationalEndpoint", json!({"enum": operational})),
+    ] {
+        merge(&mut schemas[schema]["properties"]["event_types"], json!({"items": types}));
+    }
+    doc
+}
+
+/// Adds `extra`'s keys to the schema `target`, which must exist (a schema
+/// renamed in the code fails the document's test, not silently).
+fn merge(target: &mut Value, extra: Value) {
+    assert!(target.is_object(), "no schema to add {extra} to");
+    if let (Value::Object(target), Value::Object(extra)) = (target, extra) {
+        for (key, value) in extra {
+            match target.get_mut(&key) {
+                Some(existing) if existing.is_object() && value.is_object() => merge(existing, value),
+                _ => {
+                    target.insert(key, value);
+                }
+            }
+        }
+    }
 }

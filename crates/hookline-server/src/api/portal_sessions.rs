@@ -32,6 +32,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 pub(crate) struct CreatePortalSession {
     /// Seconds until the link and the session it opens end: 1 to 604800
     /// (7 days), default 3600.
+    #[schema(minimum = 1, maximum = 604800)]
     expires_in: Option<u64>,
     /// Show everything, change nothing, reveal no secret (default false).
     read_only: Option<bool>,
@@ -114,11 +115,16 @@ async fn create_portal_session(
 #[derive(Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BrandingBody {
-    /// Product name shown on every page, at most 60 characters.
+    /// Product name shown on every page, at most 60 characters (only
+    /// spaces: the node's).
+    #[schema(max_length = 60)]
     product_name: Option<String>,
-    /// An `https:` or `data:image/` URL.
+    /// An `https:` or `data:image/` URL, at most 65536 characters, without
+    /// quotes, spaces or angle brackets.
+    #[schema(max_length = 65536)]
     logo_url: Option<String>,
     /// `#rrggbb`.
+    #[schema(pattern = r"^#[0-9A-Fa-f]{6}$")]
     accent_color: Option<String>,
 }
 

@@ -135,7 +135,7 @@ pub fn is_hex_color(text: &str) -> bool {
 /// the dashboard's `img-src` allows), with nothing that could break out of
 /// an attribute.
 pub fn is_logo_url(text: &str) -> bool {
-    if text.len() > 65_536 || text.contains(['"', '\'', '<', '>', ' ']) {
+    if text.chars().count() > 65_536 || text.contains(['"', '\'', '<', '>', ' ']) {
         return false;
     }
     if text.starts_with("data:image/") {

@@ -75,31 +75,39 @@ impl Resolve for CheckedResolver {
                     ))) as Box<dyn std::error::Error + Send + Sync>
                 })?
                 .collect();
-            if allow_private {
-                return Ok(Box::new(resolved.into_iter()) as Addrs);
-            }
-            let mut refused = None;
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|addr| match forbidden_reason(addr.ip()) {
-                    Some(reason) => {
-                        refused = Some(reason);
-                        false
-                    }
-                    None => true,
-                })
-                .collect();
-            if allowed.is_empty() {
-                let reason = refused.map_or_else(|| "no address".to_string(), |r| r.to_string());
-                return Err(Box::new(BlockedAddress(format!(
-                    "{host} resolves to {reason}; deliveries to private networks are refused \
-                     (HOOKLINE_ALLOW_PRIVATE_NETWORKS=true allows them)"
-                )))
-                    as Box<dyn std::error::Error + Send + Sync>);
-            }
+            let allowed = if allow_private {
+                resolved
+            } else {
+                checked_addresses(&host, resolved)
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?
+            };
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
+}
+
+/// The addresses `host` resolved to that may be connected to; none left is
+/// a `BlockedAddress` naming why the last one was refused.
+fn checked_addresses(host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, BlockedAddress> {
+    let mut refused = None;
+    let allowed: Vec<SocketAddr> = resolved
+        .into_iter()
+        .filter(|addr| match forbidden_reason(addr.ip()) {
+            Some(reason) => {
+                refused = Some(reason);
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if allowed.is_empty() {
+        let reason = refused.map_or_else(|| "no address".to_string(), |r| r.to_string());
+        return Err(BlockedAddress(format!(
+            "{host} resolves to {reason}; deliveries to private networks are refused \
+             (HOOKLINE_ALLOW_PRIVATE_NETWORKS=true allows them)"
+        )));
+    }
+    Ok(allowed)
 }
 
 /// Sends attempts. Clone it freely: clones share the connection pool.
@@ -310,26 +318,41 @@ mod ssrf_tests {
         assert_eq!(sent.outcome, AttemptOutcome::Blocked);
     }
 
-    /// Addresses stored before the classifier knew them (or by another
-    /// node's looser version) are still refused when connecting.
-    #[tokio::test]
-    async fn every_audited_form_is_refused_at_connect_time() {
+    /// The SSRF table (hookline-core's), at connect time: every address
+    /// refused or let through as a literal URL and as what a name resolves
+    /// to, whatever was accepted when the endpoint was stored (an older
+    /// classifier, another node's looser version). Nothing here connects.
+    #[test]
+    fn the_ssrf_table_holds_at_connect_time() {
         let client = DeliveryClient::new(Duration::from_secs(2), false);
-        for url in [
-            "http://[::127.0.0.1]/",
-            "http://[::ffff:0:7f00:1]/",
-            "http://[2002:7f00:1::]/",
-            "http://198.18.0.1/",
-            "http://[fec0::1]/",
-            "http://168.63.129.16/",
-            "http://[64:ff9b::7f00:1]/",
-            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
-        ] {
-            let url = reqwest::Url::parse(url).unwrap();
-            let sent = client.post(&url, HeaderMap::new(), Bytes::new()).await;
-            assert_eq!(sent.outcome, AttemptOutcome::Blocked, "{url}");
-            assert!(sent.error.unwrap().contains("private networks are refused"));
+        let table = include_str!("../../../hookline-core/src/net/ssrf_table.txt");
+        let mut rows = 0;
+        for line in table.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let (address, expected) = line.split_once('\t').expect("address TAB expectation");
+            let ip: IpAddr = address.parse().expect("table addresses parse");
+            let literal = match ip {
+                IpAddr::V4(v4) => format!("http://{v4}/hook"),
+                IpAddr::V6(v6) => format!("http://[{v6}]/hook"),
+            };
+            let literal = client.literal_refusal(&reqwest::Url::parse(&literal).unwrap());
+            let resolved = checked_addresses("receiver.example", vec![SocketAddr::new(ip, 443)]);
+            if expected == "global" {
+                assert_eq!(literal, None, "{address}");
+                assert!(resolved.is_ok(), "{address}");
+            } else {
+                let literal = literal.unwrap_or_else(|| panic!("{address} let through"));
+                assert!(literal.contains(expected), "{address}: {literal}");
+                assert!(literal.contains("private networks are refused"), "{literal}");
+                let resolved = resolved.expect_err(address).0;
+                assert!(resolved.contains(expected), "{address}: {resolved}");
+            }
+            rows += 1;
         }
+        assert!(rows > 80, "the table is read whole");
+        // A name with one refused and one public address keeps the public one only.
+        let public: SocketAddr = "[2606:4700::1111]:443".parse().unwrap();
+        let mixed = vec!["127.0.0.1:443".parse().unwrap(), public];
+        assert_eq!(checked_addresses("x.example", mixed).unwrap(), vec![public]);
     }
 
     #[tokio::test]

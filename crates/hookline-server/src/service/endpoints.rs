@@ -20,7 +20,7 @@ use crate::state::AppState;
 const ROTATION_OVERLAP_HOURS: i64 = 24;
 
 /// Headers Hookline sets itself, which an endpoint may not override.
-const RESERVED_HEADERS: &[&str] = &[
+pub(crate) const RESERVED_HEADERS: &[&str] = &[
     "webhook-id",
     "webhook-timestamp",
     "webhook-signature",
@@ -38,7 +38,7 @@ const RESERVED_HEADERS: &[&str] = &[
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and `Expect`: they steer the
 /// connection, not the receiver, so a custom one would break or smuggle
 /// requests.
-const HOP_BY_HOP_HEADERS: &[&str] = &[
+pub(crate) const HOP_BY_HOP_HEADERS: &[&str] = &[
     "connection",
     "keep-alive",
     "te",
@@ -297,7 +297,7 @@ async fn apply(
         endpoint.delivery_order = order;
     }
     if let Some(description) = input.description {
-        if description.len() > 1000 {
+        if description.chars().count() > 1000 {
             return Err(ServiceError::invalid_field(
                 "description",
                 "`description` is limited to 1000 characters",

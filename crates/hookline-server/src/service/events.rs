@@ -381,9 +381,11 @@ pub(crate) async fn find(
     filter: &EventFilter,
     page: PageRequest,
 ) -> ServiceResult<Page<ListedEvent>> {
+    // The length is of the value as given, spaces and all (as the API's document says).
+    let too_long = search.is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS);
     match search.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(state.store.list_events(account_id, filter, page).await?),
-        Some(value) if value.chars().count() > MAX_SEARCH_CHARS => Err(ServiceError::invalid_field(
+        Some(_) if too_long => Err(ServiceError::invalid_field(
             "search",
             format!("search for one value of at most {MAX_SEARCH_CHARS} characters, such as an order or payment id"),
         )),

@@ -96,11 +96,9 @@ pub(crate) async fn set_branding(
     account_id: &str,
     branding: Branding,
 ) -> ServiceResult<Branding> {
-    let product_name = branding
+    // The limit is on the name as given (what the API's document says).
+    if branding
         .product_name
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty());
-    if product_name
         .as_ref()
         .is_some_and(|n| n.chars().count() > 60)
     {
@@ -129,6 +127,10 @@ pub(crate) async fn set_branding(
             "`accent_color` must be #rrggbb, such as #0a7cff",
         ));
     }
+    let product_name = branding
+        .product_name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
     let branding = Branding {
         product_name,
         logo_url: branding.logo_url,

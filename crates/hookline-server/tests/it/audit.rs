@@ -6,60 +6,95 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use hookline_server::{Role, ServeArgs};
+
 use crate::both;
 use crate::harness::{each_backend, eventually, Options, Receiver, Reply, ADMIN};
 
-/// The audit's SSRF forms: each was accepted and then connected to.
+/// URL forms of the audit that are not plain literals (the table below
+/// holds those): each was accepted and then connected to.
 const SSRF_URLS: &[&str] = &[
-    "http://[::127.0.0.1]/",
-    "http://[::ffff:0:7f00:1]/",
-    "http://[2002:7f00:1::]/",
-    "http://198.18.0.1/",
-    "http://[fec0::1]/",
-    "http://168.63.129.16/",
     "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
-    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
-    "http://[::ffff:169.254.169.254]/",
     "http://0x7f.1/",
     "http://2130706433/",
+    "http://0177.0.0.1/",
+    "http://localhost./",
+    "http://a.b.localhost/",
 ];
 
+/// hookline-core's SSRF table: (literal URL, `None` when globally reachable,
+/// else a part of the reason).
+fn ssrf_table() -> Vec<(String, Option<&'static str>)> {
+    include_str!("../../../hookline-core/src/net/ssrf_table.txt")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (address, expected) = line.split_once('\t').expect("address TAB expectation");
+            let url = if address.contains(':') {
+                format!("http://[{address}]/hook")
+            } else {
+                format!("http://{address}/hook")
+            };
+            (url, (expected != "global").then_some(expected))
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ssrf_forms_are_refused_at_creation() {
+async fn the_ssrf_table_holds_at_creation() {
     let options = Options {
         allow_private_networks: Some(false),
+        // Stores endpoints on public addresses and never delivers to them.
+        serve: ServeArgs {
+            role: Some(Role::Api),
+            ..Default::default()
+        },
         ..Default::default()
     };
     for s in each_backend(options).await {
         let (a, key) = s.account("Acme").await;
-        for url in SSRF_URLS {
-            let endpoint = s
-                .expect(
-                    422,
-                    "POST",
-                    &format!("/v1/accounts/{a}/endpoints"),
-                    Some(&key),
-                    Some(json!({"url": url})),
-                )
-                .await;
-            let message = endpoint["error"]["message"].as_str().unwrap();
-            assert!(
-                message.contains("HOOKLINE_ALLOW_PRIVATE_NETWORKS"),
-                "{url}: {message}"
-            );
-            let event = s
-                .expect(
-                    422,
-                    "POST",
-                    &format!("/v1/accounts/{a}/events"),
-                    Some(&key),
-                    Some(json!({"type": "payment.completed", "data": {}, "webhook_url": url})),
-                )
-                .await;
-            assert_eq!(event["error"]["code"], "validation_failed", "{url}");
+        let table = ssrf_table();
+        assert!(table.len() > 80, "the table is read whole");
+        let cases = table
+            .iter()
+            .map(|(url, why)| (url.as_str(), *why))
+            .chain(SSRF_URLS.iter().map(|url| (*url, Some("refused"))));
+        for (url, refused) in cases {
+            let Some(why) = refused else {
+                s.endpoint(&a, &key, url, json!({})).await;
+                continue;
+            };
+            for (path, body) in [
+                (format!("/v1/accounts/{a}/endpoints"), json!({"url": url})),
+                (
+                    format!("/v1/accounts/{a}/events"),
+                    json!({"type": "payment.completed", "data": {}, "webhook_url": url}),
+                ),
+                ("/v1/operational-endpoints".to_string(), json!({"url": url})),
+            ] {
+                let token = if path.starts_with("/v1/operational") { ADMIN } else { &key };
+                let err = s.expect(422, "POST", &path, Some(token), Some(body)).await;
+                let message = err["error"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains("HOOKLINE_ALLOW_PRIVATE_NETWORKS")
+                        && (why == "refused" || message.contains(why)),
+                    "{path} {url}: {message}"
+                );
+            }
         }
-        s.endpoint(&a, &key, "https://[2606:4700::1111]/hook", json!({}))
+        // A stored endpoint cannot be moved onto a refused address either.
+        let endpoint = s
+            .endpoint(&a, &key, "https://[2606:4700::1111]/hook", json!({}))
             .await;
+        let id = endpoint["id"].as_str().unwrap();
+        s.expect(
+            422,
+            "PATCH",
+            &format!("/v1/accounts/{a}/endpoints/{id}"),
+            Some(&key),
+            Some(json!({"url": "http://[::ffff:0:7f00:1]/"})),
+        )
+        .await;
     }
 }
 
@@ -162,92 +197,58 @@ both!(custom_header_rules_are_enforced, |s| {
     assert_eq!(ok["headers"]["x-tenant"], "acme");
 });
 
-both!(trailing_data_after_json_is_refused_on_every_post, |s| {
+both!(trailing_data_after_json_is_refused_on_every_body, |s| {
     let (a, key) = s.account("Acme").await;
     let endpoint = s
         .endpoint(&a, &key, "https://example.com/", json!({}))
         .await;
-    let e = endpoint["id"].as_str().unwrap();
+    let e = endpoint["id"].as_str().unwrap().to_string();
     let event = s
         .publish(&a, &key, json!({"type": "payment.completed", "data": {}}))
         .await;
-    let v = event["id"].as_str().unwrap();
-    let cases = [
-        (
+    let v = event["id"].as_str().unwrap().to_string();
+    let operational = s
+        .expect(
+            201,
             "POST",
-            "/v1/accounts".to_string(),
-            ADMIN,
-            r#"{"name": "B"} x"#,
-        ),
-        (
-            "PATCH",
-            format!("/v1/accounts/{a}"),
-            ADMIN,
-            r#"{"name": "B"}}"#,
-        ),
-        (
-            "POST",
-            "/v1/event-types".into(),
-            ADMIN,
-            r#"{"name": "a.b"} {}"#,
-        ),
-        (
-            "POST",
-            format!("/v1/accounts/{a}/endpoints"),
-            &key,
-            r#"{"url": "https://example.com/"} x"#,
-        ),
-        (
-            "PATCH",
-            format!("/v1/accounts/{a}/endpoints/{e}"),
-            &key,
-            r#"{"description": "d"}]"#,
-        ),
-        (
-            "POST",
-            format!("/v1/accounts/{a}/endpoints/{e}/secret/rotate"),
-            &key,
-            "{} x",
-        ),
-        (
-            "POST",
-            format!("/v1/accounts/{a}/endpoints/{e}/test"),
-            &key,
-            "{} 1",
-        ),
-        (
-            "POST",
-            format!("/v1/accounts/{a}/endpoints/{e}/recover"),
-            &key,
-            r#"{"since": "2026-01-01T00:00:00Z"} x"#,
-        ),
-        (
-            "POST",
-            format!("/v1/accounts/{a}/events"),
-            &key,
-            r#"{"type": "payment.completed", "data": {}} x"#,
-        ),
-        (
-            "POST",
-            format!("/v1/accounts/{a}/events/{v}/resend"),
-            &key,
-            "{}{}",
-        ),
-    ];
-    for (method, path, token, body) in cases {
-        let response = s
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", s.base))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 400, "{method} {path} {body}");
-        let err: Value = response.json().await.unwrap();
-        assert_eq!(err["error"]["code"], "malformed_json", "{method} {path}");
+            "/v1/operational-endpoints",
+            Some(ADMIN),
+            Some(json!({"url": "https://example.com/ops"})),
+        )
+        .await;
+    let o = operational["id"].as_str().unwrap().to_string();
+    // Every operation of the document that takes a body, on real objects.
+    let doc = s.expect(200, "GET", "/openapi.json", None, None).await;
+    let mut tried = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            let endpoint_id = if template.starts_with("/v1/operational") { &o } else { &e };
+            let path = template
+                .replace("{account_id}", &a)
+                .replace("{endpoint_id}", endpoint_id)
+                .replace("{event_id}", &v);
+            assert!(!path.contains('{'), "a path parameter to fill: {template}");
+            for body in [r#"{} x"#, "{}}", "{}{}", "{} 1", r#"{"a": 1}]"#] {
+                let response = s
+                    .http
+                    .request(method.to_uppercase().parse().unwrap(), format!("{}{path}", s.base))
+                    .bearer_auth(ADMIN)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 400, "{method} {path} {body}");
+                let err: Value = response.json().await.unwrap();
+                assert_eq!(err["error"]["code"], "malformed_json", "{method} {path}");
+            }
+            tried += 1;
+        }
     }
+    assert!(tried >= 15, "only {tried} operations take a body");
 });
 
 both!(idempotency_compares_json_values, |s| {
@@ -348,3 +349,38 @@ both!(
         }
     }
 );
+
+both!(nul_characters_are_refused_not_stored, |s| {
+    // PostgreSQL cannot store U+0000 (TEXT) nor parse it as jsonb: without
+    // this rule these answered 503 there and 2xx on SQLite.
+    let (a, key) = s.account("Acme").await;
+    for (method, path, body) in [
+        ("POST", format!("/v1/accounts/{a}/events"), r#"{"type": "payment.completed", "data": {"order": "x\u0000"}}"#),
+        ("POST", format!("/v1/accounts/{a}/endpoints"), r#"{"url": "https://example.com/", "description": "a\u0000b"}"#),
+        ("PATCH", format!("/v1/accounts/{a}"), r#"{"name": "Ac\u0000me"}"#),
+    ] {
+        let token = if method == "PATCH" { ADMIN } else { &key };
+        let response = s
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", s.base))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 422, "{method} {path}");
+        let err: Value = response.json().await.unwrap();
+        assert!(err["error"]["message"].as_str().unwrap().contains("U+0000"), "{err}");
+    }
+    for path in [
+        format!("/v1/accounts/{a}/events?type=a%00b"),
+        format!("/v1/accounts/{a}/events?search=%00"),
+        format!("/v1/accounts/{a}/endpoints/ep_%00"),
+        format!("/v1/accounts/{a}%00/events"),
+    ] {
+        let err = s.expect(400, "GET", &path, Some(&key), None).await;
+        assert_eq!(err["error"]["code"], "bad_request", "{path}");
+    }
+    s.expect(200, "GET", &format!("/v1/accounts/{a}/events?search=x%2500"), Some(&key), None)
+        .await;
+});

@@ -18,6 +18,7 @@ mod operational;
 mod ordered;
 mod ordered_nodes;
 mod portal;
+mod schemathesis;
 mod service;
 mod signing;
 mod slow_clients;
