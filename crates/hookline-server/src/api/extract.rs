@@ -116,9 +116,15 @@ pub(crate) async fn refuse_nul_in_uri(
     use axum::response::IntoResponse;
     let uri = request.uri();
     let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    if target.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
-        return ApiError::bad_request("the path or a query parameter holds %00 (U+0000); no id or value contains it")
-            .into_response();
+    if target
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    {
+        return ApiError::bad_request(
+            "the path or a query parameter holds %00 (U+0000); no id or value contains it",
+        )
+        .into_response();
     }
     next.run(request).await
 }
@@ -148,11 +154,9 @@ impl ListParams {
             Some(c) if c.len() <= 18 && c.bytes().all(|b| b.is_ascii_digit()) => {
                 Some(c.parse::<i64>().expect("18 digits fit an i64"))
             }
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "`cursor` is not one this API gave out; pass `next_cursor` from the previous page",
-                ))
-            }
+            Some(_) => return Err(ApiError::bad_request(
+                "`cursor` is not one this API gave out; pass `next_cursor` from the previous page",
+            )),
         };
         Ok(PageRequest { limit, after_seq })
     }

@@ -151,7 +151,7 @@ fn header_names(reserved: &[&str]) -> Value {
 }
 
 fn regex_escape(c: char) -> String {
-    if "\\^$.|?*+()[]{}-".contains(c) {
+    if "\\^$.|?*+()[]{}".contains(c) {
         format!("\\{c}")
     } else {
         c.to_string()
@@ -208,7 +208,10 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
         merge(&mut body["properties"][field], json!({"enum": values}));
     }
     merge(&mut body["properties"]["url"], url.clone());
-    merge(&mut body["properties"]["filter"], json!({"anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/Filter"}]}));
+    merge(
+        &mut body["properties"]["filter"],
+        json!({"anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/Filter"}]}),
+    );
     let mut reserved: Vec<&str> = RESERVED_HEADERS.to_vec();
     reserved.extend(HOP_BY_HOP_HEADERS);
     merge(
@@ -236,7 +239,10 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
     schemas["EndpointBody"] = body.clone();
     schemas["NewOperationalEndpoint"] = new;
     schemas["OperationalEndpointBody"] = body;
-    merge(&mut schemas["PublishBody"]["properties"]["webhook_url"], url.clone());
+    merge(
+        &mut schemas["PublishBody"]["properties"]["webhook_url"],
+        url.clone(),
+    );
     // An empty `return_url` is none.
     merge(
         &mut schemas["CreatePortalSession"]["properties"]["return_url"],
@@ -255,11 +261,22 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
         }}),
     );
 
-    merge(&mut schemas["FilterTestBody"]["properties"]["filter"], json!({"$ref": "#/components/schemas/Filter"}));
+    merge(
+        &mut schemas["FilterTestBody"]["properties"]["filter"],
+        json!({"$ref": "#/components/schemas/Filter"}),
+    );
     for (path, method, schema) in [
         ("/v1/accounts/{account_id}/endpoints", "post", "NewEndpoint"),
-        ("/v1/operational-endpoints", "post", "NewOperationalEndpoint"),
-        ("/v1/operational-endpoints/{endpoint_id}", "patch", "OperationalEndpointBody"),
+        (
+            "/v1/operational-endpoints",
+            "post",
+            "NewOperationalEndpoint",
+        ),
+        (
+            "/v1/operational-endpoints/{endpoint_id}",
+            "patch",
+            "OperationalEndpointBody",
+        ),
     ] {
         doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"] =
             json!({"$ref": format!("#/components/schemas/{schema}")});
@@ -274,18 +291,30 @@ pub(super) fn with_catalogue(doc: &Value, names: Vec<String>) -> Value {
     let mut doc = doc.clone();
     let schemas = &mut doc["components"]["schemas"];
     let known = json!({"enum": names});
-    merge(&mut schemas["PublishBody"]["properties"]["type"], known.clone());
+    merge(
+        &mut schemas["PublishBody"]["properties"]["type"],
+        known.clone(),
+    );
     for (schema, field) in [("TestBody", "event_type"), ("FilterTestBody", "event_type")] {
-        merge(&mut schemas[schema]["properties"][field], json!({"anyOf": [{"type": "null"}, known.clone()]}));
+        merge(
+            &mut schemas[schema]["properties"][field],
+            json!({"anyOf": [{"type": "null"}, known.clone()]}),
+        );
     }
-    let operational: Vec<&str> = hookline_core::operational::EVENT_TYPES.iter().map(|(t, _)| *t).collect();
+    let operational: Vec<&str> = hookline_core::operational::EVENT_TYPES
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
     for (schema, types) in [
         ("EndpointBody", known.clone()),
         ("NewEndpoint", known),
         ("OperationalEndpointBody", json!({"enum": operational})),
         ("NewOperationalEndpoint", json!({"enum": operational})),
     ] {
-        merge(&mut schemas[schema]["properties"]["event_types"], json!({"items": types}));
+        merge(
+            &mut schemas[schema]["properties"]["event_types"],
+            json!({"items": types}),
+        );
     }
     doc
 }
@@ -297,7 +326,9 @@ fn merge(target: &mut Value, extra: Value) {
     if let (Value::Object(target), Value::Object(extra)) = (target, extra) {
         for (key, value) in extra {
             match target.get_mut(&key) {
-                Some(existing) if existing.is_object() && value.is_object() => merge(existing, value),
+                Some(existing) if existing.is_object() && value.is_object() => {
+                    merge(existing, value)
+                }
                 _ => {
                     target.insert(key, value);
                 }

@@ -88,7 +88,10 @@ impl Resolve for CheckedResolver {
 
 /// The addresses `host` resolved to that may be connected to; none left is
 /// a `BlockedAddress` naming why the last one was refused.
-fn checked_addresses(host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, BlockedAddress> {
+fn checked_addresses(
+    host: &str,
+    resolved: Vec<SocketAddr>,
+) -> Result<Vec<SocketAddr>, BlockedAddress> {
     let mut refused = None;
     let allowed: Vec<SocketAddr> = resolved
         .into_iter()
@@ -327,7 +330,10 @@ mod ssrf_tests {
         let client = DeliveryClient::new(Duration::from_secs(2), false);
         let table = include_str!("../../../hookline-core/src/net/ssrf_table.txt");
         let mut rows = 0;
-        for line in table.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in table
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let (address, expected) = line.split_once('\t').expect("address TAB expectation");
             let ip: IpAddr = address.parse().expect("table addresses parse");
             let literal = match ip {
@@ -342,7 +348,10 @@ mod ssrf_tests {
             } else {
                 let literal = literal.unwrap_or_else(|| panic!("{address} let through"));
                 assert!(literal.contains(expected), "{address}: {literal}");
-                assert!(literal.contains("private networks are refused"), "{literal}");
+                assert!(
+                    literal.contains("private networks are refused"),
+                    "{literal}"
+                );
                 let resolved = resolved.expect_err(address).0;
                 assert!(resolved.contains(expected), "{address}: {resolved}");
             }

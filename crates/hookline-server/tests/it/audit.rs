@@ -72,7 +72,11 @@ async fn the_ssrf_table_holds_at_creation() {
                 ),
                 ("/v1/operational-endpoints".to_string(), json!({"url": url})),
             ] {
-                let token = if path.starts_with("/v1/operational") { ADMIN } else { &key };
+                let token = if path.starts_with("/v1/operational") {
+                    ADMIN
+                } else {
+                    &key
+                };
                 let err = s.expect(422, "POST", &path, Some(token), Some(body)).await;
                 let message = err["error"]["message"].as_str().unwrap();
                 assert!(
@@ -225,7 +229,11 @@ both!(trailing_data_after_json_is_refused_on_every_body, |s| {
             if op.get("requestBody").is_none() {
                 continue;
             }
-            let endpoint_id = if template.starts_with("/v1/operational") { &o } else { &e };
+            let endpoint_id = if template.starts_with("/v1/operational") {
+                &o
+            } else {
+                &e
+            };
             let path = template
                 .replace("{account_id}", &a)
                 .replace("{endpoint_id}", endpoint_id)
@@ -234,7 +242,10 @@ both!(trailing_data_after_json_is_refused_on_every_body, |s| {
             for body in [r#"{} x"#, "{}}", "{}{}", "{} 1", r#"{"a": 1}]"#] {
                 let response = s
                     .http
-                    .request(method.to_uppercase().parse().unwrap(), format!("{}{path}", s.base))
+                    .request(
+                        method.to_uppercase().parse().unwrap(),
+                        format!("{}{path}", s.base),
+                    )
                     .bearer_auth(ADMIN)
                     .header("content-type", "application/json")
                     .body(body)
@@ -355,9 +366,21 @@ both!(nul_characters_are_refused_not_stored, |s| {
     // this rule these answered 503 there and 2xx on SQLite.
     let (a, key) = s.account("Acme").await;
     for (method, path, body) in [
-        ("POST", format!("/v1/accounts/{a}/events"), r#"{"type": "payment.completed", "data": {"order": "x\u0000"}}"#),
-        ("POST", format!("/v1/accounts/{a}/endpoints"), r#"{"url": "https://example.com/", "description": "a\u0000b"}"#),
-        ("PATCH", format!("/v1/accounts/{a}"), r#"{"name": "Ac\u0000me"}"#),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/events"),
+            r#"{"type": "payment.completed", "data": {"order": "x\u0000"}}"#,
+        ),
+        (
+            "POST",
+            format!("/v1/accounts/{a}/endpoints"),
+            r#"{"url": "https://example.com/", "description": "a\u0000b"}"#,
+        ),
+        (
+            "PATCH",
+            format!("/v1/accounts/{a}"),
+            r#"{"name": "Ac\u0000me"}"#,
+        ),
     ] {
         let token = if method == "PATCH" { ADMIN } else { &key };
         let response = s
@@ -370,7 +393,10 @@ both!(nul_characters_are_refused_not_stored, |s| {
             .unwrap();
         assert_eq!(response.status().as_u16(), 422, "{method} {path}");
         let err: Value = response.json().await.unwrap();
-        assert!(err["error"]["message"].as_str().unwrap().contains("U+0000"), "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains("U+0000"),
+            "{err}"
+        );
     }
     for path in [
         format!("/v1/accounts/{a}/events?type=a%00b"),
@@ -381,6 +407,12 @@ both!(nul_characters_are_refused_not_stored, |s| {
         let err = s.expect(400, "GET", &path, Some(&key), None).await;
         assert_eq!(err["error"]["code"], "bad_request", "{path}");
     }
-    s.expect(200, "GET", &format!("/v1/accounts/{a}/events?search=x%2500"), Some(&key), None)
-        .await;
+    s.expect(
+        200,
+        "GET",
+        &format!("/v1/accounts/{a}/events?search=x%2500"),
+        Some(&key),
+        None,
+    )
+    .await;
 });
