@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::accounts::SecretOut;
 use super::events::{AttemptOut, EventOut};
-use super::extract::{some, AccountScope, ApiJson, ApiQuery, ListParams, ListResponse};
+use super::extract::{some, some_whole, AccountScope, ApiJson, ApiQuery, ListParams, ListResponse};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::scope::Scoped;
 use crate::service::endpoints::{self as service, EndpointInput};
@@ -136,8 +136,8 @@ pub(crate) struct EndpointBody {
     #[schema(value_type = Option<String>)]
     signature_scheme: Option<SignatureScheme>,
     /// Most deliveries per second to this endpoint; `null` for no limit.
-    #[serde(default, deserialize_with = "some")]
-    #[schema(value_type = Option<u32>, minimum = 1)]
+    #[serde(default, deserialize_with = "some_whole")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 4294967295_u64)]
     rate_limit_per_sec: Option<Option<u32>>,
     #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Map<String, serde_json::Value>>,

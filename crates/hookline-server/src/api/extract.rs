@@ -202,6 +202,48 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// A JSON number, as serde_json reads it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Number {
+    Whole(u64),
+    Float(f64),
+}
+
+/// A count that JSON may spell `5` or `5.0`: both are JSON Schema integers.
+fn whole_number<E: serde::de::Error, T: TryFrom<u64>>(number: Number) -> Result<T, E> {
+    let value = match number {
+        Number::Whole(n) => n,
+        Number::Float(f) if f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&f) => f as u64,
+        Number::Float(f) => {
+            return Err(E::custom(format!(
+                "expected a whole number of at least 0, not {f}"
+            )))
+        }
+    };
+    T::try_from(value).map_err(|_| E::custom(format!("{value} is too large")))
+}
+
+/// An optional whole number (`5` or `5.0`).
+pub(crate) fn optional_whole<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    Option::<Number>::deserialize(deserializer)?
+        .map(whole_number)
+        .transpose()
+}
+
+/// A PATCH field holding a whole number, where `null` means "clear".
+pub(crate) fn some_whole<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    optional_whole(deserializer).map(Some)
+}
+
 /// The API's side of the account scope: the bearer token's caller, and the
 /// contract's JSON error for a refusal.
 pub(crate) struct Api;

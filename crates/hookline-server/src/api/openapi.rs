@@ -120,7 +120,7 @@ fn error_response(description: &str) -> RefOr<Response> {
 /// (or a dotted IPv4 address), an optional port, a path. The service's rules
 /// (`hookline_core::net::validate_url`) accept more: any host name or IP
 /// literal, and spell out the normal form; the description says so.
-const HTTP_URL: &str = r"^https?://(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.){0,2}[a-z]([a-z0-9-]{0,61}[a-z0-9])?|[0-9]{1,3}(\.[0-9]{1,3}){3})(:[1-9][0-9]{0,3})?/[A-Za-z0-9._~!$&'()*+,;=:@/-]{0,1000}$";
+const HTTP_URL: &str = r"^https?://(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.){0,2}[a-z]([a-z0-9-]{0,61}[a-z0-9])?|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))(:[1-9][0-9]{0,3})?/[A-Za-z0-9._~!$&'()*+,;=:@/-]{0,1000}$";
 
 /// `whsec_` + canonical padded base64 of 24 to 64 bytes (what
 /// `is_valid_signing_secret` accepts).
@@ -222,17 +222,17 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
             "additionalProperties": {"type": "string", "maxLength": MAX_CUSTOM_HEADER_BYTES - 1, "pattern": "^[\t\\x20-\\x7e]*$"},
         }),
     );
-    merge(
-        &mut body["properties"]["secret"],
-        json!({"anyOf": [{"type": "null"}, {"pattern": WHSEC}, {"pattern": WHSK}]}),
-    );
-    let mut new = body.clone();
-    // A new endpoint's key follows its scheme: `whsk_` for ed25519, else `whsec_`.
-    new["anyOf"] = json!([
-        {"properties": {"signature_scheme": {"const": "ed25519"}, "secret": {"pattern": WHSK}},
+    let any_key = json!({"anyOf": [{"type": "null"}, {"pattern": WHSEC}, {"pattern": WHSK}]});
+    merge(&mut body["properties"]["secret"], any_key.clone());
+    // A scheme given and a key given must agree; a key alone names its scheme.
+    body["anyOf"] = json!([
+        {"properties": {"signature_scheme": {"const": "ed25519"}, "secret": {"anyOf": [{"type": "null"}, {"pattern": WHSK}]}},
          "required": ["signature_scheme"]},
-        {"properties": {"signature_scheme": {"enum": ["hmac-sha256", null]}, "secret": {"pattern": WHSEC}}},
+        {"properties": {"signature_scheme": {"const": "hmac-sha256"}, "secret": {"anyOf": [{"type": "null"}, {"pattern": WHSEC}]}},
+         "required": ["signature_scheme"]},
+        {"properties": {"signature_scheme": {"type": "null"}}},
     ]);
+    let mut new = body.clone();
     new["required"] = json!(["url"]);
     new["properties"]["url"]["type"] = json!("string");
     schemas["NewEndpoint"] = new.clone();
@@ -243,15 +243,16 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
         &mut schemas["PublishBody"]["properties"]["webhook_url"],
         url.clone(),
     );
+    merge(&mut schemas["RotateBody"]["properties"]["secret"], any_key);
     // An empty `return_url` is none.
     merge(
         &mut schemas["CreatePortalSession"]["properties"]["return_url"],
         json!({"maxLength": MAX_URL_LEN, "pattern": format!("^$|{HTTP_URL}")}),
     );
-    let https_host = HTTP_URL.replacen("^https?://", "https://", 1);
+    let https_url = HTTP_URL.replacen("^https?://", "https://", 1);
     merge(
         &mut schemas["BrandingBody"]["properties"]["logo_url"],
-        json!({"pattern": format!(r#"^data:image/[^"'<> ]*$|^{https_host}"#)}),
+        json!({"pattern": format!(r#"^data:image/[^"'<> ]*$|^{https_url}"#)}),
     );
     merge(
         &mut schemas["FilterTestBody"],
@@ -281,7 +282,35 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
         doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"] =
             json!({"$ref": format!("#/components/schemas/{schema}")});
     }
+    optional_bodies(&mut doc);
     doc
+}
+
+/// A body whose fields are all optional may be left out (it reads as `{}`).
+fn optional_bodies(doc: &mut Value) {
+    let schemas = doc["components"]["schemas"].clone();
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let Some(body) = operation.get_mut("requestBody") else {
+            continue;
+        };
+        let Some(reference) = body["content"]["application/json"]["schema"]["$ref"].as_str() else {
+            continue;
+        };
+        let name = reference.trim_start_matches("#/components/schemas/");
+        let required = schemas[name]["required"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty());
+        if !required {
+            body["required"] = json!(false);
+        }
+    }
 }
 
 /// The document with the event types known now: publishing, test sends,

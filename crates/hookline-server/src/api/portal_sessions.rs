@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AccountScope, ApiJson};
+use super::extract::{optional_whole, AccountScope, ApiJson};
 use crate::auth::{bearer, hash_token, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::scope::Scoped;
@@ -32,6 +32,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 pub(crate) struct CreatePortalSession {
     /// Seconds until the link and the session it opens end: 1 to 604800
     /// (7 days), default 3600.
+    #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 1, maximum = 604800)]
     expires_in: Option<u64>,
     /// Show everything, change nothing, reveal no secret (default false).

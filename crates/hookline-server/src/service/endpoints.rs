@@ -229,10 +229,14 @@ pub(crate) async fn rotate_secret(
     new_secret: Option<String>,
 ) -> ServiceResult<String> {
     let mut endpoint = get(state, account_id, endpoint_id).await?;
-    let scheme = endpoint.signature_scheme();
+    // A key of the other scheme switches the endpoint to it, as a PATCH of
+    // `signature_scheme` would: both keep signing for 24 hours.
     let secret = match new_secret {
-        Some(s) => checked_secret(s, scheme)?,
-        None => generate_signing_key(scheme),
+        Some(s) => {
+            let scheme = scheme_of(&s);
+            checked_secret(s, scheme)?
+        }
+        None => generate_signing_key(endpoint.signature_scheme()),
     };
     rotate_to(&mut endpoint, secret.clone());
     state
@@ -265,7 +269,19 @@ pub(crate) fn public_keys(endpoint: &Endpoint) -> Option<(String, Option<String>
     Some((current, previous))
 }
 
+/// The scheme a key is for: its prefix says (`whsk_` ed25519, else HMAC).
+fn scheme_of(key: &str) -> SignatureScheme {
+    if key.trim_start().starts_with("whsk_") {
+        SignatureScheme::Ed25519
+    } else {
+        SignatureScheme::HmacSha256
+    }
+}
+
+/// The key as stored: without the spaces or line break a copy and paste
+/// leaves around it.
 fn checked_secret(secret: String, scheme: SignatureScheme) -> ServiceResult<String> {
+    let secret = secret.trim().to_string();
     let valid = match scheme {
         SignatureScheme::HmacSha256 => is_valid_signing_secret(&secret),
         SignatureScheme::Ed25519 => hookline_verify::SigningKey::parse(&secret).is_ok(),
@@ -355,7 +371,11 @@ async fn apply(
     if let Some(headers) = input.headers {
         endpoint.headers = checked_headers(headers)?;
     }
-    match (input.signature_scheme, input.secret) {
+    // A key given without a scheme names its own (`whsk_`: ed25519).
+    let scheme = input
+        .signature_scheme
+        .or_else(|| input.secret.as_deref().map(scheme_of));
+    match (scheme, input.secret) {
         (Some(scheme), secret) if scheme != endpoint.signature_scheme() => {
             // A new scheme needs a new key: rotate, so receivers verifying
             // the old signature keep working for 24 hours.
