@@ -172,7 +172,8 @@ impl From<EndpointBody> for EndpointInput {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RotateBody {
-    /// `whsec_…` (or `whsk_…` for an ed25519 endpoint); generated if absent.
+    /// `whsec_…` or `whsk_…`; a key of the other scheme switches the
+    /// endpoint to it. Generated (of the endpoint's scheme) if absent.
     pub(super) secret: Option<String>,
 }
 

@@ -165,7 +165,8 @@ pub(crate) struct PublishBody {
     webhook_url: Option<String>,
     /// On endpoints with `delivery_order: ordered`, events with the same key
     /// (e.g. the payment id) are delivered one at a time in publish order;
-    /// 1 to 256 bytes.
+    /// 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
     ordering_key: Option<String>,
 }
 

@@ -109,6 +109,7 @@ fn has_nul_escape(bytes: &[u8]) -> bool {
 
 /// Refuses a path or query holding `%00` with the contract's 400: no id,
 /// type or search value contains U+0000, and PostgreSQL cannot compare one.
+/// Under `/api/` the answer is in the Svix-compatible API's shape.
 pub(crate) async fn refuse_nul_in_uri(
     request: Request,
     next: axum::middleware::Next,
@@ -121,10 +122,13 @@ pub(crate) async fn refuse_nul_in_uri(
         .windows(3)
         .any(|w| w.eq_ignore_ascii_case(b"%00"))
     {
-        return ApiError::bad_request(
+        let error = ApiError::bad_request(
             "the path or a query parameter holds %00 (U+0000); no id or value contains it",
-        )
-        .into_response();
+        );
+        if uri.path().starts_with("/api/") {
+            return super::svix::error_response(error);
+        }
+        return error.into_response();
     }
     next.run(request).await
 }

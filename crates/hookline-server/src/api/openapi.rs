@@ -5,6 +5,8 @@
 //! object, and `503` everywhere. Each is the contract's `ErrorBody`. Path
 //! parameters of the template that a handler does not declare itself are
 //! declared here (required strings), so every operation is valid OpenAPI.
+//! The Svix-compatible routes under `/api/v1` are documented as their
+//! handlers declare them and are not completed here.
 
 use hookline_core::net::MAX_URL_LEN;
 use serde_json::{json, Value};
@@ -18,15 +20,23 @@ use crate::service::endpoints::{
     HOP_BY_HOP_HEADERS, MAX_CUSTOM_HEADERS, MAX_CUSTOM_HEADER_BYTES, RESERVED_HEADERS,
 };
 
-/// Adds the statuses each operation can answer and does not list yet.
+/// Adds the statuses each operation can answer and does not list yet. The
+/// Svix-compatible routes under `/api/v1` answer Svix's error shapes and
+/// declare their own responses, so they are left as their handlers say.
 fn complete_responses(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
+        if path.starts_with(SVIX_PREFIX) {
+            continue;
+        }
         for operation in operations(item) {
             declare_path_parameters(path, operation);
             complete_operation(operation);
         }
     }
 }
+
+/// Where the Svix-compatible API's routes start (`api/svix`).
+const SVIX_PREFIX: &str = "/api/";
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
@@ -192,8 +202,9 @@ fn filter_schema() -> Value {
 }
 
 /// The document as served: utoipa's, completed, with the rules the derive
-/// cannot say (URL, secret and header patterns, the filter language, create
-/// and update bodies apart, operational endpoints' own types).
+/// cannot say (URL, secret and header patterns, the filter language, the
+/// enums of fields typed in hookline-core, create and update bodies apart,
+/// operational endpoints' own types).
 pub(super) fn document(mut doc: OpenApi) -> Value {
     complete_responses(&mut doc);
     let mut doc = serde_json::to_value(&doc).expect("the OpenAPI document is JSON");
@@ -204,6 +215,7 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
     for (field, values) in [
         ("payload", json!(["full", "thin", null])),
         ("signature_scheme", json!(["hmac-sha256", "ed25519", null])),
+        ("delivery_order", json!(["unordered", "ordered", null])),
     ] {
         merge(&mut body["properties"][field], json!({"enum": values}));
     }
@@ -239,6 +251,16 @@ pub(super) fn document(mut doc: OpenApi) -> Value {
     schemas["EndpointBody"] = body.clone();
     schemas["NewOperationalEndpoint"] = new;
     schemas["OperationalEndpointBody"] = body;
+    for (field, values) in [
+        ("payload", json!(["full", "thin"])),
+        ("signature_scheme", json!(["hmac-sha256", "ed25519"])),
+        ("delivery_order", json!(["unordered", "ordered"])),
+    ] {
+        merge(
+            &mut schemas["EndpointOut"]["properties"][field],
+            json!({"enum": values}),
+        );
+    }
     merge(
         &mut schemas["PublishBody"]["properties"]["webhook_url"],
         url.clone(),

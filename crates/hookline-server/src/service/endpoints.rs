@@ -103,7 +103,12 @@ pub(crate) async fn create(
         ServiceError::invalid_field("url", "`url` is required: where should webhooks be sent?")
     })?;
     let now = Utc::now();
-    let scheme = input.signature_scheme.unwrap_or_default();
+    // A key given without a scheme names its own, so the new endpoint starts
+    // with it (no rotation away from a generated key).
+    let scheme = input
+        .signature_scheme
+        .or_else(|| input.secret.as_deref().map(scheme_of))
+        .unwrap_or_default();
     let mut endpoint = Endpoint {
         id: Id::generate(IdKind::Endpoint),
         account_id: account_id.to_string(),

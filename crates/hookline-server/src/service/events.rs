@@ -31,8 +31,9 @@ pub(crate) struct NewEvent {
     pub(crate) format: EventFormat,
 }
 
-/// Longest `ordering_key` accepted, in bytes.
-pub(crate) const MAX_ORDERING_KEY_BYTES: usize = 256;
+/// Longest `ordering_key` accepted, in characters (as every length of the
+/// API is counted, and as JSON Schema's `maxLength` counts).
+pub(crate) const MAX_ORDERING_KEY_CHARS: usize = 256;
 
 /// Most channels an event may be on, as on Svix.
 const MAX_EVENT_CHANNELS: usize = 10;
@@ -122,10 +123,10 @@ pub(crate) async fn publish(
         None => None,
     };
     if let Some(key) = &new.ordering_key {
-        if key.is_empty() || key.len() > MAX_ORDERING_KEY_BYTES {
+        if key.is_empty() || key.chars().count() > MAX_ORDERING_KEY_CHARS {
             return Err(ServiceError::invalid_field(
                 "ordering_key",
-                format!("`ordering_key` must be 1 to {MAX_ORDERING_KEY_BYTES} bytes (e.g. the payment id), or left out"),
+                format!("`ordering_key` must be 1 to {MAX_ORDERING_KEY_CHARS} characters (e.g. the payment id), or left out"),
             ));
         }
     }

@@ -197,3 +197,82 @@ both!(signing_keys_are_checked_against_the_scheme, |s| {
         .await;
     assert_eq!(imported["public_key"], own.public_key().to_whpk().as_str());
 });
+
+both!(a_key_names_its_scheme_and_is_stored_trimmed, |s| {
+    let (a, key) = s.account("Acme").await;
+    let base = format!("/v1/accounts/{a}/endpoints");
+    let url = "https://example.com/hooks";
+    let own = hookline_verify::SigningKey::from_seed(&[7; 32]);
+    let own_public = own.public_key().to_whpk();
+    // A whsk_ key without a scheme makes an ed25519 endpoint from the start:
+    // no rotation away from a generated key, so no previous key signs.
+    let created = s
+        .expect(
+            201,
+            "POST",
+            &base,
+            Some(&key),
+            Some(json!({"url": url, "secret": format!(" {}\n", own.to_whsk())})),
+        )
+        .await;
+    assert_eq!(created["signature_scheme"], "ed25519", "{created}");
+    assert_eq!(created["public_key"], own_public.as_str());
+    let id = created["id"].as_str().unwrap().to_string();
+    let keys = s
+        .expect(
+            200,
+            "GET",
+            &format!("{base}/{id}/public-key"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(keys["previous_public_key"], Value::Null, "{keys}");
+
+    // A PATCH or a rotation with a key of the other scheme switches to it.
+    let hmac = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let rotated = s
+        .expect(
+            200,
+            "POST",
+            &format!("{base}/{id}/secret/rotate"),
+            Some(&key),
+            Some(json!({"secret": format!("{hmac}\r\n")})),
+        )
+        .await;
+    assert_eq!(rotated, json!({"secret": hmac}));
+    let ep = s
+        .expect(200, "GET", &format!("{base}/{id}"), Some(&key), None)
+        .await;
+    assert_eq!(ep["signature_scheme"], "hmac-sha256", "{ep}");
+    let stored = s
+        .expect(200, "GET", &format!("{base}/{id}/secret"), Some(&key), None)
+        .await;
+    assert_eq!(stored["secret"], hmac, "stored without the line break");
+    let patched = s
+        .expect(
+            200,
+            "PATCH",
+            &format!("{base}/{id}"),
+            Some(&key),
+            Some(json!({"secret": own.to_whsk()})),
+        )
+        .await;
+    assert_eq!(patched["signature_scheme"], "ed25519", "{patched}");
+    assert_eq!(patched["public_key"], own_public.as_str());
+
+    // A key that contradicts the scheme given beside it is refused.
+    for body in [
+        json!({"signature_scheme": "hmac-sha256", "secret": own.to_whsk()}),
+        json!({"signature_scheme": "ed25519", "secret": hmac}),
+    ] {
+        s.expect(
+            422,
+            "PATCH",
+            &format!("{base}/{id}"),
+            Some(&key),
+            Some(body),
+        )
+        .await;
+    }
+});

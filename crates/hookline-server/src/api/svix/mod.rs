@@ -58,6 +58,11 @@ async fn svix_method_not_allowed(
     svix
 }
 
+/// `error` in Svix's shape, for answers made outside this module's handlers.
+pub(super) fn error_response(error: crate::error::ApiError) -> axum::response::Response {
+    axum::response::IntoResponse::into_response(error::SvixError::from(error))
+}
+
 /// Health, 501s for Svix operations Hookline does not offer, 404 for the rest.
 pub(super) fn fallback_routes() -> Router<AppState> {
     unsupported::routes()
