@@ -76,6 +76,7 @@ impl App {
                 Role::Api => 0,
                 _ => config.worker_concurrency,
             },
+            sealer: config.sealer.clone(),
         };
         let store = hookline_store::open_with(&config.database_url, &sizing).await?;
         let (admin_hash, generated_admin_token) = admin_token(&config, &store).await?;

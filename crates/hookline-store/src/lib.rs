@@ -8,11 +8,14 @@
 
 mod encode;
 mod error;
+pub mod keyring;
 mod portal;
 pub mod postgres;
 mod rules;
+mod sealer;
 mod sql;
 pub mod sqlite;
+mod stored;
 mod types;
 
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use async_trait::async_trait;
 use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page, Timestamp};
 
 pub use error::{StoreError, StoreResult};
+pub use sealer::{KeyError, OpenError, Sealer, ENCRYPTION_KEY_VAR, SEALED_PREFIX};
+pub use stored::{ResealBatch, SealedTable};
 pub use types::*;
 
 /// A shared handle to whichever store the configuration chose.
@@ -28,15 +33,26 @@ pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store named by a `sqlite://PATH` or `postgres://…` URL and
 /// applies pending migrations, sized for a node that serves the API and
-/// delivers with the default workers.
+/// delivers with the default workers, without encryption keys: for
+/// `hookline migrate`, which reads no secret.
 pub async fn open(database_url: &str) -> StoreResult<SharedStore> {
-    open_with(database_url, &OpenOptions::default()).await
+    open_store(database_url, &OpenOptions::default()).await
 }
 
-/// [`open`], sized for what the node will do (see [`OpenOptions`]).
+/// [`open`], sized for what the node will do and sealing secrets with its
+/// keys (see [`OpenOptions`]). Refuses to open a database holding secrets
+/// sealed with a key `options.sealer` lacks ([`keyring::admit`]).
 pub async fn open_with(database_url: &str, options: &OpenOptions) -> StoreResult<SharedStore> {
+    let store = open_store(database_url, options).await?;
+    keyring::admit(store.as_ref(), &options.sealer).await?;
+    Ok(store)
+}
+
+async fn open_store(database_url: &str, options: &OpenOptions) -> StoreResult<SharedStore> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
-        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::open_sealed(path, options.sealer.clone()).await?,
+        ))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         Ok(Arc::new(
             postgres::PgStore::connect_with(database_url, options).await?,
@@ -50,14 +66,18 @@ pub async fn open_with(database_url: &str, options: &OpenOptions) -> StoreResult
 }
 
 /// What the node opening a store will do, so a pooled backend (PostgreSQL)
-/// opens as many connections as that needs and no more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// opens as many connections as that needs and no more, and the keys that
+/// seal its secrets.
+#[derive(Debug, Clone)]
 pub struct OpenOptions {
     /// Whether the node serves the API and dashboard (publishes and reads).
     pub serves_api: bool,
     /// The node's delivery workers (attempts in flight at once); 0 when it
     /// delivers nothing.
     pub worker_concurrency: usize,
+    /// Seals secrets before they are written and opens them when read
+    /// (`HOOKLINE_ENCRYPTION_KEY`); without keys they are stored plain.
+    pub sealer: Sealer,
 }
 
 impl Default for OpenOptions {
@@ -65,6 +85,7 @@ impl Default for OpenOptions {
         OpenOptions {
             serves_api: true,
             worker_concurrency: 512,
+            sealer: Sealer::none(),
         }
     }
 }
@@ -317,4 +338,12 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `batch` events created before `before` that have nothing
     /// pending, with their deliveries and attempts; answers how many.
     async fn purge_events_before(&self, before: Timestamp, batch: u32) -> StoreResult<u64>;
+
+    // --- secrets at rest ---
+    /// Re-seals with the store's sealing key the secrets of up to `limit`
+    /// rows of `table` after `after_seq` (rows whose secrets are plain or
+    /// sealed with an older key). A row changed meanwhile by someone else
+    /// is left to its writer, who sealed it with its own key.
+    async fn reseal(&self, table: SealedTable, after_seq: i64, limit: u32)
+        -> StoreResult<ResealBatch>;
 }

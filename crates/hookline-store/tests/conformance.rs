@@ -35,6 +35,8 @@ mod harness;
 mod ordered;
 #[path = "conformance/portal.rs"]
 mod portal;
+#[path = "conformance/sealing.rs"]
+mod sealing;
 #[path = "conformance/tenancy.rs"]
 mod tenancy;
 #[path = "conformance/upkeep.rs"]

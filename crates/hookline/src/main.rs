@@ -30,6 +30,11 @@ enum Command {
     Listen(cli::listen::ListenArgs),
     /// Run the service, a receiver and a simulated payment gateway at once.
     Demo(cli::demo::DemoArgs),
+    /// Print a fresh key for HOOKLINE_ENCRYPTION_KEY.
+    EncryptionKey,
+    /// Re-seal every stored secret with the first key of HOOKLINE_ENCRYPTION_KEY
+    /// (after a key rotation; safe while nodes run).
+    Reseal(cli::keys::ResealArgs),
 }
 
 #[tokio::main]
@@ -42,6 +47,11 @@ async fn main() -> std::process::ExitCode {
         Command::Trigger(args) => cli::trigger::run(args).await,
         Command::Listen(args) => cli::listen::run(args).await,
         Command::Demo(args) => cli::demo::run(args).await,
+        Command::EncryptionKey => {
+            cli::keys::print_key();
+            Ok(())
+        }
+        Command::Reseal(args) => cli::keys::reseal(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

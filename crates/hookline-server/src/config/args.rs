@@ -37,6 +37,18 @@ pub struct ServeArgs {
     )]
     pub admin_token: Option<String>,
 
+    /// Comma list of base64 32-byte keys, newest first: the first seals
+    /// signing secrets, URL passwords and custom header values at rest, every
+    /// one opens them (`hookline encryption-key` makes one) [default: none
+    /// (secrets stored unencrypted)].
+    #[arg(
+        long,
+        env = "HOOKLINE_ENCRYPTION_KEY",
+        value_name = "KEYS",
+        hide_env_values = true
+    )]
+    pub encryption_key: Option<String>,
+
     /// Delays before attempt 2, 3, … such as 5s,30s,2m,10m,1h; when used up
     /// the delivery fails [default: exponential with jitter: ~5s, 30s, 2m,
     /// 10m, 30m, 1h, 2h, 4h, 8h, then at 24h].
@@ -160,6 +172,7 @@ impl ServeArgs {
             listen: self.listen.or(file.listen),
             database_url: self.database_url.or(file.database_url),
             admin_token: self.admin_token.or(file.admin_token),
+            encryption_key: self.encryption_key.or(file.encryption_key),
             retry_schedule: self.retry_schedule.or(file.retry_schedule),
             request_timeout: self.request_timeout.or(file.request_timeout),
             allow_private_networks: self.allow_private_networks.or(file.allow_private_networks),

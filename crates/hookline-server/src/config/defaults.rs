@@ -10,6 +10,7 @@ pub const LISTEN: &str = "127.0.0.1:8080";
 pub const DATABASE_URL: &str = "sqlite://hookline-data/hookline.db";
 /// Not a value: what happens without one.
 pub const ADMIN_TOKEN: &str = "generated on first start, printed once, kept hashed";
+pub const ENCRYPTION_KEY: &str = "none (secrets stored unencrypted)";
 /// `hookline_core::RetrySchedule::Exponential`, described.
 pub const RETRY_SCHEDULE: &str =
     "exponential with jitter: ~5s, 30s, 2m, 10m, 30m, 1h, 2h, 4h, 8h, then at 24h";
@@ -54,6 +55,7 @@ pub fn documented() -> Vec<(&'static str, String)> {
         ("HOOKLINE_LISTEN", value(&LISTEN)),
         ("HOOKLINE_DATABASE_URL", value(&DATABASE_URL)),
         ("HOOKLINE_ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+        ("HOOKLINE_ENCRYPTION_KEY", ENCRYPTION_KEY.to_string()),
         ("HOOKLINE_RETRY_SCHEDULE", RETRY_SCHEDULE.to_string()),
         ("HOOKLINE_REQUEST_TIMEOUT", value(&REQUEST_TIMEOUT)),
         (

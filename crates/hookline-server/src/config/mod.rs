@@ -53,6 +53,8 @@ pub struct Config {
     pub database_url: String,
     /// Admin token given by the operator, if any (else generated and stored hashed).
     pub admin_token: Option<String>,
+    /// Seals secrets at rest with the `HOOKLINE_ENCRYPTION_KEY` keys (none: plain).
+    pub sealer: hookline_store::Sealer,
     /// When failed deliveries are retried.
     pub retry_schedule: RetrySchedule,
     /// Time limit of one attempt.
@@ -184,6 +186,7 @@ impl std::fmt::Debug for Config {
                 &hookline_core::net::mask_url(&self.database_url),
             )
             .field("admin_token", &self.admin_token.as_ref().map(|_| "****"))
+            .field("sealer", &self.sealer)
             .field("retry_schedule", &self.retry_schedule)
             .field("request_timeout", &self.request_timeout)
             .field("allow_private_networks", &self.allow_private_networks)
@@ -318,10 +321,13 @@ impl Config {
                 )),
                 n => Ok(n),
             };
+        let sealer = hookline_store::Sealer::parse(a.encryption_key.as_deref().unwrap_or_default())
+            .map_err(|e| ConfigError::invalid("HOOKLINE_ENCRYPTION_KEY", e.to_string()))?;
         Ok(Config {
             listen,
             database_url,
             admin_token: a.admin_token.filter(|t| !t.is_empty()),
+            sealer,
             retry_schedule,
             request_timeout,
             allow_private_networks: a

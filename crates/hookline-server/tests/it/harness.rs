@@ -52,6 +52,8 @@ pub struct Options {
 /// A running Hookline node; stops when dropped.
 pub struct TestServer {
     pub base: String,
+    /// The node's `HOOKLINE_DATABASE_URL`.
+    pub database_url: String,
     pub http: reqwest::Client,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -86,7 +88,7 @@ impl TestServer {
         };
         let args = ServeArgs {
             listen: Some("127.0.0.1:0".into()),
-            database_url: Some(database_url),
+            database_url: Some(database_url.clone()),
             admin_token: Some(ADMIN.into()),
             retry_schedule: Some(
                 options
@@ -111,6 +113,7 @@ impl TestServer {
         });
         Some(TestServer {
             base,
+            database_url,
             http: reqwest::Client::new(),
             shutdown,
             task: Some(task),

@@ -24,6 +24,7 @@ mod fleet;
 mod portal;
 mod publish;
 mod record;
+mod reseal;
 mod rows;
 mod tenant;
 mod wakeup;
@@ -39,8 +40,9 @@ use sqlx::{Executor, PgPool};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::stored::{ResealBatch, SealedTable};
 use crate::types::*;
-use crate::{OpenOptions, Store, StoreError, StoreResult};
+use crate::{OpenOptions, Sealer, Store, StoreError, StoreResult};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
@@ -74,6 +76,8 @@ pub struct PgStore {
     notifier: wakeup::Notifier,
     /// Listeners started by [`Store::watch_due_work`], stopped on drop.
     listeners: Mutex<Vec<JoinHandle<()>>>,
+    /// Seals secrets before they are written and opens them when read.
+    sealer: Sealer,
 }
 
 impl Drop for PgStore {
@@ -112,6 +116,7 @@ impl PgStore {
             notifier: wakeup::Notifier::spawn(db.clone()),
             db,
             listeners: Mutex::new(Vec::new()),
+            sealer: options.sealer.clone(),
         })
     }
 
@@ -237,7 +242,8 @@ impl Store for PgStore {
     }
 
     async fn create_account(&self, account: &Account, signing_secret: &str) -> StoreResult<()> {
-        tenant::create_account(&self.db, account, signing_secret).await
+        let secret = self.sealer.seal_secret(signing_secret)?;
+        tenant::create_account(&self.db, account, &secret).await
     }
 
     async fn list_accounts(&self, page: PageRequest) -> StoreResult<Page<Account>> {
@@ -259,7 +265,8 @@ impl Store for PgStore {
     }
 
     async fn account_signing_secret(&self, account_id: &str) -> StoreResult<String> {
-        tenant::account_signing_secret(&self.db, account_id).await
+        let stored = tenant::account_signing_secret(&self.db, account_id).await?;
+        Ok(self.sealer.open(&stored)?)
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
@@ -364,7 +371,7 @@ impl Store for PgStore {
     }
 
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
-        let endpoint = endpoint.clone();
+        let endpoint = self.sealer.seal_endpoint(endpoint)?;
         self.detached(|db| async move { tenant::create_endpoint(&db, &endpoint).await })
             .await
     }
@@ -374,16 +381,19 @@ impl Store for PgStore {
         account_id: &str,
         page: PageRequest,
     ) -> StoreResult<Page<Endpoint>> {
-        tenant::list_endpoints(&self.db, account_id, page).await
+        let page = tenant::list_endpoints(&self.db, account_id, page).await?;
+        self.sealer.open_endpoints(page)
     }
 
     async fn get_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<Endpoint> {
-        tenant::get_endpoint(&mut *self.db.acquire().await?, account_id, endpoint_id).await
+        let endpoint =
+            tenant::get_endpoint(&mut *self.db.acquire().await?, account_id, endpoint_id).await?;
+        self.sealer.open_endpoint(endpoint)
     }
 
     async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
         let enabled = !endpoint.disabled;
-        let endpoint = endpoint.clone();
+        let endpoint = self.sealer.seal_endpoint(endpoint)?;
         self.detached(|db| async move { tenant::update_endpoint(&db, &endpoint).await })
             .await?;
         // Re-enabling an endpoint makes its parked deliveries due.
@@ -399,7 +409,8 @@ impl Store for PgStore {
             .await
     }
 
-    async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
+    async fn publish(&self, mut request: PublishRequest) -> StoreResult<PublishOutcome> {
+        request.event = self.sealer.seal_event(&request.event)?;
         let outcome = self.publisher.publish(request).await?;
         if let PublishOutcome::Created {
             deliveries, leased, ..
@@ -409,7 +420,7 @@ impl Store for PgStore {
                 self.notifier.due_work();
             }
         }
-        Ok(outcome)
+        self.sealer.open_outcome(outcome)
     }
 
     async fn list_events(
@@ -418,7 +429,8 @@ impl Store for PgStore {
         filter: &EventFilter,
         page: PageRequest,
     ) -> StoreResult<Page<ListedEvent>> {
-        events::list_events(&self.db, account_id, None, filter, page).await
+        let page = events::list_events(&self.db, account_id, None, filter, page).await?;
+        self.sealer.open_listed(page)
     }
 
     async fn search_events(
@@ -428,15 +440,14 @@ impl Store for PgStore {
         filter: &EventFilter,
         page: PageRequest,
     ) -> StoreResult<Page<ListedEvent>> {
-        events::list_events(&self.db, account_id, Some(value), filter, page).await
+        let page = events::list_events(&self.db, account_id, Some(value), filter, page).await?;
+        self.sealer.open_listed(page)
     }
 
     async fn get_event(&self, account_id: &str, event_id: &str) -> StoreResult<Event> {
-        Ok(
-            events::get_event(&mut *self.db.acquire().await?, account_id, event_id)
-                .await?
-                .0,
-        )
+        let (event, _) =
+            events::get_event(&mut *self.db.acquire().await?, account_id, event_id).await?;
+        self.sealer.open_event(event)
     }
 
     async fn list_deliveries(
@@ -444,7 +455,8 @@ impl Store for PgStore {
         account_id: &str,
         event_id: &str,
     ) -> StoreResult<Vec<Delivery>> {
-        events::list_deliveries(&self.db, account_id, event_id).await
+        let deliveries = events::list_deliveries(&self.db, account_id, event_id).await?;
+        self.sealer.open_deliveries(deliveries)
     }
 
     async fn list_attempts_where(
@@ -473,7 +485,7 @@ impl Store for PgStore {
         if !fresh.is_empty() {
             self.notifier.due_work();
         }
-        Ok(fresh)
+        self.sealer.open_deliveries(fresh)
     }
 
     async fn recover_between(
@@ -515,8 +527,10 @@ impl Store for PgStore {
 
     async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
         let request = request.clone();
-        self.detached(|db| async move { engine::claim_due(&db, &request).await })
-            .await
+        let due = self
+            .detached(|db| async move { engine::claim_due(&db, &request).await })
+            .await?;
+        Ok(self.sealer.open_due_batch(due))
     }
 
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded> {
@@ -585,5 +599,18 @@ impl Store for PgStore {
     async fn purge_events_before(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
         self.detached(|db| async move { engine::purge_events_before(&db, before, batch).await })
             .await
+    }
+
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<ResealBatch> {
+        let sealer = self.sealer.clone();
+        self.detached(
+            |db| async move { reseal::reseal(&db, &sealer, table, after_seq, limit).await },
+        )
+        .await
     }
 }

@@ -10,6 +10,7 @@ mod engine;
 mod events;
 mod fleet;
 mod portal;
+mod reseal;
 mod rows;
 mod tenant;
 mod writer;
@@ -23,8 +24,9 @@ use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::stored::{ResealBatch, SealedTable};
 use crate::types::*;
-use crate::{Store, StoreError, StoreResult};
+use crate::{Sealer, Store, StoreError, StoreResult};
 use writer::{run_writer, Job, Queued, WriterCounters};
 
 const MIGRATIONS: &[&str] = &[
@@ -44,19 +46,25 @@ pub struct SqliteStore {
     counters: Arc<WriterCounters>,
     readers: Arc<Mutex<Vec<Connection>>>,
     reader_slots: Arc<Semaphore>,
+    sealer: Sealer,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, migrates it and
-    /// starts the writer thread.
+    /// starts the writer thread; secrets are stored plain.
     pub async fn open(path: &str) -> StoreResult<Self> {
+        Self::open_sealed(path, Sealer::none()).await
+    }
+
+    /// [`SqliteStore::open`], sealing secrets with `sealer`'s keys.
+    pub async fn open_sealed(path: &str, sealer: Sealer) -> StoreResult<Self> {
         let path = path.to_string();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sealer))
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
 
-    fn open_blocking(path: &str) -> StoreResult<Self> {
+    fn open_blocking(path: &str, sealer: Sealer) -> StoreResult<Self> {
         if let Some(dir) = Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -89,6 +97,7 @@ impl SqliteStore {
             counters,
             readers: Arc::new(Mutex::new(readers)),
             reader_slots: Arc::new(Semaphore::new(READERS)),
+            sealer,
         })
     }
 
@@ -286,7 +295,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_account(&self, account: &Account, signing_secret: &str) -> StoreResult<()> {
-        let (account, secret) = (account.clone(), signing_secret.to_string());
+        let (account, secret) = (account.clone(), self.sealer.seal_secret(signing_secret)?);
         self.write(move |c| tenant::create_account(c, &account, &secret))
             .await
     }
@@ -313,8 +322,10 @@ impl Store for SqliteStore {
 
     async fn account_signing_secret(&self, account_id: &str) -> StoreResult<String> {
         let id = account_id.to_string();
-        self.read(move |c| tenant::account_signing_secret(c, &id))
-            .await
+        let stored = self
+            .read(move |c| tenant::account_signing_secret(c, &id))
+            .await?;
+        Ok(self.sealer.open(&stored)?)
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
@@ -444,7 +455,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
-        let endpoint = endpoint.clone();
+        let endpoint = self.sealer.seal_endpoint(endpoint)?;
         self.write(move |c| tenant::create_endpoint(c, &endpoint))
             .await
     }
@@ -455,18 +466,22 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<Endpoint>> {
         let id = account_id.to_string();
-        self.read(move |c| tenant::list_endpoints(c, &id, page))
-            .await
+        let page = self
+            .read(move |c| tenant::list_endpoints(c, &id, page))
+            .await?;
+        self.sealer.open_endpoints(page)
     }
 
     async fn get_endpoint(&self, account_id: &str, endpoint_id: &str) -> StoreResult<Endpoint> {
         let (account, id) = (account_id.to_string(), endpoint_id.to_string());
-        self.read(move |c| tenant::get_endpoint(c, &account, &id))
-            .await
+        let endpoint = self
+            .read(move |c| tenant::get_endpoint(c, &account, &id))
+            .await?;
+        self.sealer.open_endpoint(endpoint)
     }
 
     async fn update_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
-        let endpoint = endpoint.clone();
+        let endpoint = self.sealer.seal_endpoint(endpoint)?;
         self.write(move |c| tenant::update_endpoint(c, &endpoint))
             .await
     }
@@ -477,8 +492,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
-        self.write(move |c| events::publish(c, &request)).await
+    async fn publish(&self, mut request: PublishRequest) -> StoreResult<PublishOutcome> {
+        request.event = self.sealer.seal_event(&request.event)?;
+        let outcome = self.write(move |c| events::publish(c, &request)).await?;
+        self.sealer.open_outcome(outcome)
     }
 
     async fn list_events(
@@ -488,8 +505,10 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<ListedEvent>> {
         let (account, filter) = (account_id.to_string(), filter.clone());
-        self.read(move |c| events::list_events(c, &account, None, &filter, page))
-            .await
+        let page = self
+            .read(move |c| events::list_events(c, &account, None, &filter, page))
+            .await?;
+        self.sealer.open_listed(page)
     }
 
     async fn search_events(
@@ -500,14 +519,18 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<ListedEvent>> {
         let (account, value, filter) = (account_id.to_string(), value.to_string(), filter.clone());
-        self.read(move |c| events::list_events(c, &account, Some(&value), &filter, page))
-            .await
+        let page = self
+            .read(move |c| events::list_events(c, &account, Some(&value), &filter, page))
+            .await?;
+        self.sealer.open_listed(page)
     }
 
     async fn get_event(&self, account_id: &str, event_id: &str) -> StoreResult<Event> {
         let (account, id) = (account_id.to_string(), event_id.to_string());
-        self.read(move |c| events::get_event(c, &account, &id).map(|(e, _)| e))
-            .await
+        let event = self
+            .read(move |c| events::get_event(c, &account, &id).map(|(e, _)| e))
+            .await?;
+        self.sealer.open_event(event)
     }
 
     async fn list_deliveries(
@@ -516,8 +539,10 @@ impl Store for SqliteStore {
         event_id: &str,
     ) -> StoreResult<Vec<Delivery>> {
         let (account, id) = (account_id.to_string(), event_id.to_string());
-        self.read(move |c| events::list_deliveries(c, &account, &id))
-            .await
+        let deliveries = self
+            .read(move |c| events::list_deliveries(c, &account, &id))
+            .await?;
+        self.sealer.open_deliveries(deliveries)
     }
 
     async fn list_attempts_where(
@@ -540,8 +565,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Delivery>> {
         let (account, event) = (account_id.to_string(), event_id.to_string());
         let endpoint = endpoint_id.map(str::to_string);
-        self.write(move |c| events::resend(c, &account, &event, endpoint.as_deref()))
-            .await
+        let deliveries = self
+            .write(move |c| events::resend(c, &account, &event, endpoint.as_deref()))
+            .await?;
+        self.sealer.open_deliveries(deliveries)
     }
 
     async fn recover_between(
@@ -580,7 +607,8 @@ impl Store for SqliteStore {
 
     async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
         let request = request.clone();
-        self.write(move |c| engine::claim_due(c, &request)).await
+        let due = self.write(move |c| engine::claim_due(c, &request)).await?;
+        Ok(self.sealer.open_due_batch(due))
     }
 
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded> {
@@ -623,6 +651,17 @@ impl Store for SqliteStore {
 
     async fn purge_events_before(&self, before: Timestamp, batch: u32) -> StoreResult<u64> {
         self.write(move |c| engine::purge_events_before(c, before, batch))
+            .await
+    }
+
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<ResealBatch> {
+        let sealer = self.sealer.clone();
+        self.write(move |c| reseal::reseal(c, &sealer, table, after_seq, limit))
             .await
     }
 }

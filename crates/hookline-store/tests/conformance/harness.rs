@@ -10,8 +10,9 @@ use hookline_core::{
     IdKind, Page, PayloadMode, Timestamp,
 };
 use hookline_store::{
-    open, AttemptResult, ClaimRequest, DueDelivery, EndpointEffect, NextStep, PageRequest,
-    PublishOutcome, PublishRequest, SharedStore, Target,
+    open, open_with, AttemptResult, ClaimRequest, DueDelivery, EndpointEffect, NextStep,
+    OpenOptions, PageRequest, PublishOutcome, PublishRequest, Sealer, SharedStore, StoreResult,
+    Target,
 };
 use hookline_testkit::{Backend, ScratchSchema};
 use sqlx::Connection;
@@ -80,6 +81,91 @@ impl TestStore {
             store: open(&url).await.expect("the database reopens"),
             url,
             _scratch,
+        }
+    }
+
+    /// Closes the store and opens its database again as a node whose
+    /// `HOOKLINE_ENCRYPTION_KEY` is `keys`.
+    pub(crate) async fn reopen_with(self, keys: &str) -> TestStore {
+        let TestStore {
+            store,
+            url,
+            _scratch,
+        } = self;
+        drop(store);
+        TestStore {
+            store: open_keyed(&url, keys).await.expect("the database reopens"),
+            url,
+            _scratch,
+        }
+    }
+
+    /// The error opening the database as a node with `keys` answers, if
+    /// any; the store is reopened without keys afterwards (SQLite serves one
+    /// store at a time, so it is closed for the attempt).
+    pub(crate) async fn open_error(self, keys: &str) -> (TestStore, Option<String>) {
+        let TestStore {
+            store,
+            url,
+            _scratch,
+        } = self;
+        drop(store);
+        let error = open_keyed(&url, keys).await.err().map(|e| e.to_string());
+        let reopened = TestStore {
+            store: open(&url).await.expect("the database reopens"),
+            url,
+            _scratch,
+        };
+        (reopened, error)
+    }
+
+    /// Every row of the tables that may hold secrets, as text.
+    pub(crate) async fn rows_text(&self) -> String {
+        let mut text = String::new();
+        for table in TABLES {
+            match &self._scratch {
+                Scratch::Schema(schema) => text.push_str(
+                    &schema
+                        .text(&format!(
+                            "SELECT COALESCE(string_agg(t::text, ' '), '') FROM {table} t"
+                        ))
+                        .await,
+                ),
+                Scratch::Dir(_) => {
+                    let conn = self.sqlite_connection();
+                    let mut stmt = conn
+                        .prepare(&format!("SELECT * FROM {table}"))
+                        .expect("the table exists");
+                    let columns = stmt.column_count();
+                    let mut rows = stmt.query([]).expect("the table reads");
+                    while let Some(row) = rows.next().expect("a row") {
+                        for i in 0..columns {
+                            if let Ok(Some(value)) = row.get::<_, Option<String>>(i) {
+                                text.push_str(&value);
+                                text.push(' ');
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        text
+    }
+
+    /// Everything the database holds, as text: the SQLite files' bytes
+    /// (database and write-ahead log, free pages included), or every
+    /// PostgreSQL row.
+    pub(crate) async fn raw_text(&self) -> String {
+        match &self._scratch {
+            Scratch::Schema(_) => self.rows_text().await,
+            Scratch::Dir(_) => {
+                let path = self.url.strip_prefix("sqlite://").expect("a SQLite URL");
+                let mut bytes = Vec::new();
+                for file in [path.to_string(), format!("{path}-wal")] {
+                    bytes.extend(std::fs::read(&file).unwrap_or_default());
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
         }
     }
 
@@ -156,6 +242,17 @@ impl PgSchema {
             .expect("the query answers")
     }
 
+    /// The `TEXT` answer of `sql`, run in this schema.
+    pub(crate) async fn text(&self, sql: &str) -> String {
+        let mut conn = sqlx::PgConnection::connect(&self.url())
+            .await
+            .expect("the schema's URL connects");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the query answers")
+    }
+
     /// Runs `sql` in this schema.
     pub(crate) async fn execute(&self, sql: &str) {
         let mut conn = sqlx::PgConnection::connect(&self.url())
@@ -166,6 +263,18 @@ impl PgSchema {
             .await
             .expect("the statement runs");
     }
+}
+
+/// The tables that may hold secrets.
+const TABLES: [&str; 6] = ["settings", "accounts", "endpoints", "events", "deliveries", "attempts"];
+
+/// A store opened as a node whose `HOOKLINE_ENCRYPTION_KEY` is `keys`.
+pub(crate) async fn open_keyed(url: &str, keys: &str) -> StoreResult<SharedStore> {
+    let options = OpenOptions {
+        sealer: Sealer::parse(keys).expect("valid keys"),
+        ..OpenOptions::default()
+    };
+    open_with(url, &options).await
 }
 
 /// Now, at the millisecond precision the stores keep.

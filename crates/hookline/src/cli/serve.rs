@@ -6,8 +6,12 @@ use tokio_util::sync::CancellationToken;
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(args).map_err(anyhow::Error::msg)?;
     let database = hookline_core::net::mask_url(&config.database_url);
+    let secrets = match config.sealer.sealing_key_id() {
+        Some(id) => format!("sealed at rest with key {id}"),
+        None => "stored unencrypted (set HOOKLINE_ENCRYPTION_KEY to seal them)".to_string(),
+    };
     let app = App::build(config).await?;
-    print_banner(&app, &database);
+    print_banner(&app, &database, &secrets);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app.run(shutdown).await?;
@@ -15,12 +19,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(app: &App, database: &str) {
+fn print_banner(app: &App, database: &str, secrets: &str) {
     let base = format!("http://{}", app.local_addr());
     println!("Hookline {} is running", env!("CARGO_PKG_VERSION"));
     println!("  Dashboard: {base}/dashboard");
     println!("  API:       {base}/v1   (OpenAPI: {base}/openapi.json)");
     println!("  Database:  {database}");
+    println!("  Secrets:   {secrets}");
     match app.generated_admin_token() {
         Some(token) => {
             println!("  Admin token (shown once; stored hashed): {token}");

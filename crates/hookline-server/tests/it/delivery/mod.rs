@@ -4,6 +4,7 @@
 mod engine;
 mod retries;
 mod routing;
+mod sealed;
 mod signing;
 
 use std::time::Duration;

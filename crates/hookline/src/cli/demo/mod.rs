@@ -60,6 +60,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config = Config::from_args(ServeArgs {
         database_url: Some(format!("sqlite://{}/hookline.db", args.data_dir.display())),
         admin_token: Some(admin_token.clone()),
+        // The demo's database lasts one run, so does its key: secrets are
+        // sealed at rest as they would be in production.
+        encryption_key: Some(hookline_store::Sealer::generate_key()),
         retry_schedule: Some("2s,5s,10s,30s,1m".into()),
         request_timeout: Some("5s".into()),
         allow_private_networks: Some(true),
