@@ -344,6 +344,10 @@ pub trait Store: Send + Sync + 'static {
     /// rows of `table` after `after_seq` (rows whose secrets are plain or
     /// sealed with an older key). A row changed meanwhile by someone else
     /// is left to its writer, who sealed it with its own key.
-    async fn reseal(&self, table: SealedTable, after_seq: i64, limit: u32)
-        -> StoreResult<ResealBatch>;
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<ResealBatch>;
 }

@@ -61,7 +61,9 @@ pub enum OpenError {
          does not hold; add that key to the list (after the newest)"
     )]
     UnknownKey { key_id: String },
-    #[error("a stored secret sealed with key {key_id} does not open: it was altered or is damaged")]
+    #[error(
+        "a stored secret sealed with key {key_id} does not open: it was altered or is damaged"
+    )]
     Damaged { key_id: String },
 }
 
@@ -148,13 +150,13 @@ impl Sealer {
         let Some((key_id, body_text)) = split_sealed(stored) else {
             return Ok(stored.to_string());
         };
-        let key = self
-            .keys
-            .iter()
-            .find(|k| k.id == key_id)
-            .ok_or_else(|| OpenError::UnknownKey {
-                key_id: key_id.to_string(),
-            })?;
+        let key =
+            self.keys
+                .iter()
+                .find(|k| k.id == key_id)
+                .ok_or_else(|| OpenError::UnknownKey {
+                    key_id: key_id.to_string(),
+                })?;
         let damaged = || OpenError::Damaged {
             key_id: key_id.to_string(),
         };

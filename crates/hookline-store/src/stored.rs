@@ -142,14 +142,20 @@ impl Sealer {
         Ok(url.to_string())
     }
 
-    fn seal_headers(&self, headers: &BTreeMap<String, String>) -> StoreResult<BTreeMap<String, String>> {
+    fn seal_headers(
+        &self,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<BTreeMap<String, String>> {
         headers
             .iter()
             .map(|(name, value)| Ok((name.clone(), self.seal_secret(value)?)))
             .collect()
     }
 
-    fn open_headers(&self, headers: &BTreeMap<String, String>) -> StoreResult<BTreeMap<String, String>> {
+    fn open_headers(
+        &self,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<BTreeMap<String, String>> {
         headers
             .iter()
             .map(|(name, value)| Ok((name.clone(), self.open(value)?)))
@@ -209,10 +215,7 @@ impl Sealer {
 
     /// A stored event, opened.
     pub(crate) fn open_event(&self, mut event: Event) -> StoreResult<Event> {
-        event.webhook_url = event
-            .webhook_url
-            .map(|u| self.open_url(&u))
-            .transpose()?;
+        event.webhook_url = event.webhook_url.map(|u| self.open_url(&u)).transpose()?;
         Ok(event)
     }
 
@@ -301,13 +304,17 @@ impl Sealer {
                     .ok()
                     .and_then(|u| u.password().map(str::to_string));
                 match password {
-                    Some(p) if !self.is_current(&p) => Ok(Some(self.seal_url(&self.open_url(stored)?)?)),
+                    Some(p) if !self.is_current(&p) => {
+                        Ok(Some(self.seal_url(&self.open_url(stored)?)?))
+                    }
                     _ => Ok(None),
                 }
             }
             Form::Headers => {
-                let headers: BTreeMap<String, String> = serde_json::from_str(stored)
-                    .map_err(|e| StoreError::Unavailable(format!("bad JSON in the database: {e}")))?;
+                let headers: BTreeMap<String, String> =
+                    serde_json::from_str(stored).map_err(|e| {
+                        StoreError::Unavailable(format!("bad JSON in the database: {e}"))
+                    })?;
                 if headers.values().all(|v| self.is_current(v)) {
                     return Ok(None);
                 }
@@ -350,7 +357,10 @@ mod tests {
             "https://shop:****@hooks.example.com:8443/in?x=1"
         );
         // No password, nothing to seal: the URL is stored as given.
-        for plain in ["https://hooks.example.com/in", "https://user@hooks.example.com"] {
+        for plain in [
+            "https://hooks.example.com/in",
+            "https://user@hooks.example.com",
+        ] {
             assert_eq!(s.seal_url(plain).expect("seals"), plain);
             assert_eq!(s.reseal(Form::Url, plain).expect("reseals"), None);
         }
@@ -360,10 +370,14 @@ mod tests {
     fn values_that_look_sealed_are_refused_even_without_a_key() {
         for s in [keyed(), Sealer::none()] {
             assert!(s.seal_secret("sealed.v1.abcd.xyz").is_err());
-            assert!(s.seal_url("https://u:sealed.v1.ab.cd@example.com/").is_err());
+            assert!(s
+                .seal_url("https://u:sealed.v1.ab.cd@example.com/")
+                .is_err());
         }
         assert_eq!(
-            Sealer::none().seal_url("https://u:pw@Example.com").expect("plain"),
+            Sealer::none()
+                .seal_url("https://u:pw@Example.com")
+                .expect("plain"),
             "https://u:pw@Example.com",
             "without a key the URL is stored as given"
         );
@@ -380,24 +394,42 @@ mod tests {
         )]));
         let cases = [
             (Form::Secret, old.seal("whsec_x"), "whsec_x".to_string()),
-            (Form::Secret, "whsec_plain".to_string(), "whsec_plain".to_string()),
+            (
+                Form::Secret,
+                "whsec_plain".to_string(),
+                "whsec_plain".to_string(),
+            ),
             (
                 Form::Url,
                 old.seal_url("https://u:pw@example.com/").expect("seals"),
                 "https://u:pw@example.com/".to_string(),
             ),
-            (Form::Url, "https://u:pw@example.com/".to_string(), "https://u:pw@example.com/".to_string()),
+            (
+                Form::Url,
+                "https://u:pw@example.com/".to_string(),
+                "https://u:pw@example.com/".to_string(),
+            ),
         ];
         for (form, stored, plain) in cases {
-            let resealed = new.reseal(form, &stored).expect("reseals").expect("changed");
-            assert_eq!(new.reseal(form, &resealed).expect("reseals"), None, "idempotent");
+            let resealed = new
+                .reseal(form, &stored)
+                .expect("reseals")
+                .expect("changed");
+            assert_eq!(
+                new.reseal(form, &resealed).expect("reseals"),
+                None,
+                "idempotent"
+            );
             let opened = match form {
                 Form::Url => new.open_url(&resealed).expect("opens"),
                 _ => new.open(&resealed).expect("opens"),
             };
             assert_eq!(opened, plain);
         }
-        let resealed = new.reseal(Form::Headers, &headers).expect("reseals").expect("changed");
+        let resealed = new
+            .reseal(Form::Headers, &headers)
+            .expect("reseals")
+            .expect("changed");
         let map: BTreeMap<String, String> = serde_json::from_str(&resealed).expect("json");
         assert!(new.is_current(&map["X-Api-Key"]));
         assert_eq!(new.open(&map["X-Api-Key"]).expect("opens"), "k-123");

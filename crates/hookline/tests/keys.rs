@@ -48,7 +48,11 @@ async fn open(url: &str, keys: &str) -> SharedStore {
 }
 
 fn key_id(keys: &str) -> String {
-    Sealer::parse(keys).unwrap().sealing_key_id().unwrap().to_string()
+    Sealer::parse(keys)
+        .unwrap()
+        .sealing_key_id()
+        .unwrap()
+        .to_string()
 }
 
 fn hookline(args: &[&str], url: &str, keys: &str) -> (bool, String, String) {
@@ -127,16 +131,31 @@ both_backends!(
             out.contains(&format!("key {} seals nothing any more", key_id(&old))),
             "{out}"
         );
-        assert!(!out.contains(&new) && !err.contains(&new), "no key is printed");
+        assert!(
+            !out.contains(&new) && !err.contains(&new),
+            "no key is printed"
+        );
         let (ok, out, _) = hookline(&["reseal"], &db.url, &rotation);
-        assert!(ok && out.contains("endpoints: 1 rows read, 0 re-sealed"), "idempotent: {out}");
+        assert!(
+            ok && out.contains("endpoints: 1 rows read, 0 re-sealed"),
+            "idempotent: {out}"
+        );
 
         // The new key alone opens everything; the old one is forgotten.
         let store = open(&db.url, &new).await;
         let stored = store.get_endpoint(&account.id, &ep.id).await.unwrap();
-        assert_eq!((stored.url, stored.headers, stored.secret), (ep.url, ep.headers, ep.secret));
-        assert_eq!(store.account_signing_secret(&account.id).await.unwrap(), SECRET);
-        assert_eq!(keyring::registered(store.as_ref()).await.unwrap(), vec![key_id(&new)]);
+        assert_eq!(
+            (stored.url, stored.headers, stored.secret),
+            (ep.url, ep.headers, ep.secret)
+        );
+        assert_eq!(
+            store.account_signing_secret(&account.id).await.unwrap(),
+            SECRET
+        );
+        assert_eq!(
+            keyring::registered(store.as_ref()).await.unwrap(),
+            vec![key_id(&new)]
+        );
         drop(store);
 
         // A node with only the old key stops at start, saying what to do.

@@ -61,8 +61,11 @@ pub(super) fn reseal(
             new_values.push(new.or(value));
         }
         if changed {
-            let params = std::iter::once(Value::Integer(seq))
-                .chain(new_values.into_iter().map(|v| v.map_or(Value::Null, Value::Text)));
+            let params = std::iter::once(Value::Integer(seq)).chain(
+                new_values
+                    .into_iter()
+                    .map(|v| v.map_or(Value::Null, Value::Text)),
+            );
             update.execute(params_from_iter(params))?;
             batch.resealed += 1;
         }

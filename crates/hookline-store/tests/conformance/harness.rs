@@ -266,7 +266,14 @@ impl PgSchema {
 }
 
 /// The tables that may hold secrets.
-const TABLES: [&str; 6] = ["settings", "accounts", "endpoints", "events", "deliveries", "attempts"];
+const TABLES: [&str; 6] = [
+    "settings",
+    "accounts",
+    "endpoints",
+    "events",
+    "deliveries",
+    "attempts",
+];
 
 /// A store opened as a node whose `HOOKLINE_ENCRYPTION_KEY` is `keys`.
 pub(crate) async fn open_keyed(url: &str, keys: &str) -> StoreResult<SharedStore> {

@@ -55,9 +55,7 @@ async fn seed(store: &SharedStore) -> (String, Endpoint, String, String) {
     let to_endpoint = new_event(&account, "payment.completed");
     assert_eq!(publish(store, &to_endpoint).await, 1);
     let mut own_url = new_event(&account, "payment.completed");
-    own_url.webhook_url = Some(format!(
-        "https://buyer:{EVENT_PASSWORD}@own.example/in"
-    ));
+    own_url.webhook_url = Some(format!("https://buyer:{EVENT_PASSWORD}@own.example/in"));
     match publish_to(store, &own_url, Target::Subscribed).await {
         PublishOutcome::Created { event, .. } => assert_eq!(event, own_url),
         other => panic!("expected Created, got {other:?}"),
@@ -76,7 +74,10 @@ async fn reads_back(store: &SharedStore, account: &str, ep: &Endpoint, events: (
         .list_endpoints(account, hookline_store::PageRequest::first(10))
         .await
         .expect("endpoints");
-    assert!(listed.items.iter().any(|e| e.url == ep.url && e.secret == ep.secret));
+    assert!(listed
+        .items
+        .iter()
+        .any(|e| e.url == ep.url && e.secret == ep.secret));
     assert_eq!(
         store.account_signing_secret(account).await.expect("secret"),
         ACCOUNT_SECRET
@@ -84,8 +85,15 @@ async fn reads_back(store: &SharedStore, account: &str, ep: &Endpoint, events: (
     let own = store.get_event(account, events.1).await.expect("event");
     let own_url = own.webhook_url.expect("its own URL");
     assert!(own_url.contains(EVENT_PASSWORD), "{own_url}");
-    let deliveries = store.list_deliveries(account, events.0).await.expect("deliveries");
-    assert!(deliveries[0].url.contains(URL_PASSWORD), "{}", deliveries[0].url);
+    let deliveries = store
+        .list_deliveries(account, events.0)
+        .await
+        .expect("deliveries");
+    assert!(
+        deliveries[0].url.contains(URL_PASSWORD),
+        "{}",
+        deliveries[0].url
+    );
 }
 
 conformance!(no_secret_is_stored_in_the_clear_with_a_key, |t| {
@@ -103,20 +111,37 @@ conformance!(no_secret_is_stored_in_the_clear_with_a_key, |t| {
     // Deliveries are claimed with everything opened, ready to sign and send.
     let due = t.store.claim_due(&claim(10)).await.expect("claimed");
     assert_eq!(due.len(), 2);
-    let to_ep = due.iter().find(|d| d.event_id == to_endpoint).expect("to the endpoint");
+    let to_ep = due
+        .iter()
+        .find(|d| d.event_id == to_endpoint)
+        .expect("to the endpoint");
     assert_eq!(to_ep.url, ep.url);
     assert_eq!(to_ep.headers, ep.headers);
-    assert_eq!(to_ep.secrets, vec![SECRET.to_string(), PREVIOUS.to_string()]);
-    let own = due.iter().find(|d| d.event_id == own_url).expect("to its own URL");
+    assert_eq!(
+        to_ep.secrets,
+        vec![SECRET.to_string(), PREVIOUS.to_string()]
+    );
+    let own = due
+        .iter()
+        .find(|d| d.event_id == own_url)
+        .expect("to its own URL");
     assert!(own.url.contains(EVENT_PASSWORD));
     assert_eq!(own.secrets, vec![ACCOUNT_SECRET.to_string()]);
     // Secrets changed later are sealed too, and a value that would read as
     // sealed is refused.
-    let mut changed = t.store.get_endpoint(&account, &ep.id).await.expect("endpoint");
-    changed.headers.insert("X-Other".into(), "other-v4lue".into());
+    let mut changed = t
+        .store
+        .get_endpoint(&account, &ep.id)
+        .await
+        .expect("endpoint");
+    changed
+        .headers
+        .insert("X-Other".into(), "other-v4lue".into());
     t.store.update_endpoint(&changed).await.expect("updated");
     assert!(!t.raw_text().await.contains("other-v4lue"));
-    changed.headers.insert("X-Other".into(), "sealed.v1.0000.AAAA".into());
+    changed
+        .headers
+        .insert("X-Other".into(), "sealed.v1.0000.AAAA".into());
     assert!(t.store.update_endpoint(&changed).await.is_err());
 });
 
@@ -127,7 +152,10 @@ conformance!(rotation_then_reseal_leaves_nothing_under_the_old_key, |t| {
     let t = t.reopen_with(&old).await;
     reads_back(&t.store, &account, &plain_ep, (&to_endpoint, &own_url)).await;
     let old_ep = secret_endpoint(&account);
-    t.store.create_endpoint(&old_ep).await.expect("endpoint created");
+    t.store
+        .create_endpoint(&old_ep)
+        .await
+        .expect("endpoint created");
     let mut rotated = t.reopen_with(&format!("{new},{old}")).await;
     reads_back(&rotated.store, &account, &old_ep, (&to_endpoint, &own_url)).await;
 
@@ -138,7 +166,11 @@ conformance!(rotation_then_reseal_leaves_nothing_under_the_old_key, |t| {
             let mut after = 0;
             loop {
                 // One row a batch, to walk the pages.
-                let batch = rotated.store.reseal(table, after, 1).await.expect("reseals");
+                let batch = rotated
+                    .store
+                    .reseal(table, after, 1)
+                    .await
+                    .expect("reseals");
                 resealed += batch.resealed;
                 totals.0 += batch.scanned;
                 match batch.next_after {
@@ -163,18 +195,32 @@ conformance!(rotation_then_reseal_leaves_nothing_under_the_old_key, |t| {
     // Rows only: SQLite's free pages and log may keep the plain values
     // written before the key until they are reused (docs/deploy.md).
     let raw = rotated.rows_text().await;
-    assert!(!raw.contains(&format!("sealed.v1.{}.", key_id(&old))), "nothing under the old key");
+    assert!(
+        !raw.contains(&format!("sealed.v1.{}.", key_id(&old))),
+        "nothing under the old key"
+    );
     for secret in SECRETS {
-        assert!(!raw.contains(secret), "`{secret}` is still in the clear after the re-seal");
+        assert!(
+            !raw.contains(secret),
+            "`{secret}` is still in the clear after the re-seal"
+        );
     }
     assert_eq!(
-        keyring::registered(rotated.store.as_ref()).await.expect("ids"),
+        keyring::registered(rotated.store.as_ref())
+            .await
+            .expect("ids"),
         vec![key_id(&new)]
     );
 
     // The old key can go: the new one alone reads everything.
     rotated = rotated.reopen_with(&new).await;
-    reads_back(&rotated.store, &account, &plain_ep, (&to_endpoint, &own_url)).await;
+    reads_back(
+        &rotated.store,
+        &account,
+        &plain_ep,
+        (&to_endpoint, &own_url),
+    )
+    .await;
     reads_back(&rotated.store, &account, &old_ep, (&to_endpoint, &own_url)).await;
 
     // A node without the key that sealed the values refuses to start.
@@ -184,7 +230,10 @@ conformance!(rotation_then_reseal_leaves_nothing_under_the_old_key, |t| {
         error.contains(&key_id(&new)) && error.contains("HOOKLINE_ENCRYPTION_KEY"),
         "{error}"
     );
-    assert!(!error.contains(&new) && !error.contains(&old), "no key in the message");
+    assert!(
+        !error.contains(&new) && !error.contains(&old),
+        "no key in the message"
+    );
     let (_rotated, error) = rotated.open_error("").await;
     let error = error.expect("refused without any key");
     assert!(error.contains("is not set"), "{error}");

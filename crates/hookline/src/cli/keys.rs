@@ -2,7 +2,7 @@
 //! seal secrets at rest, and moving every stored secret to the newest key
 //! after a rotation (see docs/deploy.md, "Encryption at rest").
 
-use hookline_store::{keyring, OpenOptions, Sealer, SealedTable};
+use hookline_store::{keyring, OpenOptions, SealedTable, Sealer};
 
 /// Options of `hookline reseal`.
 #[derive(clap::Args, Debug)]
