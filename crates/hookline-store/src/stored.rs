@@ -110,36 +110,32 @@ impl Sealer {
         Ok(self.seal(plain))
     }
 
-    /// A URL's stored form: its password sealed, the rest as it is.
+    /// A URL's stored form: its password sealed, the rest as it is, byte
+    /// for byte (the URL given back by [`Sealer::open_url`] is the one given).
     pub(crate) fn seal_url(&self, raw: &str) -> StoreResult<String> {
-        let Some(mut url) = url::Url::parse(raw).ok().filter(|u| u.password().is_some()) else {
-            return Ok(raw.to_string());
+        // Where this code and the URL parser that sends the request would
+        // see a different password, seal the parser's own form of the URL.
+        let text = match url::Url::parse(raw) {
+            Ok(url) if url.password() != parsed_password(password_span(raw).map(|s| &raw[s])).as_deref() => {
+                url.to_string()
+            }
+            _ => raw.to_string(),
         };
-        let password = url.password().unwrap_or_default().to_string();
-        let sealed = self.seal_secret(&password)?;
-        if !self.is_active() {
-            return Ok(raw.to_string());
-        }
-        url.set_password(Some(&sealed))
-            .map_err(|()| StoreError::Invalid("this URL cannot carry a password".into()))?;
-        Ok(url.to_string())
+        let Some(span) = password_span(&text) else {
+            return Ok(text);
+        };
+        let sealed = self.seal_secret(&text[span.clone()])?;
+        Ok(format!("{}{sealed}{}", &text[..span.start], &text[span.end..]))
     }
 
     /// A stored URL, its password opened.
     pub(crate) fn open_url(&self, stored: &str) -> StoreResult<String> {
-        if !stored.contains(SEALED_PREFIX) {
-            return Ok(stored.to_string());
-        }
-        let Some(mut url) = url::Url::parse(stored).ok() else {
+        let Some(span) = password_span(stored).filter(|s| stored[s.clone()].starts_with(SEALED_PREFIX))
+        else {
             return Ok(stored.to_string());
         };
-        let Some(password) = url.password().filter(|p| p.starts_with(SEALED_PREFIX)) else {
-            return Ok(stored.to_string());
-        };
-        let plain = self.open(password)?;
-        url.set_password(Some(&plain))
-            .map_err(|()| StoreError::Unavailable("a stored URL cannot carry a password".into()))?;
-        Ok(url.to_string())
+        let plain = self.open(&stored[span.clone()])?;
+        Ok(format!("{}{plain}{}", &stored[..span.start], &stored[span.end..]))
     }
 
     fn seal_headers(
@@ -300,11 +296,9 @@ impl Sealer {
             Form::Secret if self.is_current(stored) => Ok(None),
             Form::Secret => Ok(Some(self.seal(&self.open(stored)?))),
             Form::Url => {
-                let password = url::Url::parse(stored)
-                    .ok()
-                    .and_then(|u| u.password().map(str::to_string));
+                let password = password_span(stored).map(|span| &stored[span]);
                 match password {
-                    Some(p) if !self.is_current(&p) => {
+                    Some(p) if !self.is_current(p) => {
                         Ok(Some(self.seal_url(&self.open_url(stored)?)?))
                     }
                     _ => Ok(None),
@@ -326,6 +320,25 @@ impl Sealer {
             }
         }
     }
+}
+
+/// Where the password of a URL's user info (`scheme://user:PASSWORD@host…`)
+/// is in its text, if it has a non-empty one.
+fn password_span(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    let at = authority.rfind('@')?;
+    let colon = authority[..at].find(':')?;
+    Some(start + colon + 1..start + at).filter(|span| !span.is_empty())
+}
+
+/// `password` as the URL parser holds it (its own percent-encoding), to
+/// compare with what it parsed.
+fn parsed_password(password: Option<&str>) -> Option<String> {
+    let mut probe = url::Url::parse("http://user@host/").expect("a valid URL");
+    probe.set_password(password).ok()?;
+    probe.password().map(str::to_string)
 }
 
 #[cfg(test)]
@@ -356,10 +369,17 @@ mod tests {
             hookline_core::net::mask_url(&stored),
             "https://shop:****@hooks.example.com:8443/in?x=1"
         );
+        // The rest of the URL is kept byte for byte, not normalised.
+        for given in ["https://u:pw@Example.com", "http://u:p%3Aw@[::1]:8080/a/../b#f"] {
+            let stored = s.seal_url(given).expect("seals");
+            assert!(!stored.contains(":pw@") && !stored.contains("p%3Aw"), "{stored}");
+            assert_eq!(s.open_url(&stored).expect("opens"), given);
+        }
         // No password, nothing to seal: the URL is stored as given.
         for plain in [
             "https://hooks.example.com/in",
             "https://user@hooks.example.com",
+            "https://user:@hooks.example.com",
         ] {
             assert_eq!(s.seal_url(plain).expect("seals"), plain);
             assert_eq!(s.reseal(Form::Url, plain).expect("reseals"), None);

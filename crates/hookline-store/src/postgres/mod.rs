@@ -325,7 +325,8 @@ impl Store for PgStore {
     }
 
     async fn get_endpoint_by_uid(&self, account_id: &str, uid: &str) -> StoreResult<Endpoint> {
-        tenant::get_endpoint_by_uid(&self.db, account_id, uid).await
+        let endpoint = tenant::get_endpoint_by_uid(&self.db, account_id, uid).await?;
+        self.sealer.open_endpoint(endpoint)
     }
 
     async fn get_event_by_external_id(
@@ -334,9 +335,10 @@ impl Store for PgStore {
         external_id: &str,
     ) -> StoreResult<Event> {
         let mut conn = self.db.acquire().await?;
-        events::find_event_by_external_id(&mut conn, account_id, external_id)
+        let event = events::find_event_by_external_id(&mut conn, account_id, external_id)
             .await?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        self.sealer.open_event(event)
     }
 
     async fn idempotent_response(

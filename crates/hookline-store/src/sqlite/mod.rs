@@ -400,8 +400,10 @@ impl Store for SqliteStore {
 
     async fn get_endpoint_by_uid(&self, account_id: &str, uid: &str) -> StoreResult<Endpoint> {
         let (account, uid) = (account_id.to_string(), uid.to_string());
-        self.read(move |c| tenant::get_endpoint_by_uid(c, &account, &uid))
-            .await
+        let endpoint = self
+            .read(move |c| tenant::get_endpoint_by_uid(c, &account, &uid))
+            .await?;
+        self.sealer.open_endpoint(endpoint)
     }
 
     async fn get_event_by_external_id(
@@ -410,10 +412,12 @@ impl Store for SqliteStore {
         external_id: &str,
     ) -> StoreResult<Event> {
         let (account, id) = (account_id.to_string(), external_id.to_string());
-        self.read(move |c| {
-            events::find_event_by_external_id(c, &account, &id)?.ok_or(StoreError::NotFound)
-        })
-        .await
+        let event = self
+            .read(move |c| {
+                events::find_event_by_external_id(c, &account, &id)?.ok_or(StoreError::NotFound)
+            })
+            .await?;
+        self.sealer.open_event(event)
     }
 
     async fn idempotent_response(
