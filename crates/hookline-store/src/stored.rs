@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use hookline_core::{Delivery, Endpoint, Event, Page};
 
 use crate::sealer::{OpenError, Sealer, SEALED_PREFIX};
-use crate::types::{DueDelivery, ListedEvent, PublishOutcome};
+use crate::types::{DueDelivery, ListedEvent, PublishOutcome, StoredResponse};
 use crate::{StoreError, StoreResult};
 
 impl From<OpenError> for StoreError {
@@ -40,15 +40,20 @@ pub enum SealedTable {
     Endpoints,
     Events,
     Deliveries,
+    /// Answers remembered for the `idempotency-key` header (12 hours): the
+    /// body of a secret's rotation or reveal holds the secret. Rows have no
+    /// `seq`: a batch takes rows not yet under the sealing key.
+    IdempotencyKeys,
 }
 
 impl SealedTable {
     /// Every table with sealed columns, in the order `hookline reseal` walks them.
-    pub const ALL: [SealedTable; 4] = [
+    pub const ALL: [SealedTable; 5] = [
         SealedTable::Accounts,
         SealedTable::Endpoints,
         SealedTable::Events,
         SealedTable::Deliveries,
+        SealedTable::IdempotencyKeys,
     ];
 
     /// The table's name (its rows are walked by `seq`).
@@ -58,6 +63,7 @@ impl SealedTable {
             SealedTable::Endpoints => "endpoints",
             SealedTable::Events => "events",
             SealedTable::Deliveries => "deliveries",
+            SealedTable::IdempotencyKeys => "idempotency_keys",
         }
     }
 
@@ -73,6 +79,7 @@ impl SealedTable {
             ],
             SealedTable::Events => &[("webhook_url", Form::Url)],
             SealedTable::Deliveries => &[("url", Form::Url)],
+            SealedTable::IdempotencyKeys => &[("body", Form::Secret)],
         }
     }
 
@@ -83,6 +90,7 @@ impl SealedTable {
             SealedTable::Accounts | SealedTable::Endpoints => "TRUE",
             SealedTable::Events => "webhook_url LIKE '%@%'",
             SealedTable::Deliveries => "url LIKE '%@%'",
+            SealedTable::IdempotencyKeys => "TRUE",
         }
     }
 }
@@ -116,7 +124,10 @@ impl Sealer {
         // Where this code and the URL parser that sends the request would
         // see a different password, seal the parser's own form of the URL.
         let text = match url::Url::parse(raw) {
-            Ok(url) if url.password() != parsed_password(password_span(raw).map(|s| &raw[s])).as_deref() => {
+            Ok(url)
+                if url.password()
+                    != parsed_password(password_span(raw).map(|s| &raw[s])).as_deref() =>
+            {
                 url.to_string()
             }
             _ => raw.to_string(),
@@ -125,17 +136,26 @@ impl Sealer {
             return Ok(text);
         };
         let sealed = self.seal_secret(&text[span.clone()])?;
-        Ok(format!("{}{sealed}{}", &text[..span.start], &text[span.end..]))
+        Ok(format!(
+            "{}{sealed}{}",
+            &text[..span.start],
+            &text[span.end..]
+        ))
     }
 
     /// A stored URL, its password opened.
     pub(crate) fn open_url(&self, stored: &str) -> StoreResult<String> {
-        let Some(span) = password_span(stored).filter(|s| stored[s.clone()].starts_with(SEALED_PREFIX))
+        let Some(span) =
+            password_span(stored).filter(|s| stored[s.clone()].starts_with(SEALED_PREFIX))
         else {
             return Ok(stored.to_string());
         };
         let plain = self.open(&stored[span.clone()])?;
-        Ok(format!("{}{plain}{}", &stored[..span.start], &stored[span.end..]))
+        Ok(format!(
+            "{}{plain}{}",
+            &stored[..span.start],
+            &stored[span.end..]
+        ))
     }
 
     fn seal_headers(
@@ -171,6 +191,28 @@ impl Sealer {
                 .transpose()?,
             ..endpoint.clone()
         })
+    }
+
+    /// A remembered answer as it is stored: its body sealed whole (a JSON
+    /// body never begins like a sealed value).
+    pub(crate) fn seal_answer(&self, answer: &StoredResponse) -> StoredResponse {
+        StoredResponse {
+            body: self.seal(&answer.body),
+            ..answer.clone()
+        }
+    }
+
+    /// A stored answer, opened.
+    pub(crate) fn open_answer(&self, mut answer: StoredResponse) -> StoreResult<StoredResponse> {
+        answer.body = self.open(&answer.body)?;
+        Ok(answer)
+    }
+
+    /// The `LIKE` pattern of values sealed with the sealing key, to find
+    /// those that are not.
+    pub(crate) fn current_pattern(&self) -> Option<String> {
+        self.sealing_key_id()
+            .map(|id| format!("{SEALED_PREFIX}{id}.%"))
     }
 
     /// A stored endpoint, opened.
@@ -370,9 +412,15 @@ mod tests {
             "https://shop:****@hooks.example.com:8443/in?x=1"
         );
         // The rest of the URL is kept byte for byte, not normalised.
-        for given in ["https://u:pw@Example.com", "http://u:p%3Aw@[::1]:8080/a/../b#f"] {
+        for given in [
+            "https://u:pw@Example.com",
+            "http://u:p%3Aw@[::1]:8080/a/../b#f",
+        ] {
             let stored = s.seal_url(given).expect("seals");
-            assert!(!stored.contains(":pw@") && !stored.contains("p%3Aw"), "{stored}");
+            assert!(
+                !stored.contains(":pw@") && !stored.contains("p%3Aw"),
+                "{stored}"
+            );
             assert_eq!(s.open_url(&stored).expect("opens"), given);
         }
         // No password, nothing to seal: the URL is stored as given.

@@ -33,7 +33,7 @@ enum Command {
     /// Print a fresh key for HOOKLINE_ENCRYPTION_KEY.
     EncryptionKey,
     /// Re-seal every stored secret with the first key of HOOKLINE_ENCRYPTION_KEY
-    /// (after a key rotation; safe while nodes run).
+    /// (after a key rotation; on PostgreSQL while nodes run, on SQLite with the node stopped).
     Reseal(cli::keys::ResealArgs),
 }
 

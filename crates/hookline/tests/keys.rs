@@ -257,7 +257,11 @@ impl Node {
             request = request.json(&body);
         }
         let response = request.send().await.unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.unwrap()
     }
 
@@ -288,7 +292,11 @@ fn raw_database(url: &str) -> String {
         .args(["--data-only", "--no-owner", url])
         .output()
         .expect("pg_dump runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -345,15 +353,21 @@ both_backends!(
         let (addr, inbox) = receiver().await;
         let node = Node::start(&db.url, &old).await;
         let account = node
-            .call(reqwest::Method::POST, "/v1/accounts", Some(json!({"name": "Acme"})))
+            .call(
+                reqwest::Method::POST,
+                "/v1/accounts",
+                Some(json!({"name": "Acme"})),
+            )
             .await;
         let account = account["id"].as_str().unwrap().to_string();
         let endpoint = node
             .call(
                 reqwest::Method::POST,
                 &format!("/v1/accounts/{account}/endpoints"),
-                Some(json!({"url": format!("http://shop:{URL_PASSWORD}@{addr}/hook"),
-                            "headers": {"X-Api-Key": HEADER_VALUE}})),
+                Some(
+                    json!({"url": format!("http://shop:{URL_PASSWORD}@{addr}/hook"),
+                            "headers": {"X-Api-Key": HEADER_VALUE}}),
+                ),
             )
             .await;
         let secret = endpoint["secret"].as_str().unwrap().to_string();
@@ -387,11 +401,10 @@ both_backends!(
         }
         let url = db.url.clone();
         let keys = rotation.clone();
-        let (ok, out, err) = tokio::task::spawn_blocking(move || {
-            hookline(&["reseal", "--batch", "1"], &url, &keys)
-        })
-        .await
-        .unwrap();
+        let (ok, out, err) =
+            tokio::task::spawn_blocking(move || hookline(&["reseal", "--batch", "1"], &url, &keys))
+                .await
+                .unwrap();
         assert!(ok, "{out}{err}");
         assert!(out.contains("accounts: 1 rows read, 1 re-sealed"), "{out}");
         assert!(out.contains("endpoints: 1 rows read, 1 re-sealed"), "{out}");
@@ -399,7 +412,10 @@ both_backends!(
             out.contains(&format!("key {} seals nothing any more", key_id(&old))),
             "{out}"
         );
-        assert!(!out.contains(&old) && !err.contains(&old), "no key is printed");
+        assert!(
+            !out.contains(&old) && !err.contains(&old),
+            "no key is printed"
+        );
         drop(node);
 
         // Step 3: the new key alone; deliveries still authenticate and verify.
@@ -408,7 +424,10 @@ both_backends!(
         let revealed = node
             .call(
                 reqwest::Method::GET,
-                &format!("/v1/accounts/{account}/endpoints/{}/secret", endpoint["id"].as_str().unwrap()),
+                &format!(
+                    "/v1/accounts/{account}/endpoints/{}/secret",
+                    endpoint["id"].as_str().unwrap()
+                ),
                 None,
             )
             .await;

@@ -347,7 +347,10 @@ impl Store for PgStore {
         key: &str,
         since: Timestamp,
     ) -> StoreResult<Option<StoredResponse>> {
-        tenant::idempotent_response(&self.db, scope, key, since).await
+        tenant::idempotent_response(&self.db, scope, key, since)
+            .await?
+            .map(|answer| self.sealer.open_answer(answer))
+            .transpose()
     }
 
     async fn save_idempotent_response(
@@ -357,7 +360,9 @@ impl Store for PgStore {
         response: &StoredResponse,
         since: Timestamp,
     ) -> StoreResult<StoredResponse> {
-        tenant::save_idempotent_response(&self.db, scope, key, response, since).await
+        let response = self.sealer.seal_answer(response);
+        let kept = tenant::save_idempotent_response(&self.db, scope, key, &response, since).await?;
+        self.sealer.open_answer(kept)
     }
 
     async fn purge_idempotency_before(&self, before: Timestamp) -> StoreResult<u64> {

@@ -15,6 +15,9 @@ pub(super) async fn reseal(
     after_seq: i64,
     limit: u32,
 ) -> StoreResult<ResealBatch> {
+    if table == SealedTable::IdempotencyKeys {
+        return reseal_answers(db, sealer, limit).await;
+    }
     let columns = table.columns();
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     let mut tx = db.begin().await?;
@@ -70,4 +73,36 @@ pub(super) async fn reseal(
     }
     tx.commit().await?;
     Ok(batch)
+}
+
+/// Remembered answers have no `seq`: each batch takes rows whose body is not
+/// sealed with the sealing key yet, so the next batch starts where it ended.
+async fn reseal_answers(db: &PgPool, sealer: &Sealer, limit: u32) -> StoreResult<ResealBatch> {
+    let Some(current) = sealer.current_pattern() else {
+        return Ok(ResealBatch::default());
+    };
+    let mut tx = db.begin().await?;
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT scope, key, body FROM idempotency_keys WHERE body NOT LIKE $1 LIMIT $2 \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(&current)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    for (scope, key, body) in &rows {
+        sqlx::query("UPDATE idempotency_keys SET body = $3 WHERE scope = $1 AND key = $2")
+            .bind(scope)
+            .bind(key)
+            .bind(sealer.seal(&sealer.open(body)?))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let n = rows.len() as u64;
+    Ok(ResealBatch {
+        scanned: n,
+        resealed: n,
+        next_after: (n == u64::from(limit)).then_some(0),
+    })
 }

@@ -428,7 +428,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<StoredResponse>> {
         let (scope, key) = (scope.to_string(), key.to_string());
         self.read(move |c| tenant::idempotent_response(c, &scope, &key, since))
-            .await
+            .await?
+            .map(|answer| self.sealer.open_answer(answer))
+            .transpose()
     }
 
     async fn save_idempotent_response(
@@ -438,9 +440,12 @@ impl Store for SqliteStore {
         response: &StoredResponse,
         since: Timestamp,
     ) -> StoreResult<StoredResponse> {
-        let (scope, key, response) = (scope.to_string(), key.to_string(), response.clone());
-        self.write(move |c| tenant::save_idempotent_response(c, &scope, &key, &response, since))
-            .await
+        let (scope, key) = (scope.to_string(), key.to_string());
+        let response = self.sealer.seal_answer(response);
+        let kept = self
+            .write(move |c| tenant::save_idempotent_response(c, &scope, &key, &response, since))
+            .await?;
+        self.sealer.open_answer(kept)
     }
 
     async fn purge_idempotency_before(&self, before: Timestamp) -> StoreResult<u64> {

@@ -15,6 +15,9 @@ pub(super) fn reseal(
     after_seq: i64,
     limit: u32,
 ) -> StoreResult<ResealBatch> {
+    if table == SealedTable::IdempotencyKeys {
+        return reseal_answers(c, sealer, limit);
+    }
     let columns = table.columns();
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     let mut select = c.prepare_cached(&format!(
@@ -71,4 +74,39 @@ pub(super) fn reseal(
         }
     }
     Ok(batch)
+}
+
+/// Remembered answers have no `seq`: each batch takes rows whose body is not
+/// sealed with the sealing key yet, so the next batch starts where it ended.
+fn reseal_answers(c: &Connection, sealer: &Sealer, limit: u32) -> StoreResult<ResealBatch> {
+    let Some(current) = sealer.current_pattern() else {
+        return Ok(ResealBatch::default());
+    };
+    let rows = c
+        .prepare_cached(
+            "SELECT scope, key, body FROM idempotency_keys WHERE body NOT LIKE ?1 LIMIT ?2",
+        )?
+        .query_map(rusqlite::params![current, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut update =
+        c.prepare_cached("UPDATE idempotency_keys SET body = ?3 WHERE scope = ?1 AND key = ?2")?;
+    for (scope, key, body) in &rows {
+        update.execute(rusqlite::params![
+            scope,
+            key,
+            sealer.seal(&sealer.open(body)?)
+        ])?;
+    }
+    let n = rows.len() as u64;
+    Ok(ResealBatch {
+        scanned: n,
+        resealed: n,
+        next_after: (n == u64::from(limit)).then_some(0),
+    })
 }

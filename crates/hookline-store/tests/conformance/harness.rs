@@ -266,13 +266,14 @@ impl PgSchema {
 }
 
 /// The tables that may hold secrets.
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "settings",
     "accounts",
     "endpoints",
     "events",
     "deliveries",
     "attempts",
+    "idempotency_keys",
 ];
 
 /// A store opened as a node whose `HOOKLINE_ENCRYPTION_KEY` is `keys`.

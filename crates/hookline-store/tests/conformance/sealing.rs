@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use hookline_core::Endpoint;
-use hookline_store::{keyring, PublishOutcome, SealedTable, Sealer, SharedStore, Target};
+use hookline_store::{
+    keyring, PublishOutcome, SealedTable, Sealer, SharedStore, StoredResponse, Target,
+};
 
 use crate::harness::*;
 
@@ -16,6 +18,31 @@ const URL_PASSWORD: &str = "pa55-Wd7q";
 const HEADER_VALUE: &str = "hdr-k3y-0451";
 const PREVIOUS: &str = "whsec_b2xkIHNlY3JldCBmb3Igcm90YXRpb24gdGVzdA==";
 const EVENT_PASSWORD: &str = "ev-pa55-9911";
+
+const ANSWER_SECRET: &str = "whsec_YW5zd2VyZWQgc2VjcmV0IG9mIGEgcm90YXRpb24=";
+
+/// An `idempotency-key` answer holding a secret (a Svix rotation's).
+async fn remember_answer(store: &SharedStore) {
+    let answer = StoredResponse {
+        status: 200,
+        body: format!(r#"{{"key":"{ANSWER_SECRET}"}}"#),
+        created_at: now(),
+    };
+    let kept = store
+        .save_idempotent_response("acct", "idem-1", &answer, now() - Duration::hours(12))
+        .await
+        .expect("saved");
+    assert_eq!(kept, answer);
+}
+
+async fn answer_reads_back(store: &SharedStore) {
+    let got = store
+        .idempotent_response("acct", "idem-1", now() - Duration::hours(12))
+        .await
+        .expect("read")
+        .expect("remembered");
+    assert!(got.body.contains(ANSWER_SECRET), "{}", got.body);
+}
 
 /// Everything that must never be in the clear.
 const SECRETS: [&str; 6] = [
@@ -100,7 +127,13 @@ conformance!(no_secret_is_stored_in_the_clear_with_a_key, |t| {
     let key = Sealer::generate_key();
     let t = t.reopen_with(&key).await;
     let (account, ep, to_endpoint, own_url) = seed(&t.store).await;
+    remember_answer(&t.store).await;
+    answer_reads_back(&t.store).await;
     let raw = t.raw_text().await;
+    assert!(
+        !raw.contains(ANSWER_SECRET),
+        "a remembered answer is sealed"
+    );
     for secret in SECRETS {
         assert!(!raw.contains(secret), "`{secret}` is stored in the clear");
     }
@@ -156,6 +189,7 @@ conformance!(rotation_then_reseal_leaves_nothing_under_the_old_key, |t| {
         .create_endpoint(&old_ep)
         .await
         .expect("endpoint created");
+    remember_answer(&t.store).await;
     let mut rotated = t.reopen_with(&format!("{new},{old}")).await;
     reads_back(&rotated.store, &account, &old_ep, (&to_endpoint, &own_url)).await;
 
@@ -181,8 +215,8 @@ conformance!(rotation_then_reseal_leaves_nothing_under_the_old_key, |t| {
         }
         if pass == 0 {
             // The account, two endpoints, the event's own URL and its
-            // delivery, and the endpoint's delivery.
-            assert_eq!(resealed, 6, "every row with a secret");
+            // delivery, the endpoint's delivery and the remembered answer.
+            assert_eq!(resealed, 7, "every row with a secret");
             totals.1 = resealed;
         } else {
             assert_eq!(resealed, 0, "a second pass changes nothing");
@@ -222,6 +256,7 @@ conformance!(rotation_then_reseal_leaves_nothing_under_the_old_key, |t| {
     )
     .await;
     reads_back(&rotated.store, &account, &old_ep, (&to_endpoint, &own_url)).await;
+    answer_reads_back(&rotated.store).await;
 
     // A node without the key that sealed the values refuses to start.
     let (rotated, error) = rotated.open_error(&old).await;

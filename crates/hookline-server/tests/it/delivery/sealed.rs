@@ -216,7 +216,8 @@ both!(
         s.publish(&b, &b_key, json!({"type": "payment.completed", "data": {}}))
             .await;
         let r = ed_receiver.wait_for(1).await.remove(0);
-        let public = hookline_verify::VerifyKey::parse(&signing_key.public_key().to_whpk()).unwrap();
+        let public =
+            hookline_verify::VerifyKey::parse(&signing_key.public_key().to_whpk()).unwrap();
         hookline_verify::verify_with(
             &[public],
             &hookline_verify::Headers::from_fn(|name| r.header(name)),
@@ -233,8 +234,10 @@ both!(
             "POST",
             "/api/v1/app/acme/endpoint",
             Some(ADMIN),
-            Some(json!({"url": receiver.url("/svix"), "uid": "shop", "secret": svix_secret,
-                        "headers": {"x-svix-key": SVIX_HEADER_VALUE}})),
+            Some(
+                json!({"url": receiver.url("/svix"), "uid": "shop", "secret": svix_secret,
+                        "headers": {"x-svix-key": SVIX_HEADER_VALUE}}),
+            ),
         )
         .await;
         let got = s
