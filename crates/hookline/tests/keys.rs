@@ -117,74 +117,70 @@ fn encryption_key_prints_a_fresh_valid_key() {
     assert!(Sealer::parse(first.trim()).unwrap().is_active());
 }
 
-both_backends!(
-    |backend| database(backend),
-    reseal_moves_every_secret_to_the_new_key,
-    |db| {
-        let (old, new) = (Sealer::generate_key(), Sealer::generate_key());
-        let store = open(&db.url, &old).await;
-        let now = chrono::Utc::now();
-        let account = Account {
-            id: Id::generate(IdKind::Account),
-            name: "Acme".into(),
-            uid: None,
-            metadata: Default::default(),
-            created_at: now,
-            updated_at: now,
-        };
-        store.create_account(&account, SECRET).await.unwrap();
-        let ep = endpoint(&account.id);
-        store.create_endpoint(&ep).await.unwrap();
-        drop(store);
+both_backends!(database, reseal_moves_every_secret_to_the_new_key, |db| {
+    let (old, new) = (Sealer::generate_key(), Sealer::generate_key());
+    let store = open(&db.url, &old).await;
+    let now = chrono::Utc::now();
+    let account = Account {
+        id: Id::generate(IdKind::Account),
+        name: "Acme".into(),
+        uid: None,
+        metadata: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_account(&account, SECRET).await.unwrap();
+    let ep = endpoint(&account.id);
+    store.create_endpoint(&ep).await.unwrap();
+    drop(store);
 
-        let rotation = format!("{new},{old}");
-        let (ok, out, err) = hookline(&["reseal", "--batch", "1"], &db.url, &rotation);
-        assert!(ok, "{out}{err}");
-        assert!(out.contains("endpoints: 1 rows read, 1 re-sealed"), "{out}");
-        assert!(out.contains("accounts: 1 rows read, 1 re-sealed"), "{out}");
-        assert!(
-            out.contains(&format!("key {} seals nothing any more", key_id(&old))),
-            "{out}"
-        );
-        assert!(
-            !out.contains(&new) && !err.contains(&new),
-            "no key is printed"
-        );
-        let (ok, out, _) = hookline(&["reseal"], &db.url, &rotation);
-        assert!(
-            ok && out.contains("endpoints: 1 rows read, 0 re-sealed"),
-            "idempotent: {out}"
-        );
+    let rotation = format!("{new},{old}");
+    let (ok, out, err) = hookline(&["reseal", "--batch", "1"], &db.url, &rotation);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("endpoints: 1 rows read, 1 re-sealed"), "{out}");
+    assert!(out.contains("accounts: 1 rows read, 1 re-sealed"), "{out}");
+    assert!(
+        out.contains(&format!("key {} seals nothing any more", key_id(&old))),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&new) && !err.contains(&new),
+        "no key is printed"
+    );
+    let (ok, out, _) = hookline(&["reseal"], &db.url, &rotation);
+    assert!(
+        ok && out.contains("endpoints: 1 rows read, 0 re-sealed"),
+        "idempotent: {out}"
+    );
 
-        // The new key alone opens everything; the old one is forgotten.
-        let store = open(&db.url, &new).await;
-        let stored = store.get_endpoint(&account.id, &ep.id).await.unwrap();
-        assert_eq!(
-            (stored.url, stored.headers, stored.secret),
-            (ep.url, ep.headers, ep.secret)
-        );
-        assert_eq!(
-            store.account_signing_secret(&account.id).await.unwrap(),
-            SECRET
-        );
-        assert_eq!(
-            keyring::registered(store.as_ref()).await.unwrap(),
-            vec![key_id(&new)]
-        );
-        drop(store);
+    // The new key alone opens everything; the old one is forgotten.
+    let store = open(&db.url, &new).await;
+    let stored = store.get_endpoint(&account.id, &ep.id).await.unwrap();
+    assert_eq!(
+        (stored.url, stored.headers, stored.secret),
+        (ep.url, ep.headers, ep.secret)
+    );
+    assert_eq!(
+        store.account_signing_secret(&account.id).await.unwrap(),
+        SECRET
+    );
+    assert_eq!(
+        keyring::registered(store.as_ref()).await.unwrap(),
+        vec![key_id(&new)]
+    );
+    drop(store);
 
-        // A node with only the old key stops at start, saying what to do.
-        let (ok, _, err) = hookline(&["serve"], &db.url, &old);
-        assert!(!ok);
-        assert!(
-            err.contains(&format!("sealed with encryption key {}", key_id(&new)))
-                && err.contains("HOOKLINE_ENCRYPTION_KEY"),
-            "{err}"
-        );
-        let (ok, _, err) = hookline(&["serve"], &db.url, "not-a-key");
-        assert!(!ok && err.contains("is not base64 of 32 bytes"), "{err}");
-    }
-);
+    // A node with only the old key stops at start, saying what to do.
+    let (ok, _, err) = hookline(&["serve"], &db.url, &old);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("sealed with encryption key {}", key_id(&new)))
+            && err.contains("HOOKLINE_ENCRYPTION_KEY"),
+        "{err}"
+    );
+    let (ok, _, err) = hookline(&["serve"], &db.url, "not-a-key");
+    assert!(!ok && err.contains("is not base64 of 32 bytes"), "{err}");
+});
 
 /// What a receiver got: each request's headers and body.
 type Inbox = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
@@ -346,7 +342,7 @@ const URL_PASSWORD: &str = "pa55-Wd7q";
 const HEADER_VALUE: &str = "hdr-k3y-0451";
 
 both_backends!(
-    |backend| database(backend),
+    database,
     a_served_endpoint_keeps_verifying_through_a_key_rotation_and_reseal,
     |db| {
         let (old, new) = (Sealer::generate_key(), Sealer::generate_key());
