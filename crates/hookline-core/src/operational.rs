@@ -36,6 +36,39 @@ pub const EVENT_TYPES: [(&str, &str); 4] = [
     ),
 ];
 
+/// An example `data` of operational type `event_type` (a test send's),
+/// shaped as the real ones; `None` for another type.
+pub fn example(event_type: &str) -> Option<Value> {
+    let failed = Attempt {
+        id: "att_example".into(),
+        delivery_id: "dlv_example".into(),
+        event_id: "evt_example".into(),
+        account_id: "acct_example".into(),
+        endpoint_id: Some("ep_example".into()),
+        url: "https://merchant.example/webhooks".into(),
+        attempt: 3,
+        started_at: chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
+        duration_ms: 120,
+        outcome: crate::AttemptOutcome::HttpError,
+        status_code: Some(503),
+        error: Some("HTTP 503".into()),
+        response_body: String::new(),
+        manual: false,
+    };
+    let extra = match event_type {
+        "endpoint.disabled" => {
+            json!({"reason": "the endpoint answered 410 Gone, asking for no more webhooks"})
+        }
+        "endpoint.failing" => json!({"consecutive_failures": 5}),
+        "endpoint.recovered" => json!({}),
+        "delivery.exhausted" => {
+            json!({"delivery_id": failed.delivery_id, "event_id": failed.event_id, "attempts": 3})
+        }
+        _ => return None,
+    };
+    Some(event_data(&failed, extra))
+}
+
 /// Whether `name` is an operational event type.
 pub fn is_operational_type(name: &str) -> bool {
     EVENT_TYPES.iter().any(|(t, _)| *t == name)
@@ -190,6 +223,13 @@ mod tests {
         assert_eq!(data["last_error"]["outcome"], "http_error");
         assert_eq!(data["last_error"]["attempt_id"], "att_4");
         assert!(is_operational_type("delivery.exhausted"));
+        for (t, _) in EVENT_TYPES {
+            assert!(
+                example(t).unwrap()["last_error"]["status_code"] == 503,
+                "{t}"
+            );
+        }
+        assert_eq!(example("payment.completed"), None);
         assert!(!is_operational_type("payment.completed"));
     }
 }

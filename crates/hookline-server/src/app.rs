@@ -69,7 +69,8 @@ impl App {
         listener: TcpListener,
     ) -> Result<App, StartError> {
         config.listen = listener.local_addr().map_err(StartError::Serve)?;
-        // A PostgreSQL pool is sized for what this node does.
+        // A PostgreSQL pool is sized for what this node does; the store
+        // writes operational events with the attempts, by this threshold.
         let sizing = hookline_store::OpenOptions {
             serves_api: config.role != Role::Worker,
             worker_concurrency: match config.role {
@@ -77,6 +78,7 @@ impl App {
                 _ => config.worker_concurrency,
             },
             sealer: config.sealer.clone(),
+            operational_failing_after: config.operational_failing_after,
         };
         let store = hookline_store::open_with(&config.database_url, &sizing).await?;
         let (admin_hash, generated_admin_token) = admin_token(&config, &store).await?;

@@ -138,6 +138,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound { what } => ApiError::not_found(&what),
             ServiceError::Invalid { message, .. } => ApiError::invalid(message),
             ServiceError::Conflict(message) => ApiError::conflict(message),
+            ServiceError::Forbidden(message) => ApiError::forbidden(message),
             ServiceError::Unavailable(err @ StoreError::Full(_)) => ApiError::storage_full(&err),
             ServiceError::Unavailable(err) => ApiError::internal(&err),
         }

@@ -2,6 +2,9 @@
 //! is let through only when its caller may act on that account
 //! (`service::accounts::authorize`).
 //!
+//! The internal platform account is the admin's only, and changed only
+//! where a front end manages it on purpose.
+//!
 //! The check is one; who the caller is and how a refusal is answered belong
 //! to each front end ([`Front`]): the API knows a bearer token and answers
 //! the contract's JSON error, the dashboard knows a session and answers a
@@ -50,6 +53,10 @@ pub(crate) trait Front: Send + Sync + 'static {
         let _ = (state, caller);
         std::future::ready(Ok(key))
     }
+
+    /// Whether this front end changes the internal platform account on
+    /// purpose (see `accounts::authorize_platform`).
+    const MANAGES_PLATFORM: bool;
 }
 
 /// A caller allowed to act on `account_id`.
@@ -67,14 +74,18 @@ struct AccountPath {
 
 impl<F: Front> Scoped<F> {
     /// The check itself, for a handler that reads the account's key on its
-    /// own (one that may create the account when it does not exist).
+    /// own (one that may create the account when it does not exist);
+    /// `change` when the request changes the account or what it holds.
     pub(crate) async fn check(
         state: &AppState,
         who: F::Who,
         key: String,
+        change: bool,
     ) -> Result<Self, F::Rejection> {
         let account_id = F::account_id(state, F::caller(&who), key)
             .await
+            .map_err(|err| F::reject(&who, err))?;
+        accounts::authorize_platform(F::caller(&who), &account_id, change, F::MANAGES_PLATFORM)
             .map_err(|err| F::reject(&who, err))?;
         accounts::authorize(state, F::caller(&who), &account_id)
             .await
@@ -95,6 +106,7 @@ impl<F: Front> FromRequestParts<AppState> for Scoped<F> {
             Ok(Path(path)) => path.account_id,
             Err(_) => return Err(F::reject(&who, ServiceError::not_found("the account"))),
         };
-        Self::check(state, who, key).await
+        let change = !parts.method.is_safe();
+        Self::check(state, who, key, change).await
     }
 }

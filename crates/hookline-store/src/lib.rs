@@ -9,6 +9,7 @@
 mod encode;
 mod error;
 pub mod keyring;
+mod operational;
 mod portal;
 pub mod postgres;
 mod rules;
@@ -51,7 +52,7 @@ pub async fn open_with(database_url: &str, options: &OpenOptions) -> StoreResult
 async fn open_store(database_url: &str, options: &OpenOptions) -> StoreResult<SharedStore> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         Ok(Arc::new(
-            sqlite::SqliteStore::open_sealed(path, options.sealer.clone()).await?,
+            sqlite::SqliteStore::open_with(path, options).await?,
         ))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         Ok(Arc::new(
@@ -64,6 +65,9 @@ async fn open_store(database_url: &str, options: &OpenOptions) -> StoreResult<Sh
         )))
     }
 }
+
+/// The default of [`OpenOptions::operational_failing_after`].
+pub const DEFAULT_FAILING_AFTER: u32 = 5;
 
 /// What the node opening a store will do, so a pooled backend (PostgreSQL)
 /// opens as many connections as that needs and no more, and the keys that
@@ -78,6 +82,10 @@ pub struct OpenOptions {
     /// Seals secrets before they are written and opens them when read
     /// (`HOOKLINE_ENCRYPTION_KEY`); without keys they are stored plain.
     pub sealer: Sealer,
+    /// Consecutive failures after which recording an attempt writes an
+    /// `endpoint.failing` operational event (and a success after at least
+    /// as many, `endpoint.recovered`).
+    pub operational_failing_after: u32,
 }
 
 impl Default for OpenOptions {
@@ -86,6 +94,7 @@ impl Default for OpenOptions {
             serves_api: true,
             worker_concurrency: 512,
             sealer: Sealer::none(),
+            operational_failing_after: DEFAULT_FAILING_AFTER,
         }
     }
 }
@@ -114,6 +123,8 @@ pub trait Store: Send + Sync + 'static {
     // --- accounts and keys ---
     /// Creates an account with its signing secret; `Conflict` if the id exists.
     async fn create_account(&self, account: &Account, signing_secret: &str) -> StoreResult<()>;
+    /// Merchant accounts, oldest first: the internal platform account
+    /// (`hookline_core::operational::PLATFORM_ACCOUNT_ID`) is not one.
     async fn list_accounts(&self, page: PageRequest) -> StoreResult<Page<Account>>;
     async fn get_account(&self, account_id: &str) -> StoreResult<Account>;
     /// Saves the account's name and `updated_at`.
@@ -195,6 +206,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_event_types(&self) -> StoreResult<Vec<EventType>>;
     /// Registers a custom type; `Conflict` if the name exists.
     async fn create_event_type(&self, event_type: &EventType) -> StoreResult<()>;
+    /// Replaces a custom type's description, example and schema;
+    /// `NotFound` if no custom type has its name.
+    async fn update_event_type(&self, event_type: &EventType) -> StoreResult<()>;
 
     // --- endpoints ---
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()>;
@@ -300,8 +314,15 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_due(&self, request: &ClaimRequest) -> StoreResult<Vec<DueDelivery>>;
     /// Records finished attempts and their consequences, atomically.
     /// An attempt under a lease that is no longer the delivery's latest
-    /// records nothing, not even its attempt row ([`Recorded::stale`]).
+    /// records nothing, not even its attempt row ([`Recorded::stale`]). The
+    /// operational events the recorded attempts of merchants' endpoints call
+    /// for are written to the outbox in the same transaction, when the
+    /// platform account exists.
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded>;
+    /// Up to `limit` operational events waiting to be published, oldest first.
+    async fn operational_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// Removes published events from the outbox.
+    async fn delete_from_outbox(&self, seqs: &[i64]) -> StoreResult<()>;
     /// Gives leased deliveries back (graceful shutdown, no room) so they are
     /// due again; a lease no longer the delivery's latest is ignored.
     async fn release(&self, leases: &[Lease]) -> StoreResult<()>;

@@ -283,6 +283,18 @@ pub struct Recorded {
     /// is stored — the delivery, its attempt log and its endpoint belong to
     /// the lease's current holder — so the node that made it logs it.
     pub stale: Vec<String>,
+    /// Operational events the batch wrote to the outbox, for the platform
+    /// account (none when it has no operational endpoint).
+    pub operational_events: usize,
+}
+
+/// An operational event waiting in the outbox to be published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    /// Its place in the outbox, to delete it once published.
+    pub seq: i64,
+    /// The event, in the platform account, under the id it keeps.
+    pub event: Event,
 }
 
 /// A node of the fleet as registered at start (see

@@ -31,6 +31,8 @@ mod events;
 mod fleet;
 #[path = "conformance/harness.rs"]
 mod harness;
+#[path = "conformance/operational.rs"]
+mod operational;
 #[path = "conformance/ordered.rs"]
 mod ordered;
 #[path = "conformance/portal.rs"]

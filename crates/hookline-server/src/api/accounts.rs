@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
+use hookline_core::operational::PLATFORM_ACCOUNT_ID;
 use hookline_core::secret::{generate_signing_secret, generate_token};
 use hookline_core::{format_time, Account, Id, IdKind};
 use hookline_store::ApiKey;
@@ -103,6 +104,15 @@ fn admin_only(caller: &Caller) -> ApiResult<()> {
     }
 }
 
+/// The internal platform account (operational webhooks) is no merchant
+/// account: these routes answer as if it did not exist.
+fn merchant(account_id: &str) -> ApiResult<()> {
+    if account_id == PLATFORM_ACCOUNT_ID {
+        return Err(ApiError::not_found(&format!("account {account_id}")));
+    }
+    Ok(())
+}
+
 fn checked_name(name: &str) -> ApiResult<String> {
     let length = name.chars().count();
     if name.trim().is_empty() || length > 200 {
@@ -143,6 +153,12 @@ async fn create_account(
 ) -> ApiResult<(StatusCode, Json<AccountOut>)> {
     admin_only(&caller)?;
     let id = match body.id {
+        Some(id) if id == PLATFORM_ACCOUNT_ID => {
+            return Err(ApiError::invalid_field(
+                "id",
+                format!("`{id}` is reserved for the internal account of operational webhooks"),
+            ))
+        }
         Some(id) if Id::is_valid(IdKind::Account, &id) => id,
         Some(id) => {
             return Err(ApiError::invalid_field(
@@ -177,6 +193,7 @@ async fn get_account(
     Path(account_id): Path<String>,
 ) -> ApiResult<Json<AccountOut>> {
     admin_only(&caller)?;
+    merchant(&account_id)?;
     let account = state
         .store
         .get_account(&account_id)
@@ -195,6 +212,7 @@ async fn update_account(
     ApiJson(body): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<AccountOut>> {
     admin_only(&caller)?;
+    merchant(&account_id)?;
     let not_found = |e| ApiError::from_store(e, &format!("account {account_id}"));
     let mut account = state
         .store
@@ -222,6 +240,7 @@ async fn delete_account(
     Path(account_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     admin_only(&caller)?;
+    merchant(&account_id)?;
     state
         .store
         .delete_account(&account_id)
@@ -242,6 +261,7 @@ async fn signing_secret(
     if !caller.can_access(&account_id) {
         return Err(ApiError::not_found(&format!("account {account_id}")));
     }
+    merchant(&account_id)?;
     let secret = state
         .store
         .account_signing_secret(&account_id)
@@ -259,6 +279,7 @@ async fn create_api_key(
     Path(account_id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyOut>)> {
     admin_only(&caller)?;
+    merchant(&account_id)?;
     let key = generate_token("hk_live_");
     let record = ApiKey {
         id: Id::generate(IdKind::ApiKey),
@@ -292,6 +313,7 @@ async fn delete_api_key(
     Path((account_id, key_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     admin_only(&caller)?;
+    merchant(&account_id)?;
     state
         .store
         .delete_api_key(&account_id, &key_id)

@@ -218,8 +218,9 @@ pub(crate) struct PublicKeyOut {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TestBody {
-    /// A catalogue type; `payment.completed` if absent.
-    event_type: Option<String>,
+    /// A catalogue type; `payment.completed` if absent (for an
+    /// operational endpoint an operational type; `endpoint.failing`).
+    pub(super) event_type: Option<String>,
 }
 
 /// Since when to resend failures.

@@ -267,6 +267,9 @@ impl Front for Api {
     fn reject(_: &Caller, err: ServiceError) -> ApiError {
         err.into()
     }
+
+    /// The API changes the platform account at `/v1/operational-endpoints`.
+    const MANAGES_PLATFORM: bool = false;
 }
 
 /// An API request whose caller may act on its `{account_id}`.

@@ -10,11 +10,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use hookline_core::operational::PLATFORM_ACCOUNT_ID;
 use hookline_store::AttemptsOf;
+use serde::Deserialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::endpoints::{EndpointBody, EndpointOut, PublicKeyOut, RotateBody, RotatedOut};
-use super::events::AttemptOut;
+use super::events::{AttemptOut, EventOut};
 use super::extract::{ApiJson, ApiQuery, ListParams, ListResponse};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -31,6 +33,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(operational_public_key))
         .routes(routes!(rotate_operational_secret))
+        .routes(routes!(test_operational))
         .routes(routes!(operational_attempts))
 }
 
@@ -163,6 +166,41 @@ async fn rotate_operational_secret(
     let secret =
         service::rotate_secret(&state, PLATFORM_ACCOUNT_ID, &endpoint_id, body.secret).await?;
     Ok(Json(RotatedOut::of(secret)))
+}
+
+/// Which operational sample to send.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OperationalTestBody {
+    /// An operational type; `endpoint.failing` if absent.
+    #[schema(pattern = r"^(endpoint\.(disabled|failing|recovered)|delivery\.exhausted)$")]
+    event_type: Option<String>,
+}
+
+/// Send an example of an operational type (`event_type`, absent:
+/// `endpoint.failing`) to this operational endpoint only.
+#[utoipa::path(post, path = "/v1/operational-endpoints/{endpoint_id}/test", tag = "operational",
+    request_body = OperationalTestBody,
+    responses((status = 202, body = EventOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn test_operational(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(endpoint_id): Path<String>,
+    ApiJson(body): ApiJson<OperationalTestBody>,
+) -> ApiResult<(StatusCode, Json<EventOut>)> {
+    admin(&caller)?;
+    let event = crate::service::events::send_test(
+        &state,
+        PLATFORM_ACCOUNT_ID,
+        &endpoint_id,
+        body.event_type,
+    )
+    .await
+    .map_err(|e| match e {
+        crate::service::ServiceError::NotFound { .. } => ApiError::not_found(&what(&endpoint_id)),
+        other => other.into(),
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(EventOut::new(event, None, None))))
 }
 
 /// Attempts to this operational endpoint, newest first.

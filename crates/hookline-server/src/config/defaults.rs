@@ -35,7 +35,7 @@ pub const PORTAL_FRAME_ANCESTORS: &str = "none";
 pub const BRAND_NAME: &str = "Hookline";
 pub const BRAND_LOGO_URL: &str = "none";
 pub const BRAND_ACCENT_COLOR: &str = "#4f46e5";
-pub const OPERATIONAL_FAILING_AFTER: u32 = 5;
+pub const OPERATIONAL_FAILING_AFTER: u32 = hookline_store::DEFAULT_FAILING_AFTER;
 /// Not a value: how the id is made without one.
 pub const NODE_ID: &str = "the host name and the listen port, such as web-1:8080";
 pub const HEARTBEAT_INTERVAL: &str = "2s";

@@ -1,12 +1,15 @@
-//! The admin's list of accounts to pick from.
+//! The admin's list of accounts to pick from, and the way to the
+//! operational webhooks (the internal platform account, which the list
+//! leaves out).
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use hookline_store::PageRequest;
 
 use super::session::Session;
+use super::urls::Urls;
 use super::{failure, message, page, Layout};
 use crate::service::ServiceError;
 use crate::state::AppState;
@@ -45,4 +48,24 @@ pub(super) async fn list(State(state): State<AppState>, session: Session) -> Res
         layout: Layout::new(&session, "Accounts", None, "accounts"),
         accounts,
     })
+}
+
+/// The operational endpoints (admin): the endpoint pages of the platform
+/// account, created here if no operational endpoint was ever registered.
+pub(super) async fn operational(State(state): State<AppState>, session: Session) -> Response {
+    if !session.is_admin() {
+        return message(
+            &session,
+            StatusCode::FORBIDDEN,
+            "Admins only",
+            "Operational webhooks belong to the platform: sign in with the admin token.",
+        );
+    }
+    if let Err(err) = crate::service::endpoints::ensure_platform_account(&state).await {
+        return failure(&session, "Try again", "", &err);
+    }
+    let urls = Urls {
+        account: hookline_core::operational::PLATFORM_ACCOUNT_ID,
+    };
+    Redirect::to(&urls.endpoints()).into_response()
 }

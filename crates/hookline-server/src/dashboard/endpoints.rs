@@ -264,7 +264,15 @@ async fn render_endpoint(
             bars,
             chart_max,
             attempts,
-            event_types: state.catalogue.names(),
+            // An operational endpoint is tested with an operational type.
+            event_types: if account == hookline_core::operational::PLATFORM_ACCOUNT_ID {
+                hookline_core::operational::EVENT_TYPES
+                    .iter()
+                    .map(|(t, _)| t.to_string())
+                    .collect()
+            } else {
+                state.catalogue.names()
+            },
             public_key,
             previous_public_key,
             endpoint: EndpointRow::new(endpoint, &stats),

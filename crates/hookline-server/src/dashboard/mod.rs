@@ -54,6 +54,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(brand::accent_stylesheet),
         )
         .route("/dashboard/accounts", get(accounts::list))
+        .route(urls::OPERATIONAL, get(accounts::operational))
         .route(
             &format!("{account}/endpoints"),
             get(endpoints::list).post(endpoints::create),
@@ -86,7 +87,14 @@ pub(crate) fn router(state: AppState) -> Router {
             &format!("{account}/endpoints/{{endpoint_id}}/secret"),
             get(endpoints::secret),
         )
-        .route(&format!("{account}/event-types"), get(catalogue::list))
+        .route(
+            &format!("{account}/event-types"),
+            get(catalogue::list).post(catalogue::register),
+        )
+        .route(
+            &format!("{account}/event-types/{{name}}"),
+            post(catalogue::update),
+        )
         .route(&format!("{account}/events"), get(events::list))
         .route(&format!("{account}/events/{{event_id}}"), get(events::show))
         .route(
@@ -159,6 +167,12 @@ impl Layout {
             return_url: session.return_url.clone().unwrap_or_default(),
             look: session.look.clone(),
         }
+    }
+
+    /// Whether the page is one of the admin's operational pages (the
+    /// platform account's endpoints and events).
+    pub(crate) fn operational(&self) -> bool {
+        self.account.as_deref() == Some(hookline_core::operational::PLATFORM_ACCOUNT_ID)
     }
 
     /// The frame of a page shown without a session.
@@ -252,6 +266,7 @@ pub(crate) fn failure(
             message(session, StatusCode::UNPROCESSABLE_ENTITY, heading, text)
         }
         ServiceError::Conflict(text) => message(session, StatusCode::CONFLICT, heading, text),
+        ServiceError::Forbidden(text) => message(session, StatusCode::FORBIDDEN, heading, text),
         ServiceError::Unavailable(cause) => {
             tracing::error!(error = %cause, "a dashboard page could not reach the database");
             message(
@@ -288,6 +303,10 @@ impl Front for Dashboard {
             &err,
         )
     }
+
+    /// The admin's operational pages are the endpoint pages of the
+    /// platform account.
+    const MANAGES_PLATFORM: bool = true;
 }
 
 /// A page request whose session may act on its `{account_id}`.

@@ -35,3 +35,5 @@ impl Urls<'_> {
 pub(crate) const LOGIN: &str = "/dashboard/login";
 pub(crate) const LOGOUT: &str = "/dashboard/logout";
 pub(crate) const ACCOUNTS: &str = "/dashboard/accounts";
+/// The admin's operational webhooks: the platform account's endpoint pages.
+pub(crate) const OPERATIONAL: &str = "/dashboard/operational";

@@ -5,9 +5,9 @@
 //! request timeout) and runs attempts bounded overall and per endpoint;
 //! `attempt` signs, sends and classifies one attempt through `client`, the
 //! SSRF-safe connector; `recorder` batches finished attempts into one store
-//! write, after which `operational` tells the platform's operational
-//! endpoints about disabled, failing, recovered endpoints and exhausted
-//! deliveries. `intake` is the one way work comes in: it publishes (leasing what
+//! write, which also writes the operational events they call for (disabled,
+//! failing, recovered endpoints and exhausted deliveries) to an outbox that
+//! `operational` publishes to the platform's operational endpoints. `intake` is the one way work comes in: it publishes (leasing what
 //! the scheduler has room for and passing it over `handoff`) and wakes the
 //! scheduler. `liveness` keeps the node in its fleet (heartbeats, dead nodes'
 //! deliveries released, self-fencing). No database transaction or lock is
@@ -25,7 +25,7 @@ mod scheduler;
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
@@ -61,16 +61,16 @@ pub(crate) fn start(
     ));
     let scheduler =
         scheduler::Scheduler::new(state, handoff, intake.wake_signal(), client, results_tx);
-    let notifier = operational::Notifier {
+    let drainer = operational::Drainer {
         store: state.store.clone(),
-        failing_after: state.config.operational_failing_after,
         wake: intake.wake_signal(),
+        kick: Arc::new(Notify::new()),
     };
     let recorder = tokio::spawn(recorder::run(
         recorder::Recorder {
             store: state.store.clone(),
             metrics: state.metrics.clone(),
-            notifier,
+            operational: drainer.kick.clone(),
             wake: intake.wake_signal(),
             soon: state.config.poll_interval,
         },
@@ -81,6 +81,12 @@ pub(crate) fn start(
         state.config.retention,
         shutdown.clone(),
     ));
+    let drainer = Arc::new(drainer);
+    let draining = tokio::spawn({
+        let drainer = drainer.clone();
+        let shutdown = shutdown.clone();
+        async move { drainer.run(shutdown).await }
+    });
     tokio::spawn(async move {
         Arc::new(scheduler).run(shutdown).await;
         // The scheduler dropped its sender; the recorder ends after the last result.
@@ -89,6 +95,9 @@ pub(crate) fn start(
         }
         stop_beating.cancel();
         let _ = liveness.await;
+        let _ = draining.await;
+        // What the last batches wrote; anything left waits for the next start.
+        drainer.drain().await;
         let _ = retention.await;
     })
 }

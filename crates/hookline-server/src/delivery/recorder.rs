@@ -20,7 +20,6 @@ use chrono::Utc;
 use hookline_store::{AttemptResult, NextStep, SharedStore};
 use tokio::sync::{mpsc, Notify};
 
-use super::operational::Notifier;
 use crate::metrics::{Metrics, OutcomeLabel};
 
 /// Most attempts written in one store call.
@@ -34,7 +33,8 @@ const GATHER: Duration = Duration::from_millis(10);
 pub(super) struct Recorder {
     pub(super) store: SharedStore,
     pub(super) metrics: Arc<Metrics>,
-    pub(super) notifier: Notifier,
+    /// Told when a batch wrote operational events (the outbox's drainer).
+    pub(super) operational: Arc<Notify>,
     /// The scheduler's wake-up.
     pub(super) wake: Arc<Notify>,
     /// A retry due within this long wakes the scheduler (its idle poll).
@@ -46,7 +46,7 @@ pub(super) async fn run(recorder: Recorder, mut results: mpsc::Receiver<AttemptR
     let Recorder {
         store,
         metrics,
-        notifier,
+        operational,
         wake,
         soon,
     } = recorder;
@@ -96,7 +96,10 @@ pub(super) async fn run(recorder: Recorder, mut results: mpsc::Receiver<AttemptR
             wake.notify_one();
         }
         batch.retain(|r| !recorded.stale.contains(&r.attempt.delivery_id));
-        notifier.after_recorded(&batch).await;
+        if recorded.operational_events > 0 {
+            // Written with the attempts; the drainer publishes them.
+            operational.notify_one();
+        }
         for result in batch.drain(..) {
             let finished = match result.next {
                 NextStep::Succeeded => Some("succeeded"),

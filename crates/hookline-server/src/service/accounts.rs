@@ -3,6 +3,8 @@
 //! both answer a refusal as "not found", never as a hint that the account
 //! exists.
 
+use hookline_core::operational::PLATFORM_ACCOUNT_ID;
+
 use crate::auth::Caller;
 use crate::state::AppState;
 
@@ -25,5 +27,30 @@ pub(crate) async fn authorize(
             .await
             .map(|_| ())
             .map_err(ServiceError::store(&what())),
+    }
+}
+
+/// The internal platform account (operational webhooks) is no merchant's:
+/// only the admin reaches it, and a change to it (`change`) only where a
+/// front end manages it on purpose (`managed`: the dashboard's operational
+/// pages); the API reads its events, the operational event log, and
+/// changes its endpoints at `/v1/operational-endpoints` only. Any other
+/// account passes.
+pub(crate) fn authorize_platform(
+    caller: &Caller,
+    account_id: &str,
+    change: bool,
+    managed: bool,
+) -> ServiceResult<()> {
+    if account_id != PLATFORM_ACCOUNT_ID {
+        return Ok(());
+    }
+    match caller {
+        Caller::Admin if change && !managed => Err(ServiceError::Forbidden(format!(
+            "{PLATFORM_ACCOUNT_ID} is the internal account of operational webhooks, not a merchant's: \
+             manage its endpoints at /v1/operational-endpoints"
+        ))),
+        Caller::Admin => Ok(()),
+        Caller::Account(_) => Err(ServiceError::not_found(format!("account {account_id}"))),
     }
 }

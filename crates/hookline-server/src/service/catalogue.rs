@@ -123,6 +123,12 @@ impl Catalogue {
         Ok(self.lookup(name))
     }
 
+    /// Replaces a custom type (the store answers `NotFound` for any other).
+    pub(crate) async fn update(&self, event_type: EventType) -> StoreResult<()> {
+        self.store.update_event_type(&event_type).await?;
+        self.reload().await
+    }
+
     /// Registers a custom type.
     pub(crate) async fn register(&self, event_type: EventType) -> StoreResult<()> {
         if self.lookup(&event_type.name).is_some() {

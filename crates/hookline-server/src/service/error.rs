@@ -22,6 +22,9 @@ pub(crate) enum ServiceError {
     /// The request conflicts with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may see the object but not do this to it.
+    #[error("{0}")]
+    Forbidden(String),
     /// The database failed or could not be reached.
     #[error("the database did not answer: {0}")]
     Unavailable(#[source] StoreError),

@@ -3,6 +3,7 @@
 //! (`delivery::Intake`); resend and recover wake the scheduler through it.
 
 use chrono::Utc;
+use hookline_core::operational::{self, is_operational_type, PLATFORM_ACCOUNT_ID};
 use hookline_core::Page;
 use hookline_core::{Delivery, DeliveryStatus, Event, EventFormat, Id, IdKind, Timestamp};
 use hookline_store::{EventFilter, ListedEvent, PageRequest, Target};
@@ -53,6 +54,19 @@ pub(crate) async fn publish(
     new: NewEvent,
     target: Target,
 ) -> ServiceResult<Published> {
+    // The platform account carries operational events (test sends); every
+    // other account the catalogue's.
+    let operational = account_id == PLATFORM_ACCOUNT_ID;
+    if operational && !is_operational_type(&new.event_type) {
+        return Err(ServiceError::invalid_field(
+            "type",
+            format!(
+                "`{}` is not an operational event type; they are: {}",
+                new.event_type,
+                operational_names()
+            ),
+        ));
+    }
     if new.format == EventFormat::Svix {
         // As on Svix, any well-formed name (no catalogue look-up, which
         // would reload from the store for every unregistered name).
@@ -62,7 +76,7 @@ pub(crate) async fn publish(
                 "the event type must be 1 to 256 letters, digits, `.`, `_` or `-`",
             ));
         }
-    } else if !state.catalogue.contains(&new.event_type).await? {
+    } else if !operational && !state.catalogue.contains(&new.event_type).await? {
         return Err(ServiceError::invalid_field(
             "type",
             format!(
@@ -243,6 +257,19 @@ pub(crate) async fn send_test(
     endpoint_id: &str,
     event_type: Option<String>,
 ) -> ServiceResult<Event> {
+    if account_id == PLATFORM_ACCOUNT_ID {
+        let event_type = event_type.unwrap_or_else(|| "endpoint.failing".to_string());
+        let data = operational::example(&event_type).ok_or_else(|| {
+            ServiceError::invalid_field(
+                "event_type",
+                format!(
+                    "`{event_type}` is not an operational event type; they are: {}",
+                    operational_names()
+                ),
+            )
+        })?;
+        return send_to(state, account_id, endpoint_id, event_type, data.to_string()).await;
+    }
     let event_type = event_type.unwrap_or_else(|| "payment.completed".to_string());
     let example = state.catalogue.get(&event_type).await?.ok_or_else(|| {
         ServiceError::invalid_field(
@@ -253,9 +280,27 @@ pub(crate) async fn send_test(
             ),
         )
     })?;
+    send_to(
+        state,
+        account_id,
+        endpoint_id,
+        event_type,
+        example.example.to_string(),
+    )
+    .await
+}
+
+/// Publishes `data` as a new event of `event_type` to one endpoint only.
+async fn send_to(
+    state: &AppState,
+    account_id: &str,
+    endpoint_id: &str,
+    event_type: String,
+    data: String,
+) -> ServiceResult<Event> {
     let new = NewEvent {
         event_type,
-        data: example.example.to_string(),
+        data,
         id: None,
         webhook_url: None,
         ordering_key: None,
@@ -265,6 +310,15 @@ pub(crate) async fn send_test(
     match publish(state, account_id, new, target).await? {
         Published::Created(event) | Published::AlreadyExisted(event) => Ok(event),
     }
+}
+
+/// The operational event types, for messages.
+fn operational_names() -> String {
+    operational::EVENT_TYPES
+        .iter()
+        .map(|(t, _)| *t)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An event with its deliveries and their summary status.

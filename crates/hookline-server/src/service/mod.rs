@@ -10,6 +10,7 @@ pub(crate) mod accounts;
 pub(crate) mod catalogue;
 pub(crate) mod endpoints;
 pub(crate) mod error;
+pub(crate) mod event_types;
 pub(crate) mod events;
 pub(crate) mod filters;
 pub(crate) mod portal;

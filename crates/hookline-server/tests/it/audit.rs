@@ -240,7 +240,8 @@ both!(trailing_data_after_json_is_refused_on_every_body, |s| {
             let path = template
                 .replace("{account_id}", &a)
                 .replace("{endpoint_id}", endpoint_id)
-                .replace("{event_id}", &v);
+                .replace("{event_id}", &v)
+                .replace("{name}", "payment.completed");
             assert!(!path.contains('{'), "a path parameter to fill: {template}");
             for body in [r#"{} x"#, "{}}", "{}{}", "{} 1", r#"{"a": 1}]"#] {
                 let response = s

@@ -360,3 +360,334 @@ crate::both!(filters_and_ed25519_keys_in_the_endpoint_form, |s| {
         "the signing key is never revealed"
     );
 });
+
+/// The endpoint of a page the client was redirected to (`…/endpoints/{id}?…`).
+fn endpoint_id_of(response: &reqwest::Response) -> String {
+    response
+        .url()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+crate::both!(
+    the_admin_manages_operational_endpoints_with_the_endpoint_pages,
+    |s| {
+        let (a, key) = s.account("Acme").await;
+        let ops = Receiver::start().await;
+        let client = browser();
+        let home = login(&s, &client, ADMIN).await;
+        let html = home.text().await.unwrap();
+        assert!(html.contains("href=\"/dashboard/operational\""));
+
+        let page = client
+            .get(format!("{}/dashboard/operational", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            page.url().path(),
+            "/dashboard/accounts/acct_platform/endpoints"
+        );
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Operational endpoints") && html.contains("No endpoints yet"));
+        let token = csrf(&html);
+        // The account list is the merchants' only.
+        let accounts = client
+            .get(format!("{}/dashboard/accounts", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(accounts.contains(&a) && !accounts.contains("/dashboard/accounts/acct_platform"));
+
+        // The merchant's endpoint form, offering the operational types.
+        let base = format!("{}/dashboard/accounts/acct_platform/endpoints", s.base);
+        let form = client
+            .get(format!("{base}/new"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(form.contains("value=\"endpoint.recovered\""));
+        assert!(!form.contains("name=\"event_types\" value=\"payment.completed\""));
+        let refused = client
+            .post(&base)
+            .form(&[
+                ("csrf", token.as_str()),
+                ("url", ops.url("/ops").as_str()),
+                ("event_types", "payment.completed"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status().as_u16(), 422);
+        assert!(refused.text().await.unwrap().contains("endpoint.failing"));
+        let added = client
+            .post(&base)
+            .form(&[("csrf", token.as_str()), ("url", ops.url("/ops").as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status().as_u16(), 200);
+        let id = endpoint_id_of(&added);
+        let listed = s
+            .expect(200, "GET", "/v1/operational-endpoints", Some(ADMIN), None)
+            .await;
+        assert_eq!(listed["data"][0]["id"], id.as_str());
+        let html = added.text().await.unwrap();
+        assert!(html.contains("<option value=\"endpoint.disabled\">"));
+
+        // Test: an example of an operational type reaches the endpoint.
+        let tested = client
+            .post(format!("{base}/{id}/test"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("event_type", "endpoint.recovered"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tested.status().as_u16(), 200);
+        assert!(tested
+            .url()
+            .path()
+            .starts_with("/dashboard/accounts/acct_platform/events/evt_"));
+        let got = ops.wait_for(1).await;
+        assert_eq!(got[0].json()["type"], "endpoint.recovered");
+
+        // Rotate, then delete.
+        let before = s
+            .expect(
+                200,
+                "GET",
+                &format!("/v1/operational-endpoints/{id}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        let rotated = client
+            .post(format!("{base}/{id}/rotate"))
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rotated.status().as_u16(), 200);
+        let after = s
+            .expect(
+                200,
+                "GET",
+                &format!("/v1/operational-endpoints/{id}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_ne!(
+            before["updated_at"], after["updated_at"],
+            "rotated: {after}"
+        );
+        let deleted = client
+            .post(format!("{base}/{id}/delete"))
+            .form(&[("csrf", token.as_str()), ("confirm", "yes")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status().as_u16(), 200);
+        let listed = s
+            .expect(200, "GET", "/v1/operational-endpoints", Some(ADMIN), None)
+            .await;
+        assert_eq!(listed["data"], json!([]));
+
+        // A merchant's session reaches none of it.
+        let merchant = browser();
+        login(&s, &merchant, &key).await;
+        let page = merchant
+            .get(format!("{}/dashboard/operational", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 403);
+        let page = merchant.get(&base).send().await.unwrap();
+        assert_eq!(page.status().as_u16(), 404);
+    }
+);
+
+crate::both!(event_type_schemas_are_shown_and_edited_by_the_admin, |s| {
+    let (a, key) = s.account("Acme").await;
+    let client = browser();
+    let html = login(&s, &client, ADMIN).await.text().await.unwrap();
+    let token = csrf(&html);
+    let page_path = format!("{}/dashboard/accounts/{a}/event-types", s.base);
+    let page = client
+        .get(&page_path)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Schema of <code>data</code>"),
+        "built-in schemas shown"
+    );
+    assert!(page.contains("Register an event type"));
+
+    // The API's rules and messages.
+    let bad = client
+        .post(&page_path)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "invoice.paid"),
+            ("description", "An invoice was paid"),
+            ("schema", r#"{"type": "objekt"}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("id=\"schema-error\"") && html.contains("is not a valid JSON Schema"));
+    assert!(html.contains("objekt"), "the form keeps what was sent");
+    let not_json = client
+        .post(&page_path)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "invoice.paid"),
+            ("example", "{nope"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status().as_u16(), 422);
+    assert!(not_json
+        .text()
+        .await
+        .unwrap()
+        .contains("id=\"example-error\""));
+    let registered = client
+        .post(&page_path)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "invoice.paid"),
+            ("description", "An invoice was paid"),
+            (
+                "schema",
+                r#"{"type": "object", "required": ["invoice_id"]}"#,
+            ),
+            ("example", r#"{"invoice_id": "inv_1"}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 200);
+    assert!(registered.text().await.unwrap().contains("was registered"));
+
+    // Edited: an example that breaks the schema is refused, like the API's.
+    let edit = format!("{page_path}/invoice.paid");
+    let mismatch = client
+        .post(&edit)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("description", "An invoice was paid"),
+            ("schema", r#"{"type": "object", "required": ["total"]}"#),
+            ("example", r#"{"invoice_id": "inv_1"}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatch.status().as_u16(), 422);
+    let html = mismatch.text().await.unwrap();
+    assert!(html.contains("id=\"example-error-invoice.paid\"") && html.contains("`required`"));
+    let saved = client
+        .post(&edit)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("description", "Paid in full"),
+            ("schema", r#"{"type": "object", "required": ["total"]}"#),
+            ("example", r#"{"total": 10}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status().as_u16(), 200);
+    let shown = s
+        .expect(200, "GET", "/v1/event-types/invoice.paid", Some(&key), None)
+        .await;
+    assert_eq!(shown["schema"]["required"], json!(["total"]));
+    assert_eq!(shown["description"], "Paid in full");
+    let builtin = client
+        .post(format!("{page_path}/payment.completed"))
+        .form(&[("csrf", token.as_str()), ("description", "mine")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(builtin.status().as_u16(), 409);
+
+    // A merchant sees the schemas and changes nothing.
+    let merchant = browser();
+    let html = login(&s, &merchant, &key).await.text().await.unwrap();
+    let merchant_token = csrf(&html);
+    let page = merchant
+        .get(&page_path)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("&#34;total&#34;"),
+        "the merchant sees the schema"
+    );
+    assert!(!page.contains("Register an event type") && !page.contains(">Edit<"));
+    let refused = merchant
+        .post(&edit)
+        .form(&[("csrf", merchant_token.as_str()), ("description", "mine")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    // A read-only portal session neither.
+    let made = s
+        .expect(
+            201,
+            "POST",
+            &format!("/v1/accounts/{a}/portal-sessions"),
+            Some(&key),
+            Some(json!({"read_only": true})),
+        )
+        .await;
+    let portal = browser();
+    let opened = portal
+        .get(made["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status().as_u16(), 200);
+    let page = portal
+        .get(&page_path)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Schema of <code>data</code>") && !page.contains("Register an event type")
+    );
+    let refused = portal
+        .post(&page_path)
+        .form(&[("csrf", "any"), ("name", "invoice.void")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    s.expect(404, "GET", "/v1/event-types/invoice.void", Some(&key), None)
+        .await;
+});

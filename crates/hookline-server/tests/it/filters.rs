@@ -303,3 +303,136 @@ both!(schemas_refuse_malformed_data_at_publish, |s| {
     )
     .await;
 });
+
+both!(a_registered_types_schema_can_be_read_and_changed, |s| {
+    let (a, key) = s.account("Acme").await;
+    let path = format!("/v1/accounts/{a}/events");
+    s.expect(
+        201,
+        "POST",
+        "/v1/event-types",
+        Some(ADMIN),
+        Some(
+            json!({"name": "invoice.paid", "description": "An invoice was paid",
+            "schema": {"type": "object", "required": ["invoice_id"]},
+            "example": {"invoice_id": "inv_1"}}),
+        ),
+    )
+    .await;
+    let one = s
+        .expect(200, "GET", "/v1/event-types/invoice.paid", Some(&key), None)
+        .await;
+    assert_eq!(one["schema"]["required"], json!(["invoice_id"]));
+    assert_eq!(one["example"]["invoice_id"], "inv_1");
+    s.expect(404, "GET", "/v1/event-types/invoice.void", Some(&key), None)
+        .await;
+
+    let edit = "/v1/event-types/invoice.paid";
+    let refused = s
+        .expect(
+            403,
+            "PATCH",
+            edit,
+            Some(&key),
+            Some(json!({"description": "mine"})),
+        )
+        .await;
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("admin token"));
+    // The rules of registering: a valid schema, an example that passes it.
+    let bad = s
+        .expect(
+            422,
+            "PATCH",
+            edit,
+            Some(ADMIN),
+            Some(json!({"schema": {"type": "objekt"}})),
+        )
+        .await;
+    assert!(bad["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`schema`"));
+    let mismatch = s
+        .expect(
+            422,
+            "PATCH",
+            edit,
+            Some(ADMIN),
+            Some(json!({"schema": {"type": "object", "required": ["total"]}})),
+        )
+        .await;
+    let message = mismatch["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`example`") && message.contains("`required`"),
+        "{message}"
+    );
+    s.expect(
+        409,
+        "PATCH",
+        "/v1/event-types/payment.completed",
+        Some(ADMIN),
+        Some(json!({"description": "built in"})),
+    )
+    .await;
+    s.expect(
+        404,
+        "PATCH",
+        "/v1/event-types/invoice.void",
+        Some(ADMIN),
+        Some(json!({"description": "x"})),
+    )
+    .await;
+
+    // A new schema and example: enforced at the next publish.
+    let changed = s
+        .expect(
+            200,
+            "PATCH",
+            edit,
+            Some(ADMIN),
+            Some(json!({"schema": {"type": "object", "required": ["total"],
+                "properties": {"total": {"type": "integer"}}}, "example": {"total": 100}})),
+        )
+        .await;
+    assert_eq!(changed["example"], json!({"total": 100}));
+    assert_eq!(changed["description"], "An invoice was paid");
+    let refused = s
+        .expect(
+            422,
+            "POST",
+            &path,
+            Some(&key),
+            Some(json!({"type": "invoice.paid", "data": {"invoice_id": "inv_2"}})),
+        )
+        .await;
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("(rule `required`)"));
+    s.publish(
+        &a,
+        &key,
+        json!({"type": "invoice.paid", "data": {"total": 5}}),
+    )
+    .await;
+    // `null` removes the schema.
+    let open = s
+        .expect(
+            200,
+            "PATCH",
+            edit,
+            Some(ADMIN),
+            Some(json!({"schema": null})),
+        )
+        .await;
+    assert!(open.get("schema").is_none());
+    s.publish(
+        &a,
+        &key,
+        json!({"type": "invoice.paid", "data": {"anything": true}}),
+    )
+    .await;
+});

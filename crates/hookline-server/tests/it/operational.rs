@@ -199,3 +199,162 @@ async fn operational_webhooks_sqlite() {
 async fn operational_webhooks_postgres() {
     operational_endpoints_hear_about_merchant_endpoints(Backend::Postgres).await;
 }
+
+/// `acct_platform` is no merchant account: left out of the account list,
+/// not addressable as one, read-only under `/v1/accounts/acct_platform`;
+/// an operational endpoint can be tested with an operational example.
+async fn the_platform_account_is_no_merchants(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let ops = Receiver::start().await;
+    let (a, key) = s.account("Acme").await;
+    let reserved = s
+        .expect(
+            422,
+            "POST",
+            "/v1/accounts",
+            Some(ADMIN),
+            Some(json!({"name": "Impostor", "id": "acct_platform"})),
+        )
+        .await;
+    assert!(reserved["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("reserved"));
+    let op = s
+        .expect(
+            201,
+            "POST",
+            "/v1/operational-endpoints",
+            Some(ADMIN),
+            Some(json!({"url": ops.url("/ops")})),
+        )
+        .await;
+    let op_id = op["id"].as_str().unwrap();
+    let accounts = s
+        .expect(200, "GET", "/v1/accounts", Some(ADMIN), None)
+        .await;
+    let ids: Vec<&str> = accounts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [a.as_str()], "only merchants are listed");
+    for (method, path) in [
+        ("GET", "/v1/accounts/acct_platform"),
+        ("PATCH", "/v1/accounts/acct_platform"),
+        ("DELETE", "/v1/accounts/acct_platform"),
+        ("GET", "/v1/accounts/acct_platform/signing-secret"),
+        ("POST", "/v1/accounts/acct_platform/api-keys"),
+    ] {
+        let body = (method == "PATCH").then(|| json!({"name": "x"}));
+        s.expect(404, method, path, Some(ADMIN), body).await;
+    }
+    // Read-only for the admin, out of reach for a merchant's key.
+    let changes = [
+        (
+            "POST",
+            "/v1/accounts/acct_platform/endpoints",
+            json!({"url": ops.url("/sneaky")}),
+        ),
+        (
+            "POST",
+            "/v1/accounts/acct_platform/events",
+            json!({"type": "endpoint.failing", "data": {}}),
+        ),
+        (
+            "POST",
+            "/v1/accounts/acct_platform/portal-sessions",
+            json!({}),
+        ),
+    ];
+    for (method, path, body) in changes {
+        let refused = s
+            .expect(403, method, path, Some(ADMIN), Some(body.clone()))
+            .await;
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("/v1/operational-endpoints"),
+            "{refused}"
+        );
+        s.expect(404, method, path, Some(&key), Some(body)).await;
+    }
+    s.expect(
+        200,
+        "GET",
+        "/v1/accounts/acct_platform/endpoints",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    s.expect(
+        404,
+        "GET",
+        "/v1/accounts/acct_platform/events",
+        Some(&key),
+        None,
+    )
+    .await;
+
+    // Tested with an example of an operational type, signed with its secret.
+    let path = format!("/v1/operational-endpoints/{op_id}/test");
+    let bad = s
+        .expect(
+            422,
+            "POST",
+            &path,
+            Some(ADMIN),
+            Some(json!({"event_type": "payment.completed"})),
+        )
+        .await;
+    assert!(bad["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("endpoint.recovered"));
+    s.expect(403, "POST", &path, Some(&key), Some(json!({})))
+        .await;
+    s.expect(
+        404,
+        "POST",
+        "/v1/operational-endpoints/ep_nope/test",
+        Some(ADMIN),
+        Some(json!({})),
+    )
+    .await;
+    let sent = s
+        .expect(
+            202,
+            "POST",
+            &path,
+            Some(ADMIN),
+            Some(json!({"event_type": "delivery.exhausted"})),
+        )
+        .await;
+    assert_eq!(sent["account_id"], "acct_platform");
+    let got = ops.wait_for(1).await;
+    let body = got[0].json();
+    assert_eq!(body["type"], "delivery.exhausted");
+    assert!(body["data"]["last_error"].is_object());
+    let headers = hookline_verify::Headers::from_fn(|name| got[0].header(name));
+    assert!(hookline_verify::verify(
+        &[hookline_verify::Secret::parse(op["secret"].as_str().unwrap()).unwrap()],
+        &headers,
+        &got[0].body,
+        &hookline_verify::Options::default()
+    )
+    .is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_account_sqlite() {
+    the_platform_account_is_no_merchants(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_account_postgres() {
+    the_platform_account_is_no_merchants(Backend::Postgres).await;
+}

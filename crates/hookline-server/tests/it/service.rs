@@ -59,8 +59,34 @@ both!(health_metrics_and_openapi_answer, |s| {
         "/v1/accounts/{account_id}/events/{event_id}/attempts",
         "/v1/event-types",
         "/health",
+        // Payload filters, event schemas, operational webhooks, ed25519.
+        "/v1/accounts/{account_id}/filters/test",
+        "/v1/event-types/{name}",
+        "/v1/operational-endpoints",
+        "/v1/operational-endpoints/{endpoint_id}",
+        "/v1/operational-endpoints/{endpoint_id}/public-key",
+        "/v1/operational-endpoints/{endpoint_id}/secret/rotate",
+        "/v1/operational-endpoints/{endpoint_id}/test",
+        "/v1/operational-endpoints/{endpoint_id}/attempts",
+        "/v1/accounts/{account_id}/endpoints/{endpoint_id}/public-key",
     ] {
         assert!(paths.contains_key(path), "{path} documented");
+    }
+    assert!(doc["paths"]["/v1/event-types/{name}"]["patch"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("EndpointBody", "filter"),
+        ("EndpointBody", "signature_scheme"),
+        ("EndpointOut", "public_key"),
+        ("CreateEventType", "schema"),
+        ("UpdateEventType", "schema"),
+        ("EventTypeOut", "schema"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "{schema}.{field} documented: {}",
+            schemas[schema]
+        );
     }
     assert!(
         doc["paths"]["/v1/accounts/{account_id}/events"]["post"]["description"].is_string()

@@ -21,6 +21,7 @@
 mod engine;
 mod events;
 mod fleet;
+mod outbox;
 mod portal;
 mod publish;
 mod record;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_endpoint_filter.sql"),
     include_str!("migrations/0006_ordered.sql"),
     include_str!("migrations/0007_svix_compat.sql"),
+    include_str!("migrations/0008_operational_outbox.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
@@ -78,6 +80,8 @@ pub struct PgStore {
     listeners: Mutex<Vec<JoinHandle<()>>>,
     /// Seals secrets before they are written and opens them when read.
     sealer: Sealer,
+    /// See [`OpenOptions::operational_failing_after`].
+    failing_after: u32,
 }
 
 impl Drop for PgStore {
@@ -117,6 +121,7 @@ impl PgStore {
             db,
             listeners: Mutex::new(Vec::new()),
             sealer: options.sealer.clone(),
+            failing_after: options.operational_failing_after,
         })
     }
 
@@ -377,6 +382,10 @@ impl Store for PgStore {
         tenant::create_event_type(&self.db, event_type).await
     }
 
+    async fn update_event_type(&self, event_type: &EventType) -> StoreResult<()> {
+        tenant::update_event_type(&self.db, event_type).await
+    }
+
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
         let endpoint = self.sealer.seal_endpoint(endpoint)?;
         self.detached(|db| async move { tenant::create_endpoint(&db, &endpoint).await })
@@ -541,8 +550,22 @@ impl Store for PgStore {
     }
 
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded> {
-        self.detached(|db| async move { record::record_attempts(&db, &results).await })
-            .await
+        let failing_after = self.failing_after;
+        self.detached(
+            |db| async move { record::record_attempts(&db, &results, failing_after).await },
+        )
+        .await
+    }
+
+    async fn operational_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        outbox::list(&self.db, limit).await
+    }
+
+    async fn delete_from_outbox(&self, seqs: &[i64]) -> StoreResult<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        outbox::delete(&self.db, seqs).await
     }
 
     async fn release(&self, leases: &[Lease]) -> StoreResult<()> {

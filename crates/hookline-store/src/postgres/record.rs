@@ -14,19 +14,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 
 use super::rows::{ms, now_ms};
-use crate::rules;
 use crate::sql::CLEAR_LEASE;
 use crate::types::*;
 use crate::StoreResult;
+use crate::{operational, rules};
 
 /// Records a batch of attempts. An attempt id already stored is skipped
 /// with all its consequences, so retrying a batch whose commit answer was
 /// lost is harmless. An attempt under an outdated lease (another node
 /// leased its delivery since) records nothing at all — no attempt row, no
 /// delivery or endpoint change — and is answered in [`Recorded::stale`].
+/// The operational events the recorded attempts call for are written to
+/// the outbox in the same transaction (so a batch that may call for some
+/// takes the transaction path).
 pub(super) async fn record_attempts(
     db: &PgPool,
     results: &[AttemptResult],
+    failing_after: u32,
 ) -> StoreResult<Recorded> {
     if results.is_empty() {
         return Ok(Recorded::default());
@@ -41,9 +45,12 @@ pub(super) async fn record_attempts(
         .filter(|r| r.endpoint_effect != EndpointEffect::None)
         .filter_map(|r| r.attempt.endpoint_id.as_deref())
         .collect();
-    if endpoints.is_empty() {
+    if endpoints.is_empty() && operational::plan(&results).is_empty() {
         let (_, stale) = record_statement(db, &results).await?;
-        return Ok(Recorded { stale });
+        return Ok(Recorded {
+            stale,
+            ..Recorded::default()
+        });
     }
     let mut tx = db.begin().await?;
     lock_endpoints(&mut tx, &endpoints).await?;
@@ -53,8 +60,12 @@ pub(super) async fn record_attempts(
         .filter(|r| inserted.contains(&r.attempt.id))
         .collect();
     apply_endpoint_changes(&mut tx, &fresh).await?;
+    let operational_events = super::outbox::write(&mut tx, &fresh, failing_after).await?;
     tx.commit().await?;
-    Ok(Recorded { stale })
+    Ok(Recorded {
+        stale,
+        operational_events,
+    })
 }
 
 /// Locks the endpoints a batch may change, in id order, before any
@@ -120,7 +131,8 @@ fn delivery_changes<'a>(results: &[&'a AttemptResult]) -> Vec<DeliveryChange<'a>
 /// The batch's attempts and delivery changes as one statement: the
 /// deliveries are locked (so their lease epoch is the latest, not the
 /// statement's snapshot), attempts made under the current lease are
-/// inserted, their deliveries updated. Answers the attempt ids inserted
+/// inserted (in the batch's order, so their `seq`s follow it and "newest
+/// first" means what it says), their deliveries updated. Answers the attempt ids inserted
 /// and the deliveries whose lease was outdated, in id order.
 async fn record_statement<'c, E>(
     conn: E,
@@ -134,9 +146,9 @@ where
     let rows = sqlx::query(&format!(
         "WITH u AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], \
              $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::text[], \
-             $11::bigint[]) \
+             $11::bigint[]) WITH ORDINALITY \
            AS u(id, delivery_id, url, attempt, started_at, duration_ms, outcome, status_code, \
-                error, response_body, lease_epoch)), \
+                error, response_body, lease_epoch, ord)), \
          held AS (SELECT d.id, d.event_seq, d.event_id, d.account_id, d.endpoint_id, d.lease_epoch, \
              d.manual \
            FROM deliveries d WHERE d.id IN (SELECT delivery_id FROM u) ORDER BY d.id FOR UPDATE), \
@@ -147,6 +159,7 @@ where
              u.attempt, u.started_at, u.duration_ms, u.outcome, u.status_code, u.error, \
              u.response_body, h.manual \
            FROM u JOIN held h ON h.id = u.delivery_id AND h.lease_epoch = u.lease_epoch \
+           ORDER BY u.ord \
            ON CONFLICT (id) DO NOTHING RETURNING id), \
          upd AS (UPDATE deliveries d SET status = c.status, \
              attempts = GREATEST(d.attempts, c.attempt), next_attempt_at = c.next_at, \

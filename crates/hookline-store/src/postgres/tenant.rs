@@ -65,8 +65,9 @@ pub(super) async fn create_account(db: &PgPool, a: &Account, secret: &str) -> St
 
 pub(super) async fn list_accounts(db: &PgPool, page: PageRequest) -> StoreResult<Page<Account>> {
     let sql = format!(
-        "SELECT {} FROM accounts WHERE seq > $1 ORDER BY seq LIMIT $2",
-        rows::ACCOUNT_COLUMNS
+        "SELECT {} FROM accounts WHERE seq > $1 AND id <> '{}' ORDER BY seq LIMIT $2",
+        rows::ACCOUNT_COLUMNS,
+        hookline_core::operational::PLATFORM_ACCOUNT_ID
     );
     let found = sqlx::query(&sql)
         .bind(page.after_seq.unwrap_or(0))
@@ -225,6 +226,22 @@ pub(super) async fn create_event_type(db: &PgPool, t: &EventType) -> StoreResult
             StoreError::Conflict(_) => StoreError::Conflict(format!("event type {} already exists", t.name)),
             other => other,
         })?;
+    Ok(())
+}
+
+pub(super) async fn update_event_type(db: &PgPool, t: &EventType) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE event_types SET description = $2, example = $3, schema = $4 WHERE name = $1",
+    )
+    .bind(&t.name)
+    .bind(&t.description)
+    .bind(to_json(&t.example))
+    .bind(t.schema.as_ref().map(to_json))
+    .execute(db)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
     Ok(())
 }
 

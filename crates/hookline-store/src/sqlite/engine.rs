@@ -113,8 +113,13 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
 /// all its consequences, so retrying a batch whose answer was lost is
 /// harmless. An attempt under an outdated lease (its delivery leased again
 /// since) records nothing — no attempt row, no delivery or endpoint change —
-/// and is answered in [`Recorded::stale`].
-pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> StoreResult<Recorded> {
+/// and is answered in [`Recorded::stale`]. The operational events the
+/// recorded attempts call for go to the outbox in the same transaction.
+pub(super) fn record_attempts(
+    c: &Connection,
+    results: &[AttemptResult],
+    failing_after: u32,
+) -> StoreResult<Recorded> {
     let mut insert = c.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
          attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual) \
@@ -132,6 +137,7 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
          AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = ?3)",
     )?;
     let mut recorded = Recorded::default();
+    let mut fresh = Vec::with_capacity(results.len());
     let now = now_ms();
     for result in results {
         let a = &result.attempt;
@@ -171,8 +177,10 @@ pub(super) fn record_attempts(c: &Connection, results: &[AttemptResult]) -> Stor
         if let Some(endpoint_id) = &a.endpoint_id {
             apply_endpoint_effect(c, endpoint_id, &result.endpoint_effect, ms(a.started_at))?;
         }
+        fresh.push(result);
     }
     recorded.stale.sort();
+    recorded.operational_events = super::outbox::write(c, &fresh, failing_after)?;
     Ok(recorded)
 }
 

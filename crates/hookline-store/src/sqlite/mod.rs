@@ -9,6 +9,7 @@
 mod engine;
 mod events;
 mod fleet;
+mod outbox;
 mod portal;
 mod reseal;
 mod rows;
@@ -26,7 +27,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::stored::{ResealBatch, SealedTable};
 use crate::types::*;
-use crate::{Sealer, Store, StoreError, StoreResult};
+use crate::{OpenOptions, Sealer, Store, StoreError, StoreResult};
 use writer::{run_writer, Job, Queued, WriterCounters};
 
 const MIGRATIONS: &[&str] = &[
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_endpoint_filter.sql"),
     include_str!("migrations/0006_ordered.sql"),
     include_str!("migrations/0007_svix_compat.sql"),
+    include_str!("migrations/0008_operational_outbox.sql"),
 ];
 const READERS: usize = 4;
 
@@ -47,24 +49,37 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     reader_slots: Arc<Semaphore>,
     sealer: Sealer,
+    /// See [`OpenOptions::operational_failing_after`].
+    failing_after: u32,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, migrates it and
     /// starts the writer thread; secrets are stored plain.
     pub async fn open(path: &str) -> StoreResult<Self> {
-        Self::open_sealed(path, Sealer::none()).await
+        Self::open_with(path, &OpenOptions::default()).await
     }
 
     /// [`SqliteStore::open`], sealing secrets with `sealer`'s keys.
     pub async fn open_sealed(path: &str, sealer: Sealer) -> StoreResult<Self> {
+        let options = OpenOptions {
+            sealer,
+            ..OpenOptions::default()
+        };
+        Self::open_with(path, &options).await
+    }
+
+    /// [`SqliteStore::open`] with the node's options (its keys and the
+    /// operational rule's threshold concern SQLite).
+    pub async fn open_with(path: &str, options: &OpenOptions) -> StoreResult<Self> {
         let path = path.to_string();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sealer))
+        let (sealer, failing_after) = (options.sealer.clone(), options.operational_failing_after);
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, sealer, failing_after))
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
 
-    fn open_blocking(path: &str, sealer: Sealer) -> StoreResult<Self> {
+    fn open_blocking(path: &str, sealer: Sealer, failing_after: u32) -> StoreResult<Self> {
         if let Some(dir) = Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -98,6 +113,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(readers)),
             reader_slots: Arc::new(Semaphore::new(READERS)),
             sealer,
+            failing_after,
         })
     }
 
@@ -463,6 +479,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn update_event_type(&self, event_type: &EventType) -> StoreResult<()> {
+        let event_type = event_type.clone();
+        self.write(move |c| tenant::update_event_type(c, &event_type))
+            .await
+    }
+
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
         let endpoint = self.sealer.seal_endpoint(endpoint)?;
         self.write(move |c| tenant::create_endpoint(c, &endpoint))
@@ -621,8 +643,18 @@ impl Store for SqliteStore {
     }
 
     async fn record_attempts(&self, results: Vec<AttemptResult>) -> StoreResult<Recorded> {
-        self.write(move |c| engine::record_attempts(c, &results))
+        let failing_after = self.failing_after;
+        self.write(move |c| engine::record_attempts(c, &results, failing_after))
             .await
+    }
+
+    async fn operational_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        self.read(move |c| outbox::list(c, limit)).await
+    }
+
+    async fn delete_from_outbox(&self, seqs: &[i64]) -> StoreResult<()> {
+        let seqs = seqs.to_vec();
+        self.write(move |c| outbox::delete(c, &seqs)).await
     }
 
     async fn release(&self, leases: &[Lease]) -> StoreResult<()> {

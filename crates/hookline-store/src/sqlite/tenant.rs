@@ -63,8 +63,9 @@ pub(super) fn create_account(c: &Connection, a: &Account, secret: &str) -> Store
 
 pub(super) fn list_accounts(c: &Connection, page: PageRequest) -> StoreResult<Page<Account>> {
     let sql = format!(
-        "SELECT {} FROM accounts WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        rows::ACCOUNT_COLUMNS
+        "SELECT {} FROM accounts WHERE seq > ?1 AND id <> '{}' ORDER BY seq LIMIT ?2",
+        rows::ACCOUNT_COLUMNS,
+        hookline_core::operational::PLATFORM_ACCOUNT_ID
     );
     let rows = c
         .prepare_cached(&sql)?
@@ -186,6 +187,23 @@ pub(super) fn create_event_type(c: &Connection, t: &EventType) -> StoreResult<()
         StoreError::Conflict(_) => StoreError::Conflict(format!("event type {} already exists", t.name)),
         other => other,
     })?;
+    Ok(())
+}
+
+pub(super) fn update_event_type(c: &Connection, t: &EventType) -> StoreResult<()> {
+    let done = c
+        .prepare_cached(
+            "UPDATE event_types SET description = ?2, example = ?3, schema = ?4 WHERE name = ?1",
+        )?
+        .execute(params![
+            t.name,
+            t.description,
+            to_json(&t.example),
+            t.schema.as_ref().map(to_json)
+        ])?;
+    if done == 0 {
+        return Err(StoreError::NotFound);
+    }
     Ok(())
 }
 

@@ -47,6 +47,7 @@ pub(crate) async fn reseal(args: ResealArgs) -> anyhow::Result<()> {
         serves_api: true,
         worker_concurrency: 0,
         sealer: sealer.clone(),
+        ..OpenOptions::default()
     };
     let store = hookline_store::open_with(&args.database_url, &options).await?;
     eprintln!(

@@ -234,7 +234,7 @@ async fn upsert_application(
         let account = create(&state, body).await?;
         return Ok((StatusCode::CREATED, Json(account.into())));
     }
-    let app = SvixApp::check(&state, caller, app_id).await?;
+    let app = SvixApp::check(&state, caller, app_id, true).await?;
     let mut account = state.store.get_account(&app.account_id).await?;
     account.name = checked_name(&body.name)?;
     if body.uid.is_some() {

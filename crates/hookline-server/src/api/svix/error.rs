@@ -179,6 +179,7 @@ impl From<ServiceError> for SvixError {
                 }
             }
             ServiceError::Conflict(message) => SvixError::conflict(message),
+            ServiceError::Forbidden(message) => SvixError::forbidden(message),
             ServiceError::Unavailable(err) => ApiError::internal(&err).into(),
         }
     }

@@ -135,6 +135,8 @@ impl Front for Svix {
         err.into()
     }
 
+    const MANAGES_PLATFORM: bool = false;
+
     async fn account_id(
         state: &AppState,
         caller: &Caller,

@@ -232,7 +232,11 @@ async fn create_message(
             }
             app_api::create(&state, inline).await?.id
         }
-        _ => SvixApp::check(&state, caller, app_id).await?.account_id,
+        _ => {
+            SvixApp::check(&state, caller, app_id, true)
+                .await?
+                .account_id
+        }
     };
     let new = NewEvent {
         event_type: body.event_type,
