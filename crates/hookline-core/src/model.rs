@@ -461,6 +461,57 @@ pub struct Attempt {
     /// recovery) rather than made by the fan-out; the store fills it in from
     /// the delivery when it records the attempt.
     pub manual: bool,
+    /// The headers sent and received; `None` for attempts logged before
+    /// Hookline kept them.
+    pub exchange: Option<Exchange>,
+}
+
+/// What an attempt's page shows beyond status and body: the request's
+/// headers as sent (signatures included) and the response's, both bounded.
+/// The request body is not kept: it is rebuilt exactly from the stored
+/// event and the payload mode it was sent with ([`Event::body`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Exchange {
+    /// In the order sent; a password taken from the URL is masked.
+    pub request_headers: Vec<(String, String)>,
+    /// Whether the body sent carried `data`.
+    pub payload: PayloadMode,
+    /// In the order received, at most [`Exchange::MAX_HEADERS`] of them
+    /// and [`Exchange::MAX_HEADER_BYTES`] in all.
+    pub response_headers: Vec<(String, String)>,
+}
+
+impl Exchange {
+    /// Most headers of a response kept.
+    pub const MAX_HEADERS: usize = 64;
+    /// Most bytes of names and values kept, per list of headers.
+    pub const MAX_HEADER_BYTES: usize = 4096;
+    /// Most bytes of one header value kept.
+    pub const MAX_VALUE_BYTES: usize = 512;
+
+    /// `headers` cut to the bounds: each value to [`Self::MAX_VALUE_BYTES`]
+    /// (on a character boundary, marked `…`), then the list to
+    /// [`Self::MAX_HEADERS`] and [`Self::MAX_HEADER_BYTES`].
+    pub fn bounded(headers: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+        let mut kept = Vec::new();
+        let mut bytes = 0;
+        for (name, mut value) in headers {
+            if value.len() > Self::MAX_VALUE_BYTES {
+                let mut cut = Self::MAX_VALUE_BYTES;
+                while !value.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                value.truncate(cut);
+                value.push('…');
+            }
+            bytes += name.len() + value.len();
+            if kept.len() == Self::MAX_HEADERS || bytes > Self::MAX_HEADER_BYTES {
+                break;
+            }
+            kept.push((name, value));
+        }
+        kept
+    }
 }
 
 /// A registered event type.
@@ -484,6 +535,19 @@ pub struct Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exchange_headers_are_bounded() {
+        let long = "é".repeat(600);
+        let kept = Exchange::bounded([("x-long".to_string(), long)]);
+        assert!(kept[0].1.len() <= Exchange::MAX_VALUE_BYTES + '…'.len_utf8());
+        assert!(kept[0].1.ends_with('…'));
+        let many = (0..200).map(|i| (format!("x-{i}"), "v".repeat(100)));
+        let kept = Exchange::bounded(many);
+        let bytes: usize = kept.iter().map(|(n, v)| n.len() + v.len()).sum();
+        assert!(kept.len() <= Exchange::MAX_HEADERS && bytes <= Exchange::MAX_HEADER_BYTES);
+        assert!(!kept.is_empty());
+    }
 
     fn endpoint(types: &[&str]) -> Endpoint {
         let now = Utc::now();

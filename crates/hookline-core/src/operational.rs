@@ -54,6 +54,7 @@ pub fn example(event_type: &str) -> Option<Value> {
         error: Some("HTTP 503".into()),
         response_body: String::new(),
         manual: false,
+        exchange: None,
     };
     let extra = match event_type {
         "endpoint.disabled" => {
@@ -162,6 +163,7 @@ mod tests {
             error: (!ok).then(|| "HTTP 500".to_string()),
             response_body: String::new(),
             manual: false,
+            exchange: None,
         }
     }
 

@@ -90,6 +90,7 @@ impl App {
             store,
             catalogue: Arc::new(catalogue),
             metrics: Arc::new(Metrics::default()),
+            page_cache: Arc::default(),
             services: ServiceState::new(intake.clone()),
         };
         Ok(App {

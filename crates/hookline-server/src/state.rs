@@ -8,6 +8,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::service::catalogue::Catalogue;
+use crate::service::page_cache::PageCache;
 use crate::service::ServiceState;
 
 /// Shared, cheaply cloned state of a running node.
@@ -18,6 +19,8 @@ pub(crate) struct AppState {
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) catalogue: Arc<Catalogue>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The CSRF key and account brands every dashboard page needs.
+    pub(crate) page_cache: Arc<PageCache>,
     /// The service layer's way into delivery (publishing, wake-ups).
     pub(crate) services: ServiceState,
 }

@@ -2,7 +2,9 @@
 //! add an endpoint, send a test event and see its 2xx attempt, make the
 //! receiver fail and watch a retry appear without reloading, resend, disable
 //! the endpoint, log out and find the old cookie refused; and the portal
-//! embedded in a frame of another site (`portal_frames` below). Needs
+//! embedded in a frame of another site (`portal_frames` below). On the way,
+//! an attempt's page copies its request as curl, and the copied command,
+//! run by a shell, sends the same request again. Needs
 //! Debian's `chromium` and `chromium-driver` (`scripts/test` installs them).
 
 #![allow(unreachable_pub, dead_code)]
@@ -75,6 +77,29 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
+    }
+}
+
+/// WebDriver's "Set Permission" (W3C Permissions): grants the page a
+/// permission a person would grant, here reading back the clipboard.
+#[derive(Debug)]
+struct GrantPermission(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for GrantPermission {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/permissions",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({"descriptor": {"name": self.0}, "state": "granted"});
+        (axum::http::Method::POST, Some(body.to_string()))
     }
 }
 
@@ -158,6 +183,55 @@ async fn a_merchant_uses_the_dashboard_in_a_real_browser() {
     click(&c, "form[action$='/test'] button").await;
     wait_for_text(&c, "Payload").await;
     wait_for_text(&c, "HTTP 200").await;
+
+    // The attempt's page: the request as sent and the response; "Copy as
+    // curl" puts a command on the clipboard that sends the same request.
+    click(&c, "a[href*='/attempts/']").await;
+    wait_for_text(&c, "Copy as curl").await;
+    wait_for_text(&c, "webhook-signature").await;
+    snap(&c, "attempt").await;
+    click(&c, "button[data-copy-from]").await;
+    wait_for_text(&c, ">Copied<").await;
+    c.issue_cmd(GrantPermission("clipboard-read"))
+        .await
+        .expect("chromedriver grants clipboard-read");
+    let shown = c
+        .execute(
+            "return document.getElementById('curl-command').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let copied = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             navigator.clipboard.readText().then(done, (e) => done('unreadable: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied, shown, "the clipboard holds the command shown");
+    let command = copied.as_str().unwrap();
+    assert!(
+        command.starts_with("curl -X POST '") && command.contains("-H 'webhook-signature: v1,")
+    );
+    let before = receiver.received().len();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{command} --silent --fail"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{command}");
+    let got = receiver.wait_for(before + 1).await;
+    assert_eq!(
+        got[before].body,
+        got[before - 1].body,
+        "curl sent the same body"
+    );
+    assert_eq!(
+        got[before].header("webhook-signature"),
+        got[before - 1].header("webhook-signature")
+    );
 
     // The receiver fails: a retry appears on the page without a reload.
     receiver.set_default(Reply::status(500));

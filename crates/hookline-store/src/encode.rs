@@ -2,7 +2,7 @@
 //! as JSON text, and list pages cut by `seq`.
 
 use chrono::{DateTime, Utc};
-use hookline_core::{Page, Timestamp};
+use hookline_core::{Attempt, Page, Timestamp};
 
 use crate::StoreError;
 
@@ -29,6 +29,22 @@ pub(crate) fn opt_time(ms: Option<i64>) -> Option<Timestamp> {
 /// A map or list as stored JSON text.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("maps and lists of strings always serialise")
+}
+
+/// An attempt's exchange as its three stored columns: request headers
+/// (JSON pairs), payload mode, response headers (JSON pairs); all `NULL`
+/// without one.
+pub(crate) fn exchange_columns(
+    a: &Attempt,
+) -> (Option<String>, Option<&'static str>, Option<String>) {
+    match &a.exchange {
+        Some(x) => (
+            Some(to_json(&x.request_headers)),
+            Some(x.payload.as_str()),
+            Some(to_json(&x.response_headers)),
+        ),
+        None => (None, None, None),
+    }
 }
 
 /// Turns `limit + 1` rows (with their `seq`) into a page and the cursor of the next one.

@@ -266,6 +266,24 @@ pub trait Store: Send + Sync + 'static {
         filter: &AttemptFilter,
         page: PageRequest,
     ) -> StoreResult<Page<Attempt>>;
+    /// One endpoint's attempts newest first, those `outcome` keeps.
+    async fn list_endpoint_attempts(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+        outcome: OutcomeFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        let filter = AttemptFilter {
+            outcome,
+            ..AttemptFilter::default()
+        };
+        let of = AttemptsOf::Endpoint(endpoint_id.to_string());
+        self.list_attempts_where(account_id, of, &filter, page)
+            .await
+    }
+    /// One attempt, with its exchange; `NotFound` if not the account's.
+    async fn get_attempt(&self, account_id: &str, attempt_id: &str) -> StoreResult<Attempt>;
     /// Fresh deliveries of an event: to one endpoint, or to every target it
     /// had before. `NotFound` if the event or endpoint is not the account's.
     async fn resend(
@@ -300,6 +318,9 @@ pub trait Store: Send + Sync + 'static {
         endpoint_id: &str,
         window: TimeWindow,
     ) -> StoreResult<DeliveryCounts>;
+    /// The account's pending delivery of its oldest event (the one waiting
+    /// longest), if any.
+    async fn oldest_pending_delivery(&self, account_id: &str) -> StoreResult<Option<Delivery>>;
     /// Succeeded and failed attempt counts per hour for one endpoint since `since`.
     async fn endpoint_hourly_stats(
         &self,

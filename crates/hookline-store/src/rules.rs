@@ -251,6 +251,16 @@ impl SendSettings {
     }
 }
 
+/// How many candidate events a `?status=` listing takes from the
+/// deliveries' `(account_id, status, event_seq)` index at a time. An
+/// event's summary status is computed from its deliveries, so the index
+/// cannot answer it alone, but every event whose summary is `S` has a
+/// delivery whose status is `S` (pending over failed over succeeded): the
+/// events with such a delivery, newest first, are a superset to check in
+/// chunks, and a status few events have costs a few index entries instead
+/// of a walk through every event of the account.
+pub(crate) const STATUS_CHUNK: u32 = 256;
+
 #[cfg(test)]
 mod tests {
     use super::*;

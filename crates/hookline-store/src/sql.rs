@@ -76,7 +76,21 @@ pub(crate) const ORDER_ALLOWS: &str = concat!("NOT EXISTS (SELECT 1 ", earlier_p
 
 pub(crate) const ATTEMPT_COLUMNS: &str =
     "id, delivery_id, event_id, account_id, endpoint_id, url, \
-    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq, manual";
+    attempt, started_at, duration_ms, outcome, status_code, error, response_body, seq, manual, \
+    request_headers, request_payload, response_headers";
+
+/// The condition of an [`OutcomeFilter`](crate::OutcomeFilter) on the
+/// `attempts` table, given the dialect's placeholders of its three
+/// [`params`](crate::OutcomeFilter::params): an exact outcome, "not a
+/// success", "its delivery is still pending".
+pub(crate) fn outcome_filter(exact: &str, failed: &str, pending: &str) -> String {
+    format!(
+        "({exact} IS NULL OR attempts.outcome = {exact}) \
+         AND ({failed} = FALSE OR attempts.outcome <> 'succeeded') \
+         AND ({pending} = FALSE OR EXISTS (SELECT 1 FROM deliveries d \
+              WHERE d.id = attempts.delivery_id AND d.status = 'pending'))"
+    )
+}
 
 /// The summary status of an event's deliveries, as a SQL expression over
 /// `e`: pending over failed over succeeded, `NULL` when it has none.

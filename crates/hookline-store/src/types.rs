@@ -107,6 +107,16 @@ pub struct EventFilter {
     pub after: Option<Timestamp>,
 }
 
+impl EventFilter {
+    /// Whether nothing but `event_type` and `status` narrows the list.
+    pub(crate) fn by_status_only(&self) -> bool {
+        self.event_types.is_empty()
+            && self.channel.is_none()
+            && self.before.is_none()
+            && self.after.is_none()
+    }
+}
+
 /// An event in a list, with the summary status of its deliveries
 /// (pending over failed over succeeded; `None` when it has none).
 #[derive(Debug, Clone)]
@@ -140,6 +150,8 @@ pub struct AttemptFilter {
     pub event_types: Vec<String>,
     /// Only attempts for events on this channel.
     pub channel: Option<String>,
+    /// Only attempts that ended so (the dashboard's and `?outcome=`).
+    pub outcome: OutcomeFilter,
 }
 
 /// Deliveries to one endpoint by where they stand.
@@ -180,6 +192,58 @@ pub struct StoredResponse {
     pub status: u16,
     pub body: String,
     pub created_at: Timestamp,
+}
+
+/// Which of an endpoint's attempts to list, by how they ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutcomeFilter {
+    #[default]
+    Any,
+    /// A 2xx.
+    Succeeded,
+    /// Anything but a 2xx.
+    Failed,
+    /// Failed, and its delivery is still pending: another attempt follows.
+    Pending,
+    /// Exactly this outcome.
+    Outcome(AttemptOutcome),
+}
+
+impl OutcomeFilter {
+    /// Parses the API's and the dashboard's names: `succeeded`, `failed`,
+    /// `pending`, or an outcome's stable name (`http_error`, `timeout`, …).
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "" | "any" => OutcomeFilter::Any,
+            "succeeded" => OutcomeFilter::Succeeded,
+            "failed" => OutcomeFilter::Failed,
+            "pending" => OutcomeFilter::Pending,
+            other => OutcomeFilter::Outcome(AttemptOutcome::parse(other)?),
+        })
+    }
+
+    /// The name [`OutcomeFilter::parse`] reads back; empty for `Any`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeFilter::Any => "",
+            OutcomeFilter::Succeeded => "succeeded",
+            OutcomeFilter::Failed => "failed",
+            OutcomeFilter::Pending => "pending",
+            OutcomeFilter::Outcome(o) => o.as_str(),
+        }
+    }
+
+    /// The SQL parameters of the filter: an exact outcome, "not a
+    /// success", "its delivery is pending" (see `sql::outcome_filter`).
+    pub(crate) fn params(self) -> (Option<&'static str>, bool, bool) {
+        match self {
+            OutcomeFilter::Any => (None, false, false),
+            OutcomeFilter::Succeeded => (Some("succeeded"), false, false),
+            OutcomeFilter::Failed => (None, true, false),
+            OutcomeFilter::Pending => (None, true, true),
+            OutcomeFilter::Outcome(o) => (Some(o.as_str()), false, false),
+        }
+    }
 }
 
 /// Attempt counts of one hour.

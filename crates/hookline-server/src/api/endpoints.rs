@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use hookline_core::{format_time, DeliveryOrder, Endpoint, PayloadMode, SignatureScheme};
-use hookline_store::AttemptsOf;
+use hookline_store::OutcomeFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +20,7 @@ use super::events::{AttemptOut, EventOut};
 use super::extract::{some, some_whole, AccountScope, ApiJson, ApiQuery, ListParams, ListResponse};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::scope::Scoped;
+use crate::service::attempts as attempt_service;
 use crate::service::endpoints::{self as service, EndpointInput};
 use crate::service::events as event_service;
 use crate::state::AppState;
@@ -389,25 +390,49 @@ async fn send_test(
     Ok((StatusCode::ACCEPTED, Json(EventOut::new(event, None, None))))
 }
 
-/// Attempts to this endpoint, newest first.
+/// `?outcome=&limit=&cursor=` of an endpoint's attempts.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AttemptListParams {
+    /// `succeeded`, `failed` (anything but a 2xx), `pending` (failed, and
+    /// its delivery will be tried again), or one outcome: `http_error`,
+    /// `timeout`, `connection_error`, `blocked`.
+    #[param(
+        pattern = r"^(|any|succeeded|failed|pending|http_error|timeout|connection_error|blocked)$"
+    )]
+    outcome: Option<String>,
+    /// Rows per page, 1 to 250 (default 50).
+    #[param(minimum = 1, maximum = 250)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = r"^[0-9]{0,18}$")]
+    cursor: Option<String>,
+}
+
+/// Attempts to this endpoint, newest first; `outcome` keeps only those that ended so.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/endpoints/{endpoint_id}/attempts", tag = "endpoints",
-    params(ListParams),
-    responses((status = 200, body = ListResponse<AttemptOut>), (status = 404, body = ErrorBody)))]
+    params(AttemptListParams),
+    responses((status = 200, body = ListResponse<AttemptOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_endpoint_attempts(
     State(state): State<AppState>,
     Scoped { account_id, .. }: AccountScope,
     Path((_account_id, endpoint_id)): Path<(String, String)>,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(params): ApiQuery<AttemptListParams>,
 ) -> ApiResult<Json<ListResponse<AttemptOut>>> {
-    let page = state
-        .store
-        .list_attempts(
-            &account_id,
-            AttemptsOf::Endpoint(endpoint_id.clone()),
-            params.page()?,
-        )
-        .await
-        .map_err(|e| ApiError::from_store(e, &format!("endpoint {endpoint_id}")))?;
+    let given = params.outcome.as_deref().unwrap_or_default();
+    let outcome = OutcomeFilter::parse(given).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "`outcome` must be succeeded, failed, pending, http_error, timeout, \
+             connection_error or blocked, not `{given}`"
+        ))
+    })?;
+    let page = ListParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .page()?;
+    let page =
+        attempt_service::of_endpoint(&state, &account_id, &endpoint_id, outcome, page).await?;
     Ok(Json(ListResponse::from_page(page, AttemptOut::from)))
 }
 

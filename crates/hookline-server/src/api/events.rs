@@ -127,11 +127,39 @@ pub(crate) struct AttemptOut {
     error: Option<String>,
     /// At most 4 KiB of the response.
     response_body: String,
+    /// The request's headers as sent, signatures included (a password from
+    /// the URL masked); `null` for attempts logged before they were kept.
+    request_headers: Option<Vec<HeaderOut>>,
+    /// The response's headers (at most 64, 4 KiB in all); `null` as above.
+    response_headers: Option<Vec<HeaderOut>>,
+}
+
+/// One HTTP header, in the order it was sent or received.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HeaderOut {
+    name: String,
+    value: String,
+}
+
+fn headers_out(headers: Vec<(String, String)>) -> Vec<HeaderOut> {
+    headers
+        .into_iter()
+        .map(|(name, value)| HeaderOut { name, value })
+        .collect()
 }
 
 impl From<Attempt> for AttemptOut {
     fn from(a: Attempt) -> Self {
+        let (request_headers, response_headers) = match a.exchange {
+            Some(x) => (
+                Some(headers_out(x.request_headers)),
+                Some(headers_out(x.response_headers)),
+            ),
+            None => (None, None),
+        };
         AttemptOut {
+            request_headers,
+            response_headers,
             id: a.id,
             delivery_id: a.delivery_id,
             event_id: a.event_id,

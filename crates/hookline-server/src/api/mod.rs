@@ -7,6 +7,7 @@
 //! and never contact receivers.
 
 mod accounts;
+mod attempts;
 mod endpoints;
 mod event_types;
 mod events;
@@ -69,6 +70,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(filters::routes())
         .merge(operational::routes())
         .merge(events::routes())
+        .merge(attempts::routes())
         .merge(event_types::routes())
         .merge(portal_sessions::routes())
         .merge(service_routes::routes())

@@ -41,13 +41,25 @@ impl Look {
 }
 
 /// The brand of `account`'s pages (the configured one for the admin or
-/// when the account set none; a store failure falls back to it too).
+/// when the account set none; a store failure falls back to it too). The
+/// account's own is read from the store at most every
+/// `page_cache::BRAND_TTL` (and again after this node changes it).
 pub(crate) async fn look(state: &AppState, account: Option<&str>) -> Look {
     let mut look = Look::configured(state);
     let Some(account) = account else {
         return look;
     };
-    match state.store.account_branding(account).await {
+    let own = match state.page_cache.brand(account) {
+        Some(cached) => Ok(cached),
+        None => {
+            let read = state.store.account_branding(account).await;
+            if let Ok(own) = &read {
+                state.page_cache.keep_brand(account, own.clone());
+            }
+            read
+        }
+    };
+    match own {
         Ok(Some(own)) => {
             if let Some(name) = own.product_name {
                 look.product_name = name;

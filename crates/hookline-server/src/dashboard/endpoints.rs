@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::Utc;
 use hookline_core::{format_time, Endpoint, SignatureScheme};
-use hookline_store::{AttemptsOf, HourlyStats, PageRequest};
+use hookline_store::{HourlyStats, OutcomeFilter, PageRequest};
 
 use super::chart::{chart, rate_label, Bar};
 use super::csrf::FormData;
@@ -22,6 +22,7 @@ use super::session::Session;
 use super::urls::Urls;
 use super::{check_csrf, failure, message, page, page_with_status, AccountPage, Layout};
 use crate::scope::Scoped;
+use crate::service::attempts as attempt_service;
 use crate::service::endpoints::{self as service, EndpointInput};
 use crate::service::events as event_service;
 use crate::service::ServiceError;
@@ -203,11 +204,51 @@ struct EndpointPage {
     bars: Vec<Bar>,
     chart_max: u64,
     attempts: Vec<AttemptRow>,
+    /// The outcome the attempts are filtered by (empty: all).
+    outcome: String,
+    /// The filter's choices: (value, label, link).
+    outcome_tabs: Vec<(String, &'static str, String)>,
+    /// The next page of attempts, if any.
+    older_attempts: String,
+    /// The recover form's default: 24 hours ago, UTC, as `datetime-local`.
+    recover_since: String,
     event_types: Vec<String>,
     /// `whpk_…` of an ed25519 endpoint; empty for HMAC.
     public_key: String,
     /// The previous `whpk_…` while it still signs.
     previous_public_key: String,
+}
+
+/// Which attempts the endpoint page lists.
+#[derive(Debug, Default, Clone, Copy)]
+struct AttemptView {
+    outcome: OutcomeFilter,
+    before: Option<i64>,
+}
+
+/// The attempt filter's choices, in order.
+const OUTCOME_TABS: [(OutcomeFilter, &str); 4] = [
+    (OutcomeFilter::Any, "All"),
+    (OutcomeFilter::Succeeded, "Succeeded"),
+    (OutcomeFilter::Failed, "Failed"),
+    (OutcomeFilter::Pending, "Retrying"),
+];
+
+/// The link to the endpoint page showing `outcome` (from `before`).
+fn attempts_link(base: &str, outcome: OutcomeFilter, before: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if outcome != OutcomeFilter::Any {
+        query.append_pair("outcome", outcome.as_str());
+    }
+    if let Some(cursor) = before {
+        query.append_pair("cursor", cursor);
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        format!("{base}#attempts")
+    } else {
+        format!("{base}?{query}#attempts")
+    }
 }
 
 async fn render_endpoint(
@@ -217,6 +258,27 @@ async fn render_endpoint(
     form: FormValues,
     notice: &str,
     created: bool,
+) -> Response {
+    render_endpoint_with(
+        state,
+        session,
+        endpoint,
+        form,
+        notice,
+        created,
+        AttemptView::default(),
+    )
+    .await
+}
+
+async fn render_endpoint_with(
+    state: &AppState,
+    session: &Session,
+    endpoint: Endpoint,
+    form: FormValues,
+    notice: &str,
+    created: bool,
+    view: AttemptView,
 ) -> Response {
     let account = endpoint.account_id.clone();
     let urls = Urls { account: &account };
@@ -228,25 +290,32 @@ async fn render_endpoint(
     let (public_key, previous_public_key) = service::public_keys(&endpoint)
         .map(|(current, previous)| (current, previous.unwrap_or_default()))
         .unwrap_or_default();
-    let attempts = match state
-        .store
-        .list_attempts(
-            &account,
-            AttemptsOf::Endpoint(endpoint.id.clone()),
-            PageRequest::first(20),
-        )
-        .await
-    {
-        Ok(found) => found
-            .items
-            .into_iter()
-            .map(|a| AttemptRow::new(a, &urls))
-            .collect(),
-        Err(err) => {
-            let err = ServiceError::from_store(err, "the endpoint");
-            return failure(session, "Try again", NO_SUCH_ENDPOINT, &err);
-        }
+    let request = PageRequest {
+        limit: 20,
+        after_seq: view.before,
     };
+    let base = urls.endpoint(&endpoint.id);
+    let (attempts, older_attempts): (Vec<AttemptRow>, String) =
+        match attempt_service::of_endpoint(state, &account, &endpoint.id, view.outcome, request)
+            .await
+        {
+            Ok(found) => (
+                found
+                    .items
+                    .into_iter()
+                    .map(|a| AttemptRow::new(a, &urls))
+                    .collect(),
+                found
+                    .next_cursor
+                    .map(|c| attempts_link(&base, view.outcome, Some(&c)))
+                    .unwrap_or_default(),
+            ),
+            Err(err) => return failure(session, "Try again", NO_SUCH_ENDPOINT, &err),
+        };
+    let outcome_tabs: Vec<(String, &'static str, String)> = OUTCOME_TABS
+        .iter()
+        .map(|&(o, label)| (o.as_str().to_string(), label, attempts_link(&base, o, None)))
+        .collect();
     let status = if form.error.is_empty() {
         StatusCode::OK
     } else {
@@ -256,7 +325,7 @@ async fn render_endpoint(
         status,
         &EndpointPage {
             layout: Layout::new(session, "Endpoint", Some(&account), "endpoints"),
-            base: urls.endpoint(&endpoint.id),
+            base,
             payload: endpoint.payload.as_str(),
             created,
             notice: notice.to_string(),
@@ -264,6 +333,12 @@ async fn render_endpoint(
             bars,
             chart_max,
             attempts,
+            outcome: view.outcome.as_str().to_string(),
+            outcome_tabs,
+            older_attempts,
+            recover_since: (Utc::now() - chrono::Duration::hours(24))
+                .format(DATETIME_LOCAL)
+                .to_string(),
             // An operational endpoint is tested with an operational type.
             event_types: if account == hookline_core::operational::PLATFORM_ACCOUNT_ID {
                 hookline_core::operational::EVENT_TYPES
@@ -321,23 +396,43 @@ pub(super) async fn show(
         Err(r) => return r,
     };
     let query = uri.query().unwrap_or("");
+    let param = |key: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let recovered;
     let notice = match query {
         q if q.contains("rotated") => "The signing key was rotated. For 24 hours, deliveries are signed with both the old and the new key.",
         q if q.contains("saved") => "Changes saved.",
         q if q.contains("enabled") => "The endpoint is enabled; deliveries held while it was disabled are on their way.",
         q if q.contains("disabled") => "The endpoint is disabled: new events are not sent to it.",
-        _ => "",
+        _ => match param("recovered").and_then(|n| n.parse::<u64>().ok()) {
+            Some(0) => "No delivery to this endpoint failed since then: nothing to recover.",
+            Some(n) => {
+                recovered = format!("Recovering {n} failed deliveries: each event is being sent to this endpoint again.");
+                recovered.as_str()
+            }
+            None => "",
+        },
+    };
+    let view = AttemptView {
+        outcome: param("outcome")
+            .and_then(|o| OutcomeFilter::parse(&o))
+            .unwrap_or_default(),
+        before: param("cursor").and_then(|c| c.parse().ok()),
     };
     let form = FormValues::new(&state, Some(&endpoint))
         .with_samples(&state, &account, "")
         .await;
-    render_endpoint(
+    render_endpoint_with(
         &state,
         &session,
         endpoint,
         form,
         notice,
         query.contains("created"),
+        view,
     )
     .await
 }
@@ -470,6 +565,54 @@ pub(super) async fn rotate(
     }
 }
 
+/// `<input type="datetime-local">`'s format (read as UTC).
+const DATETIME_LOCAL: &str = "%Y-%m-%dT%H:%M";
+
+/// When a recover form's `since` is: `datetime-local` text in UTC, with or
+/// without seconds, or RFC 3339.
+fn recover_since(text: &str) -> Option<chrono::DateTime<Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// Sends again every delivery to the endpoint that failed since the time
+/// given (the API's `…/recover`).
+pub(super) async fn recover(
+    State(state): State<AppState>,
+    Scoped {
+        account_id: account,
+        who: session,
+    }: AccountPage,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let form = match posted(&state, &session, &account, &id, &body).await {
+        Ok((form, _)) => form,
+        Err(r) => return r,
+    };
+    let Some(since) = form.get("since").as_deref().and_then(recover_since) else {
+        return message(
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Nothing recovered",
+            "Give the time to recover from, such as 2026-01-31T09:00 (UTC).",
+        );
+    };
+    match event_service::recover(&state, &account, &id, since).await {
+        Ok(n) => Redirect::to(&format!(
+            "{}?recovered={n}",
+            Urls { account: &account }.endpoint(&id)
+        ))
+        .into_response(),
+        Err(err) => failure(&session, "Could not recover", NO_SUCH_ENDPOINT, &err),
+    }
+}
+
 /// Sends a test event and shows its page, where the attempt appears.
 pub(super) async fn send_test(
     State(state): State<AppState>,
@@ -511,5 +654,19 @@ pub(super) async fn secret(
         )
             .into_response(),
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recover_times_are_utc() {
+        let at = recover_since("2026-01-31T09:00").unwrap();
+        assert_eq!(format_time(at), "2026-01-31T09:00:00.000Z");
+        assert!(recover_since("2026-01-31T09:00:30").is_some());
+        assert_eq!(recover_since("2026-01-31T10:00:00+01:00"), Some(at));
+        assert_eq!(recover_since("yesterday"), None);
     }
 }

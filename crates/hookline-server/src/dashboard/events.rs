@@ -22,6 +22,8 @@ use crate::state::AppState;
 
 /// One attempt as shown.
 pub(crate) struct AttemptRow {
+    /// The attempt's own page.
+    pub(crate) link: String,
     pub(crate) started_at: String,
     pub(crate) attempt: u32,
     pub(crate) result: String,
@@ -42,6 +44,7 @@ impl AttemptRow {
             (None, None) => a.outcome.as_str().into(),
         };
         AttemptRow {
+            link: urls.attempt(&a.id),
             started_at: format_time(a.started_at),
             attempt: a.attempt,
             result,

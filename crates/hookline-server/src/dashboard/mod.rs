@@ -10,15 +10,18 @@
 #![allow(clippy::result_large_err)]
 
 mod accounts;
+mod attempts;
 mod brand;
 mod catalogue;
 mod chart;
 mod csrf;
+mod curl;
 mod endpoint_form;
 mod endpoints;
 mod events;
 mod guard;
 mod login;
+mod overview;
 mod portal;
 mod session;
 mod urls;
@@ -84,9 +87,14 @@ pub(crate) fn router(state: AppState) -> Router {
             post(endpoints::send_test),
         )
         .route(
+            &format!("{account}/endpoints/{{endpoint_id}}/recover"),
+            post(endpoints::recover),
+        )
+        .route(
             &format!("{account}/endpoints/{{endpoint_id}}/secret"),
             get(endpoints::secret),
         )
+        .route(&format!("{account}/overview"), get(overview::show))
         .route(
             &format!("{account}/event-types"),
             get(catalogue::list).post(catalogue::register),
@@ -94,6 +102,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             &format!("{account}/event-types/{{name}}"),
             post(catalogue::update),
+        )
+        .route(
+            &format!("{account}/attempts/{{attempt_id}}"),
+            get(attempts::show),
         )
         .route(&format!("{account}/events"), get(events::list))
         .route(&format!("{account}/events/{{event_id}}"), get(events::show))

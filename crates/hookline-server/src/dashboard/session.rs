@@ -62,18 +62,21 @@ fn mac(key: &[u8], text: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// The CSRF key, created once per database (a read after that).
+/// The CSRF key, created once per database and read once per node.
 pub(crate) async fn key(state: &AppState) -> Result<Vec<u8>, Response> {
-    let stored = match state.store.setting(KEY_SETTING).await {
-        Ok(Some(key)) => Ok(key),
-        Ok(None) => {
-            let fresh = hookline_core::secret::generate_token("");
-            state.store.setting_or_insert(KEY_SETTING, &fresh).await
-        }
-        Err(err) => Err(err),
-    };
-    stored
-        .map(String::into_bytes)
+    state
+        .page_cache
+        .csrf_key(|| async {
+            let stored = match state.store.setting(KEY_SETTING).await? {
+                Some(key) => key,
+                None => {
+                    let fresh = hookline_core::secret::generate_token("");
+                    state.store.setting_or_insert(KEY_SETTING, &fresh).await?
+                }
+            };
+            Ok(stored.into_bytes())
+        })
+        .await
         .map_err(|err| crate::error::ApiError::from(err).into_response())
 }
 

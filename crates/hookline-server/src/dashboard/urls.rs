@@ -30,6 +30,10 @@ impl Urls<'_> {
     pub(crate) fn event(&self, id: &str) -> String {
         format!("{}/{id}", self.events())
     }
+
+    pub(crate) fn attempt(&self, id: &str) -> String {
+        format!("/dashboard/accounts/{}/attempts/{id}", self.account)
+    }
 }
 
 pub(crate) const LOGIN: &str = "/dashboard/login";

@@ -4,13 +4,15 @@
 //! `hookline_core::policy`; this file only gathers its inputs (the clock,
 //! random jitter, what the store knew, what the request came to).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::policy::{self, AttemptFacts, DeliveryState};
 use hookline_core::{
-    delivery_body, Attempt, AttemptOutcome, EventFormat, Id, IdKind, Jitter, RetrySchedule,
+    delivery_body, Attempt, AttemptOutcome, EventFormat, Exchange, Id, IdKind, Jitter,
+    RetrySchedule,
 };
 use hookline_store::{AttemptResult, DueDelivery};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -33,22 +35,59 @@ pub(super) async fn run(
         &due.data,
         due.payload,
     );
-    let sent = match reqwest::Url::parse(&due.url) {
+    let (sent, request_headers) = match reqwest::Url::parse(&due.url) {
         Ok(url) => {
             let (url, basic_auth) = hookline_core::net::split_basic_auth(&url);
+            let masked_auth = basic_auth.is_some();
             let headers = headers(due, started_at.timestamp(), &body, basic_auth);
-            client.post(&url, headers, Bytes::from(body)).await
+            let logged = as_logged(&headers, &due.headers, masked_auth, body.len());
+            (client.post(&url, headers, Bytes::from(body)).await, logged)
         }
-        Err(_) => SendResult {
-            outcome: AttemptOutcome::Blocked,
-            status_code: None,
-            error: Some("the URL is not valid".into()),
-            response_body: String::new(),
-            retry_after: None,
-            duration: Duration::ZERO,
-        },
+        Err(_) => (
+            SendResult {
+                outcome: AttemptOutcome::Blocked,
+                status_code: None,
+                error: Some("the URL is not valid".into()),
+                response_body: String::new(),
+                response_headers: Vec::new(),
+                retry_after: None,
+                duration: Duration::ZERO,
+            },
+            Vec::new(),
+        ),
     };
-    decide(schedule, due, started_at, sent)
+    decide(schedule, due, started_at, sent, request_headers)
+}
+
+/// The request's headers as the attempt log keeps them: every header set
+/// here, then what the client adds (`User-Agent`, reqwest's default
+/// `Accept`) and the body's `Content-Length`; an
+/// `Authorization` made from the URL's user info is masked, like the URL,
+/// and so is the value of every header of the endpoint's own (`custom`),
+/// which are secrets sealed at rest: the attempt log never holds them.
+fn as_logged(
+    headers: &HeaderMap,
+    custom: &BTreeMap<String, String>,
+    mask_auth: bool,
+    body_len: usize,
+) -> Vec<(String, String)> {
+    let mut logged: Vec<(String, String)> = headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if mask_auth && name == AUTHORIZATION {
+                "Basic ****".to_string()
+            } else if custom.keys().any(|c| c.eq_ignore_ascii_case(name.as_str())) {
+                "****".to_string()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    logged.push(("user-agent".into(), super::client::USER_AGENT.into()));
+    logged.push(("accept".into(), "*/*".into()));
+    logged.push(("content-length".into(), body_len.to_string()));
+    logged
 }
 
 /// Signed headers: Standard Webhooks, `x-signature`, the endpoint's own,
@@ -100,6 +139,7 @@ fn decide(
     due: &DueDelivery,
     started_at: chrono::DateTime<Utc>,
     sent: SendResult,
+    request_headers: Vec<(String, String)>,
 ) -> AttemptResult {
     let state = DeliveryState {
         attempts_made: due.attempts,
@@ -131,6 +171,11 @@ fn decide(
             response_body: sent.response_body,
             // The store takes it from the delivery.
             manual: false,
+            exchange: Some(Exchange {
+                request_headers,
+                payload: due.payload,
+                response_headers: sent.response_headers,
+            }),
         },
         next: decision.next,
         endpoint_effect: decision.endpoint_effect,

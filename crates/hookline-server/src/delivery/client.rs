@@ -21,6 +21,9 @@ use reqwest::header::HeaderMap;
 /// Most response body kept in the attempt log.
 pub const MAX_RESPONSE_BODY: usize = 4096;
 
+/// The `User-Agent` of every attempt.
+pub const USER_AGENT: &str = concat!("hookline/", env!("CARGO_PKG_VERSION"));
+
 /// What one request came to.
 #[derive(Debug, Clone)]
 pub struct SendResult {
@@ -28,6 +31,9 @@ pub struct SendResult {
     pub status_code: Option<u16>,
     pub error: Option<String>,
     pub response_body: String,
+    /// The response's headers, bounded as `hookline_core::Exchange` says
+    /// (empty when no response came).
+    pub response_headers: Vec<(String, String)>,
     /// `Retry-After` of a 429 or 503.
     pub retry_after: Option<Duration>,
     pub duration: Duration,
@@ -131,7 +137,7 @@ impl DeliveryClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
-            .user_agent(concat!("hookline/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .dns_resolver(Arc::new(CheckedResolver { allow_private }))
             .build()
             .expect("the TLS backend initialises");
@@ -151,7 +157,12 @@ impl DeliveryClient {
         let request = self.http.post(url.clone()).headers(headers).body(body);
         let deadline = tokio::time::Instant::now() + self.timeout;
         match tokio::time::timeout_at(deadline, send_and_read(request, deadline)).await {
-            Ok(Ok((status, retry_after, response_body))) => SendResult {
+            Ok(Ok(Answer {
+                status,
+                retry_after,
+                body: response_body,
+                headers: response_headers,
+            })) => SendResult {
                 outcome: if (200..300).contains(&status) {
                     AttemptOutcome::Succeeded
                 } else {
@@ -160,6 +171,7 @@ impl DeliveryClient {
                 status_code: Some(status),
                 error: None,
                 response_body,
+                response_headers,
                 retry_after,
                 duration: started.elapsed(),
             },
@@ -197,10 +209,19 @@ impl SendResult {
             status_code: None,
             error: Some(error),
             response_body: String::new(),
+            response_headers: Vec::new(),
             retry_after: None,
             duration: started.elapsed(),
         }
     }
+}
+
+/// What a receiver answered, as far as it is kept.
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: String,
+    headers: Vec<(String, String)>,
 }
 
 /// Sends and reads the status, then at most `MAX_RESPONSE_BODY` bytes of the
@@ -209,9 +230,15 @@ impl SendResult {
 async fn send_and_read(
     request: reqwest::RequestBuilder,
     deadline: tokio::time::Instant,
-) -> Result<(u16, Option<Duration>, String), reqwest::Error> {
+) -> Result<Answer, reqwest::Error> {
     let mut response = request.send().await?;
     let status = response.status().as_u16();
+    let headers = hookline_core::Exchange::bounded(response.headers().iter().map(|(n, v)| {
+        (
+            n.as_str().to_string(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        )
+    }));
     let retry_after = if status == 429 || status == 503 {
         response
             .headers()
@@ -232,11 +259,12 @@ async fn send_and_read(
         }
     }
     body.truncate(MAX_RESPONSE_BODY);
-    Ok((
+    Ok(Answer {
         status,
         retry_after,
-        String::from_utf8_lossy(&body).into_owned(),
-    ))
+        body: String::from_utf8_lossy(&body).into_owned(),
+        headers,
+    })
 }
 
 /// `Retry-After` as seconds or an HTTP date.

@@ -7,12 +7,14 @@
 //! publishing, and waking the scheduler after a change that makes work due.
 
 pub(crate) mod accounts;
+pub(crate) mod attempts;
 pub(crate) mod catalogue;
 pub(crate) mod endpoints;
 pub(crate) mod error;
 pub(crate) mod event_types;
 pub(crate) mod events;
 pub(crate) mod filters;
+pub(crate) mod page_cache;
 pub(crate) mod portal;
 pub(crate) mod schemas;
 

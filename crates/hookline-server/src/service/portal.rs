@@ -141,5 +141,6 @@ pub(crate) async fn set_branding(
         .set_account_branding(account_id, &branding)
         .await
         .map_err(ServiceError::store(&format!("account {account_id}")))?;
+    state.page_cache.forget_brand(account_id);
     Ok(branding)
 }

@@ -6,6 +6,7 @@
 mod harness;
 
 mod accounts;
+mod attempts;
 mod audit;
 mod dashboard;
 mod delivery;

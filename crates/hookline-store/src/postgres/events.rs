@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::rows::{self, ms, now_ms};
 use super::tenant::{self, paginate};
-use crate::sql::STATUS_EXPR;
+use crate::sql::{outcome_filter, STATUS_EXPR};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
 
@@ -132,6 +132,11 @@ pub(super) async fn list_events(
     filter: &EventFilter,
     page: PageRequest,
 ) -> StoreResult<Page<ListedEvent>> {
+    // A status alone (the dashboard's filter) walks the deliveries' status
+    // index; with a search or the Svix API's filters the general query runs.
+    if let (None, Some(status), true) = (search, filter.status, filter.by_status_only()) {
+        return list_events_by_status(db, account, status, filter, page).await;
+    }
     let sql = match search {
         None => format!(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
@@ -186,6 +191,78 @@ pub(super) async fn list_events(
     Ok(paginate(rows, page.limit))
 }
 
+/// Events whose summary status is `status`, newest first, checked in
+/// chunks of candidates from the deliveries' status index
+/// ([`rules::STATUS_CHUNK`](crate::rules::STATUS_CHUNK)).
+async fn list_events_by_status(
+    db: &PgPool,
+    account: &str,
+    status: DeliveryStatus,
+    filter: &EventFilter,
+    page: PageRequest,
+) -> StoreResult<Page<ListedEvent>> {
+    let mut conn = db.acquire().await?;
+    let check = format!(
+        "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
+         WHERE e.seq = ANY($1) AND e.account_id = $2 \
+         AND ($3::text IS NULL OR e.event_type = $3) AND ({STATUS_EXPR}) = $4 ORDER BY e.seq DESC",
+        cols = rows::EVENT_COLUMNS,
+    );
+    let mut before = page.after_seq.unwrap_or(i64::MAX);
+    let mut found = Vec::new();
+    while found.len() <= page.limit as usize {
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT event_seq FROM deliveries \
+             WHERE account_id = $1 AND status = $2 AND event_seq < $3 \
+             ORDER BY event_seq DESC LIMIT $4",
+        )
+        .bind(account)
+        .bind(status.as_str())
+        .bind(before)
+        .bind(i64::from(crate::rules::STATUS_CHUNK))
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(&last) = seqs.last() else { break };
+        before = last;
+        let matching = sqlx::query(&check)
+            .bind(&seqs)
+            .bind(account)
+            .bind(&filter.event_type)
+            .bind(status.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &matching {
+            let seq: i64 = r.try_get("seq")?;
+            let listed = ListedEvent {
+                event: rows::event(r)?,
+                status: Some(status),
+                seq,
+            };
+            found.push((listed, seq));
+        }
+        if seqs.len() < crate::rules::STATUS_CHUNK as usize {
+            break;
+        }
+    }
+    found.truncate(page.limit as usize + 1);
+    Ok(paginate(found, page.limit))
+}
+
+/// Walks the deliveries' `(account_id, status, event_seq)` index from its
+/// oldest pending entry.
+pub(super) async fn oldest_pending_delivery(
+    db: &PgPool,
+    account: &str,
+) -> StoreResult<Option<Delivery>> {
+    let sql = format!(
+        "SELECT {} FROM deliveries d WHERE d.account_id = $1 AND d.status = 'pending' \
+         ORDER BY d.event_seq, d.seq LIMIT 1",
+        rows::DELIVERY_COLUMNS
+    );
+    let row = sqlx::query(&sql).bind(account).fetch_optional(db).await?;
+    row.as_ref().map(rows::delivery).transpose()
+}
+
 pub(super) async fn list_deliveries(
     db: &PgPool,
     account: &str,
@@ -211,6 +288,8 @@ const ATTEMPT_FILTER: &str = "\
     AND ($10::text IS NULL OR event_seq IN (SELECT seq FROM events \
          WHERE seq = attempts.event_seq AND channels::jsonb ? $10))";
 
+/// Attempts newest first, of an event or of an endpoint, those `filter`
+/// keeps.
 pub(super) async fn list_attempts(
     db: &PgPool,
     account: &str,
@@ -223,11 +302,13 @@ pub(super) async fn list_attempts(
     let limit = i64::from(page.limit) + 1;
     let query = |column: &str| {
         format!(
-            "SELECT {} FROM attempts WHERE {column} = $1 AND seq < $2 {ATTEMPT_FILTER} \
+            "SELECT {} FROM attempts WHERE {column} = $1 AND seq < $2 {ATTEMPT_FILTER} AND {} \
              ORDER BY seq DESC LIMIT $3",
-            rows::ATTEMPT_COLUMNS
+            rows::ATTEMPT_COLUMNS,
+            outcome_filter("$11::text", "$12::boolean", "$13::boolean"),
         )
     };
+    let (exact, failed, pending) = filter.outcome.params();
     let (sql, key) = match of {
         AttemptsOf::Event(id) => {
             let (_, event_seq) = get_event(&mut conn, account, id).await?;
@@ -253,6 +334,9 @@ pub(super) async fn list_attempts(
         .bind(filter.after.map(ms))
         .bind((!filter.event_types.is_empty()).then_some(&filter.event_types))
         .bind(&filter.channel)
+        .bind(exact)
+        .bind(failed)
+        .bind(pending)
         .fetch_all(&mut *conn)
         .await?;
     let rows = found
@@ -266,6 +350,21 @@ pub(super) async fn list_attempts(
 enum AttemptKey {
     Seq(i64),
     Endpoint(String),
+}
+
+/// One attempt of the account's.
+pub(super) async fn get_attempt(db: &PgPool, account: &str, id: &str) -> StoreResult<Attempt> {
+    let sql = format!(
+        "SELECT {} FROM attempts WHERE id = $1 AND account_id = $2",
+        rows::ATTEMPT_COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(account)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    rows::attempt(&row)
 }
 
 pub(super) async fn resend(

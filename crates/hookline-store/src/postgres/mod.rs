@@ -54,6 +54,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_ordered.sql"),
     include_str!("migrations/0007_svix_compat.sql"),
     include_str!("migrations/0008_operational_outbox.sql"),
+    include_str!("migrations/0009_attempt_exchange.sql"),
+    include_str!("migrations/0010_delivery_status.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
@@ -485,6 +487,10 @@ impl Store for PgStore {
         events::list_attempts(&self.db, account_id, &of, filter, page).await
     }
 
+    async fn get_attempt(&self, account_id: &str, attempt_id: &str) -> StoreResult<Attempt> {
+        events::get_attempt(&self.db, account_id, attempt_id).await
+    }
+
     async fn resend(
         &self,
         account_id: &str,
@@ -530,6 +536,10 @@ impl Store for PgStore {
         window: TimeWindow,
     ) -> StoreResult<DeliveryCounts> {
         events::endpoint_delivery_counts(&self.db, account_id, endpoint_id, &window).await
+    }
+
+    async fn oldest_pending_delivery(&self, account_id: &str) -> StoreResult<Option<Delivery>> {
+        events::oldest_pending_delivery(&self.db, account_id).await
     }
 
     async fn endpoint_hourly_stats(

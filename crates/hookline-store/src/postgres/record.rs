@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 
 use super::rows::{ms, now_ms};
+use crate::encode::exchange_columns;
 use crate::sql::CLEAR_LEASE;
 use crate::types::*;
 use crate::StoreResult;
@@ -143,21 +144,31 @@ where
 {
     let attempts = || results.iter().map(|r| &r.attempt);
     let changes = delivery_changes(results);
+    let mut request_headers = Vec::with_capacity(results.len());
+    let mut payloads = Vec::with_capacity(results.len());
+    let mut response_headers = Vec::with_capacity(results.len());
+    for a in attempts() {
+        let (request, payload, response) = exchange_columns(a);
+        request_headers.push(request);
+        payloads.push(payload);
+        response_headers.push(response);
+    }
     let rows = sqlx::query(&format!(
         "WITH u AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], \
              $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::text[], \
-             $11::bigint[]) WITH ORDINALITY \
+             $11::bigint[], $21::text[], $22::text[], $23::text[]) WITH ORDINALITY \
            AS u(id, delivery_id, url, attempt, started_at, duration_ms, outcome, status_code, \
-                error, response_body, lease_epoch, ord)), \
+                error, response_body, lease_epoch, request_headers, request_payload, \
+                response_headers, ord)), \
          held AS (SELECT d.id, d.event_seq, d.event_id, d.account_id, d.endpoint_id, d.lease_epoch, \
              d.manual \
            FROM deliveries d WHERE d.id IN (SELECT delivery_id FROM u) ORDER BY d.id FOR UPDATE), \
          ins AS (INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, \
              endpoint_id, url, attempt, started_at, duration_ms, outcome, status_code, error, \
-             response_body, manual) \
+             response_body, manual, request_headers, request_payload, response_headers) \
            SELECT u.id, u.delivery_id, h.event_seq, h.event_id, h.account_id, h.endpoint_id, u.url, \
              u.attempt, u.started_at, u.duration_ms, u.outcome, u.status_code, u.error, \
-             u.response_body, h.manual \
+             u.response_body, h.manual, u.request_headers, u.request_payload, u.response_headers \
            FROM u JOIN held h ON h.id = u.delivery_id AND h.lease_epoch = u.lease_epoch \
            ORDER BY u.ord \
            ON CONFLICT (id) DO NOTHING RETURNING id), \
@@ -204,6 +215,9 @@ where
     .bind(changes.iter().map(|c| c.lease_epoch).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.attempt_id).collect::<Vec<_>>())
     .bind(now_ms())
+    .bind(&request_headers)
+    .bind(&payloads)
+    .bind(&response_headers)
     .fetch_all(conn)
     .await?;
     let mut inserted = HashSet::new();

@@ -3,7 +3,7 @@
 
 use hookline_core::{
     Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, DeliveryStatus, Endpoint, Event,
-    EventFormat, PayloadMode,
+    EventFormat, Exchange, PayloadMode,
 };
 use sqlx::postgres::PgRow;
 use sqlx::Row;
@@ -119,7 +119,28 @@ pub(super) fn attempt(r: &PgRow) -> StoreResult<Attempt> {
         error: r.try_get("error")?,
         response_body: r.try_get("response_body")?,
         manual: r.try_get("manual")?,
+        exchange: exchange(r)?,
     })
+}
+
+/// The stored exchange columns of an attempt (all `NULL` for one logged
+/// before they were kept).
+fn exchange(r: &PgRow) -> StoreResult<Option<Exchange>> {
+    let request: Option<String> = r.try_get("request_headers")?;
+    let payload: Option<String> = r.try_get("request_payload")?;
+    let (Some(request), Some(payload)) = (request, payload) else {
+        return Ok(None);
+    };
+    let response: Option<String> = r.try_get("response_headers")?;
+    Ok(Some(Exchange {
+        request_headers: from_json(&request)?,
+        payload: PayloadMode::parse(&payload).ok_or_else(|| bad("payload mode"))?,
+        response_headers: response
+            .as_deref()
+            .map(from_json)
+            .transpose()?
+            .unwrap_or_default(),
+    }))
 }
 
 /// Reads the [`SEND_COLUMNS`](crate::sql::SEND_COLUMNS) of `r`.

@@ -5,6 +5,7 @@ use hookline_core::{EventFormat, PayloadMode, Timestamp};
 use rusqlite::{params, Connection};
 
 use super::rows::{self, ms, now_ms, to_json};
+use crate::encode::exchange_columns;
 use crate::rules::{self, Disposition, PARK_MS};
 use crate::sql::{CLEAR_LEASE, FAIL, ORDER_ALLOWS};
 use crate::types::*;
@@ -122,9 +123,10 @@ pub(super) fn record_attempts(
 ) -> StoreResult<Recorded> {
     let mut insert = c.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
-         attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual) \
+         attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual, \
+         request_headers, request_payload, response_headers) \
          SELECT ?1, ?2, d.event_seq, d.event_id, d.account_id, d.endpoint_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-         d.manual \
+         d.manual, ?12, ?13, ?14 \
          FROM deliveries d WHERE d.id = ?2 AND d.lease_epoch = ?11 ON CONFLICT (id) DO NOTHING",
     )?;
     let mut update = c.prepare_cached(&format!(
@@ -141,6 +143,7 @@ pub(super) fn record_attempts(
     let now = now_ms();
     for result in results {
         let a = &result.attempt;
+        let (request_headers, request_payload, response_headers) = exchange_columns(a);
         let inserted = insert.execute(params![
             a.id,
             a.delivery_id,
@@ -152,7 +155,10 @@ pub(super) fn record_attempts(
             a.status_code,
             a.error,
             a.response_body,
-            result.lease_epoch
+            result.lease_epoch,
+            request_headers,
+            request_payload,
+            response_headers
         ])?;
         if inserted == 0 {
             // Recorded before, its delivery gone, or leased again since.

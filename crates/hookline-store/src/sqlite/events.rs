@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::rows::{self, ms, now_ms, to_json};
 use super::tenant::{self, paginate};
 use crate::rules::{self, handed_over, FanOut, HandOver, SendSettings};
-use crate::sql::{send_columns, STATUS_EXPR};
+use crate::sql::{outcome_filter, send_columns, STATUS_EXPR};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
 
@@ -257,6 +257,11 @@ pub(super) fn list_events(
     filter: &EventFilter,
     page: PageRequest,
 ) -> StoreResult<Page<ListedEvent>> {
+    // A status alone (the dashboard's filter) walks the deliveries' status
+    // index; with a search or the Svix API's filters the general query runs.
+    if let (None, Some(status), true) = (search, filter.status, filter.by_status_only()) {
+        return list_events_by_status(c, account, status, filter, page);
+    }
     let sql = match search {
         None => format!(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
@@ -312,6 +317,65 @@ pub(super) fn list_events(
     Ok(paginate(rows, page.limit))
 }
 
+/// Events whose summary status is `status`, newest first, checked in
+/// chunks of candidates from the deliveries' status index
+/// ([`rules::STATUS_CHUNK`](crate::rules::STATUS_CHUNK)).
+fn list_events_by_status(
+    c: &Connection,
+    account: &str,
+    status: DeliveryStatus,
+    filter: &EventFilter,
+    page: PageRequest,
+) -> StoreResult<Page<ListedEvent>> {
+    let mut candidates = c.prepare_cached(
+        "SELECT DISTINCT event_seq FROM deliveries \
+         WHERE account_id = ?1 AND status = ?2 AND event_seq < ?3 \
+         ORDER BY event_seq DESC LIMIT ?4",
+    )?;
+    let mut check = c.prepare_cached(&format!(
+        // CROSS JOIN keeps the chunk the outer loop: events are read by
+        // their primary key, never through the account's index.
+        "SELECT {cols}, {STATUS_EXPR} AS status FROM json_each(?1) AS chunk \
+         CROSS JOIN events e ON e.seq = chunk.value WHERE e.account_id = ?2 \
+         AND (?3 IS NULL OR e.event_type = ?3) AND ({STATUS_EXPR}) = ?4 ORDER BY e.seq DESC",
+        cols = rows::EVENT_COLUMNS,
+    ))?;
+    let mut before = page.after_seq.unwrap_or(i64::MAX);
+    let mut found = Vec::new();
+    while found.len() <= page.limit as usize {
+        let seqs = candidates
+            .query_map(
+                params![account, status.as_str(), before, crate::rules::STATUS_CHUNK],
+                |r| r.get::<_, i64>(0),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let Some(&last) = seqs.last() else { break };
+        before = last;
+        let matching = check.query_map(
+            params![to_json(&seqs), account, filter.event_type, status.as_str()],
+            |r| {
+                let seq: i64 = r.get(7)?;
+                Ok((
+                    ListedEvent {
+                        event: rows::event(r)?,
+                        status: Some(status),
+                        seq,
+                    },
+                    seq,
+                ))
+            },
+        )?;
+        for row in matching {
+            found.push(row?);
+        }
+        if seqs.len() < crate::rules::STATUS_CHUNK as usize {
+            break;
+        }
+    }
+    found.truncate(page.limit as usize + 1);
+    Ok(paginate(found, page.limit))
+}
+
 pub(super) fn list_deliveries(
     c: &Connection,
     account: &str,
@@ -340,6 +404,8 @@ const ATTEMPT_FILTER: &str = "\
     AND (?10 IS NULL OR event_seq IN (SELECT ev.seq FROM events ev, json_each(ev.channels) ch \
          WHERE ev.seq = attempts.event_seq AND ch.value = ?10))";
 
+/// Attempts newest first, of an event or of an endpoint, those `filter`
+/// keeps.
 pub(super) fn list_attempts(
     c: &Connection,
     account: &str,
@@ -356,10 +422,12 @@ pub(super) fn list_attempts(
         }
     };
     let sql = format!(
-        "SELECT {} FROM attempts WHERE {column} = ?1 AND seq < ?2 {ATTEMPT_FILTER} \
+        "SELECT {} FROM attempts WHERE {column} = ?1 AND seq < ?2 {ATTEMPT_FILTER} AND {} \
          ORDER BY seq DESC LIMIT ?3",
-        rows::ATTEMPT_COLUMNS
+        rows::ATTEMPT_COLUMNS,
+        outcome_filter("?11", "?12", "?13"),
     );
+    let (exact, failed, pending) = filter.outcome.params();
     let rows = c
         .prepare_cached(&sql)?
         .query_map(
@@ -374,11 +442,26 @@ pub(super) fn list_attempts(
                 filter.after.map(ms),
                 (!filter.event_types.is_empty()).then(|| to_json(&filter.event_types)),
                 filter.channel,
+                exact,
+                failed,
+                pending,
             ],
             |r| Ok((rows::attempt(r)?, r.get(13)?)),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(paginate(rows, page.limit))
+}
+
+/// One attempt of the account's.
+pub(super) fn get_attempt(c: &Connection, account: &str, id: &str) -> StoreResult<Attempt> {
+    let sql = format!(
+        "SELECT {} FROM attempts WHERE id = ?1 AND account_id = ?2",
+        rows::ATTEMPT_COLUMNS
+    );
+    c.prepare_cached(&sql)?
+        .query_row([id, account], rows::attempt)
+        .optional()?
+        .ok_or(StoreError::NotFound)
 }
 
 pub(super) fn resend(
@@ -450,6 +533,22 @@ pub(super) fn recover(
         insert_delivery(c, *seq, event, &target, now, None)?;
     }
     Ok(events.len() as u64)
+}
+
+/// Walks the deliveries' `(account_id, status, event_seq)` index from its
+/// oldest pending entry.
+pub(super) fn oldest_pending_delivery(
+    c: &Connection,
+    account: &str,
+) -> StoreResult<Option<Delivery>> {
+    let sql = format!(
+        "SELECT {} FROM deliveries d WHERE d.account_id = ?1 AND d.status = 'pending' \
+         ORDER BY d.event_seq, d.seq LIMIT 1",
+        rows::DELIVERY_COLUMNS
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([account], rows::delivery)
+        .optional()?)
 }
 
 pub(super) fn endpoint_hourly_stats(

@@ -39,6 +39,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_ordered.sql"),
     include_str!("migrations/0007_svix_compat.sql"),
     include_str!("migrations/0008_operational_outbox.sql"),
+    include_str!("migrations/0009_attempt_exchange.sql"),
+    include_str!("migrations/0010_delivery_status.sql"),
 ];
 const READERS: usize = 4;
 
@@ -588,6 +590,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn get_attempt(&self, account_id: &str, attempt_id: &str) -> StoreResult<Attempt> {
+        let (account, id) = (account_id.to_string(), attempt_id.to_string());
+        self.read(move |c| events::get_attempt(c, &account, &id))
+            .await
+    }
+
     async fn resend(
         &self,
         account_id: &str,
@@ -622,6 +630,12 @@ impl Store for SqliteStore {
     ) -> StoreResult<DeliveryCounts> {
         let (account, endpoint) = (account_id.to_string(), endpoint_id.to_string());
         self.read(move |c| events::endpoint_delivery_counts(c, &account, &endpoint, &window))
+            .await
+    }
+
+    async fn oldest_pending_delivery(&self, account_id: &str) -> StoreResult<Option<Delivery>> {
+        let account = account_id.to_string();
+        self.read(move |c| events::oldest_pending_delivery(c, &account))
             .await
     }
 

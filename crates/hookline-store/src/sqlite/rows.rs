@@ -3,7 +3,7 @@
 
 use hookline_core::{
     Account, Attempt, AttemptOutcome, Delivery, DeliveryOrder, DeliveryStatus, Endpoint, Event,
-    EventFormat, PayloadMode,
+    EventFormat, Exchange, PayloadMode,
 };
 use rusqlite::Row;
 
@@ -144,5 +144,27 @@ pub(super) fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
         error: row.get(11)?,
         response_body: row.get(12)?,
         manual: row.get(14)?,
+        exchange: exchange(row.get(15)?, row.get(16)?, row.get(17)?)?,
     })
+}
+
+/// The stored exchange columns of an attempt (all `NULL` for one logged
+/// before they were kept).
+fn exchange(
+    request_headers: Option<String>,
+    payload: Option<String>,
+    response_headers: Option<String>,
+) -> rusqlite::Result<Option<Exchange>> {
+    let (Some(request), Some(payload)) = (request_headers, payload) else {
+        return Ok(None);
+    };
+    Ok(Some(Exchange {
+        request_headers: from_json(&request)?,
+        payload: PayloadMode::parse(&payload).ok_or_else(|| bad_value("payload mode"))?,
+        response_headers: response_headers
+            .as_deref()
+            .map(from_json)
+            .transpose()?
+            .unwrap_or_default(),
+    }))
 }

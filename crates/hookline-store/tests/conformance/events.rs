@@ -675,3 +675,177 @@ conformance!(hourly_stats_count_attempts_per_hour, |t| {
         .unwrap()
         .is_empty());
 });
+
+conformance!(a_rare_status_is_found_past_chunks_of_candidates, |t| {
+    let s = &t.store;
+    let a = account(s).await;
+    let first = endpoint(s, &a, &[]).await;
+    endpoint(s, &a, &[]).await;
+    // Every event has a failed delivery (to `first`), but only the three
+    // oldest have no pending one: the others read `pending`, so the failed
+    // ones are more than a chunk of candidates away from the newest.
+    let mut events = Vec::new();
+    for _ in 0..300 {
+        events.push(publish_new(s, &a, "payment.completed").await);
+    }
+    let mut results = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        for d in deliveries(s, event).await {
+            if d.endpoint_id.as_deref() == Some(first.id.as_str()) {
+                results.push(result(
+                    attempt(&d, 1, now(), Some(500)),
+                    NextStep::Failed,
+                    EndpointEffect::None,
+                ));
+            } else if i < 3 {
+                results.push(result(
+                    attempt(&d, 1, now(), Some(200)),
+                    NextStep::Succeeded,
+                    EndpointEffect::None,
+                ));
+            }
+        }
+    }
+    s.record_attempts(results).await.unwrap();
+    let failed = EventFilter {
+        event_type: None,
+        status: Some(DeliveryStatus::Failed),
+        ..EventFilter::default()
+    };
+    let page1 = s
+        .list_events(&a, &failed, PageRequest::first(2))
+        .await
+        .unwrap();
+    let ids = |p: &hookline_core::Page<ListedEvent>| -> Vec<String> {
+        p.items.iter().map(|l| l.event.id.clone()).collect()
+    };
+    assert_eq!(
+        ids(&page1),
+        vec![events[2].id.clone(), events[1].id.clone()]
+    );
+    assert!(page1
+        .items
+        .iter()
+        .all(|l| l.status == Some(DeliveryStatus::Failed)));
+    let page2 = s.list_events(&a, &failed, after(&page1, 2)).await.unwrap();
+    assert_eq!(ids(&page2), vec![events[0].id.clone()]);
+    assert!(page2.next_cursor.is_none());
+    let pending = EventFilter {
+        event_type: None,
+        status: Some(DeliveryStatus::Pending),
+        ..EventFilter::default()
+    };
+    let newest = s
+        .list_events(&a, &pending, PageRequest::first(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&newest),
+        vec![
+            events[299].id.clone(),
+            events[298].id.clone(),
+            events[297].id.clone()
+        ]
+    );
+    let succeeded = EventFilter {
+        event_type: None,
+        status: Some(DeliveryStatus::Succeeded),
+        ..EventFilter::default()
+    };
+    assert!(s
+        .list_events(&a, &succeeded, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    // With a type no event has, the walk ends empty.
+    let typed = EventFilter {
+        event_type: Some("refund.completed".into()),
+        status: Some(DeliveryStatus::Failed),
+        ..EventFilter::default()
+    };
+    assert!(s
+        .list_events(&a, &typed, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    // The oldest pending delivery is the fourth event's (the three oldest are done).
+    let oldest = s.oldest_pending_delivery(&a).await.unwrap().unwrap();
+    assert_eq!(oldest.event_id, events[3].id);
+    assert_eq!(oldest.status, DeliveryStatus::Pending);
+    assert!(s
+        .oldest_pending_delivery(&account(s).await)
+        .await
+        .unwrap()
+        .is_none());
+});
+
+conformance!(an_endpoints_attempts_are_filtered_by_outcome, |t| {
+    let s = &t.store;
+    let a = account(s).await;
+    let ep = endpoint(s, &a, &[]).await;
+    let done = publish_new(s, &a, "payment.completed").await;
+    let retrying = publish_new(s, &a, "payment.completed").await;
+    let d1 = only_delivery(s, &done).await;
+    let d2 = only_delivery(s, &retrying).await;
+    let failed_then_ok = attempt(&d1, 1, now(), Some(500));
+    let ok = attempt(&d1, 2, now(), Some(200));
+    let refused = attempt(&d2, 1, now(), None);
+    let later = NextStep::RetryAt(now() + Duration::hours(1));
+    // One batch each, so their order is the order recorded on both stores.
+    for r in [
+        result(failed_then_ok.clone(), later, EndpointEffect::None),
+        result(ok.clone(), NextStep::Succeeded, EndpointEffect::None),
+        result(refused.clone(), later, EndpointEffect::None),
+    ] {
+        s.record_attempts(vec![r]).await.unwrap();
+    }
+    let of = |outcome: OutcomeFilter| {
+        let (a, id) = (a.clone(), ep.id.clone());
+        async move {
+            s.list_endpoint_attempts(&a, &id, outcome, PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|x| x.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        of(OutcomeFilter::Any).await,
+        vec![refused.id.clone(), ok.id.clone(), failed_then_ok.id.clone()]
+    );
+    assert_eq!(of(OutcomeFilter::Succeeded).await, vec![ok.id.clone()]);
+    assert_eq!(
+        of(OutcomeFilter::Failed).await,
+        vec![refused.id.clone(), failed_then_ok.id.clone()]
+    );
+    assert_eq!(
+        of(OutcomeFilter::Pending).await,
+        vec![refused.id.clone()],
+        "its delivery will be tried again"
+    );
+    assert_eq!(
+        of(OutcomeFilter::Outcome(
+            hookline_core::AttemptOutcome::HttpError
+        ))
+        .await,
+        vec![failed_then_ok.id.clone()]
+    );
+    // One attempt, with its exchange, only in its own account.
+    let read = s.get_attempt(&a, &ok.id).await.unwrap();
+    assert_eq!(read, ok, "the exchange round-trips");
+    assert!(read.exchange.is_some());
+    let other = account(s).await;
+    assert!(matches!(
+        s.get_attempt(&other, &ok.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.list_endpoint_attempts(&other, &ep.id, OutcomeFilter::Any, PageRequest::first(1))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+});

@@ -466,6 +466,16 @@ pub(crate) fn attempt(
         error: status_code.is_none().then(|| "connection refused".into()),
         response_body: status_code.map_or(String::new(), |c| format!("status {c}")),
         manual: false,
+        exchange: Some(hookline_core::Exchange {
+            request_headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("webhook-signature".into(), format!("v1,sig-of-{n}")),
+            ],
+            payload: hookline_core::PayloadMode::Full,
+            response_headers: status_code.map_or_else(Vec::new, |_| {
+                vec![("x-served-by".into(), "receiver".into())]
+            }),
+        }),
     }
 }
 

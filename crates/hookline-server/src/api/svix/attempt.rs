@@ -142,6 +142,7 @@ impl AttemptListParams {
             after: self.after,
             event_types: split_types(self.event_types.as_deref()),
             channel: self.channel.clone(),
+            ..AttemptFilter::default()
         }))
     }
 

@@ -3,7 +3,8 @@
 // - reveals and copies an endpoint's secret;
 // - asks before submitting forms marked data-confirm;
 // - shows times relative ("3 min ago"), the exact time on hover;
-// - "Test filter" posts the endpoint form to try its filter, saving nothing.
+// - "Test filter" posts the endpoint form to try its filter, saving nothing;
+// - "Copy as curl" copies an attempt's request as a shell command.
 "use strict";
 
 function pollLive() {
@@ -58,6 +59,32 @@ function secrets() {
   });
 }
 
+// Copies the text of the element a button names; where the clipboard is
+// refused (an http page, a frame without clipboard-write), the text is
+// shown and selected for the user to copy.
+function copyButtons() {
+  document.querySelectorAll("button[data-copy-from]").forEach((button) => {
+    const source = document.getElementById(button.dataset.copyFrom);
+    if (!source) return;
+    const label = button.textContent;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(source.textContent);
+        button.textContent = "Copied";
+      } catch (_) {
+        const details = source.closest("details");
+        if (details) details.open = true;
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        getSelection().removeAllRanges();
+        getSelection().addRange(range);
+        button.textContent = "Selected: press Ctrl+C";
+      }
+      setTimeout(() => (button.textContent = label), 2000);
+    });
+  });
+}
+
 function confirmations() {
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {
@@ -106,4 +133,5 @@ document.addEventListener("DOMContentLoaded", () => {
   secrets();
   confirmations();
   filterTrials();
+  copyButtons();
 });
