@@ -12,6 +12,7 @@
 
 mod api;
 mod cpu;
+mod noisy;
 mod progress;
 mod queries;
 mod receiver;
@@ -25,6 +26,7 @@ mod summary;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use noisy::{markdown as noisy_markdown, noisy_neighbour, QuietLatency, QUIET_RATE};
 pub use queries::dashboard_queries;
 pub use report::{CpuRow, Figure, Report, Target, WriterRow};
 pub use server::serve;

@@ -56,6 +56,15 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         samples: usize,
     },
+    /// The noisy-neighbour scenario: a quiet account at 50 events/s alone,
+    /// then while a noisy account floods; prints the quiet account's
+    /// publish-to-receipt p50/p99 on SQLite and, with --database-url, on
+    /// PostgreSQL as a Markdown table.
+    NoisyNeighbour {
+        /// Seconds the quiet account publishes in each case.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+    },
     /// Run a Hookline node configured by HOOKLINE_* variables (internal:
     /// the benchmark's server under test).
     #[command(hide = true)]
@@ -80,6 +89,19 @@ fn main() -> ExitCode {
                 hookline_bench::dashboard_queries(cli.database_url.as_deref(), events, samples)
                     .await?;
             println!("{table}");
+            Ok(())
+        }),
+        Some(Command::NoisyNeighbour { seconds }) => runtime.block_on(async {
+            let exe = std::env::current_exe()?;
+            let mut rows = Vec::new();
+            let (alone, flood) = hookline_bench::noisy_neighbour(&exe, None, seconds).await?;
+            rows.push(("SQLite", alone, flood));
+            if let Some(url) = cli.database_url.as_deref() {
+                let (alone, flood) =
+                    hookline_bench::noisy_neighbour(&exe, Some(url), seconds).await?;
+                rows.push(("PostgreSQL", alone, flood));
+            }
+            println!("{}", hookline_bench::noisy_markdown(&rows));
             Ok(())
         }),
         None => runtime.block_on(bench(cli)),

@@ -121,6 +121,16 @@ impl Receiver {
         }
     }
 
+    /// When each delivery to endpoint number `n` first arrived, by event id.
+    pub(crate) fn receipts_of(&self, n: u16) -> HashMap<String, Instant> {
+        let seen = self.inbox.seen.lock().expect("never poisoned");
+        seen.first_at
+            .iter()
+            .filter(|((endpoint, _), _)| *endpoint == n)
+            .map(|((_, id), at)| (id.clone(), *at))
+            .collect()
+    }
+
     /// When each delivery first arrived, emptying the record.
     pub(crate) fn take_receipts(&self) -> HashMap<ReceiptKey, Instant> {
         let mut seen = self.inbox.seen.lock().expect("never poisoned");

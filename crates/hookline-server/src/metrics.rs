@@ -25,6 +25,13 @@ pub(crate) struct OutcomeLabel {
     pub(crate) outcome: &'static str,
 }
 
+/// Label of one endpoint's series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct EndpointLabel {
+    pub(crate) account_id: String,
+    pub(crate) endpoint_id: String,
+}
+
 /// The node's metrics.
 pub(crate) struct Metrics {
     registry: Registry,
@@ -40,6 +47,8 @@ pub(crate) struct Metrics {
     pub(crate) in_flight: Gauge,
     /// Attempts finished under a lease this node had lost (not recorded).
     pub(crate) stale_attempts: Counter,
+    /// Each endpoint's current adaptive concurrency limit on this node.
+    pub(crate) endpoint_concurrency_limit: Family<EndpointLabel, Gauge>,
     pending: Gauge,
     oldest_pending_age: Gauge,
     /// The SQLite writer's counters, shown only on a store that has one.
@@ -139,6 +148,12 @@ impl Default for Metrics {
             "Attempts that finished after this node had lost their lease (declared dead while paused or cut off); not recorded",
             stale_attempts.clone(),
         );
+        let endpoint_concurrency_limit = Family::<EndpointLabel, Gauge>::default();
+        registry.register(
+            "endpoint_concurrency_limit",
+            "Requests this node may have in flight to the endpoint now (adaptive, 1 to HOOKLINE_ENDPOINT_CONCURRENCY)",
+            endpoint_concurrency_limit.clone(),
+        );
         let pending = Gauge::default();
         registry.register(
             "pending_deliveries",
@@ -159,6 +174,7 @@ impl Default for Metrics {
             attempt_duration,
             in_flight,
             stale_attempts,
+            endpoint_concurrency_limit,
             pending,
             oldest_pending_age,
             writer: WriterMetrics::new(),

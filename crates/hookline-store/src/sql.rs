@@ -107,3 +107,55 @@ pub(crate) const CLEAR_LEASE: &str = "lease_until = NULL, leased_by = NULL";
 /// (followed by `updated_at = …` in each dialect).
 pub(crate) const FAIL: &str =
     "status = 'failed', next_attempt_at = NULL, lease_until = NULL, leased_by = NULL";
+
+/// The dialect's pieces of the fair claim ([`fair_pick`]): placeholders and
+/// the skip conditions, over the deliveries `d` and the accounts `a`.
+pub(crate) struct FairPick<'a> {
+    /// The claim's time.
+    pub(crate) now: &'a str,
+    /// The claim's size.
+    pub(crate) limit: &'a str,
+    /// `d`'s endpoint is not one the node skips.
+    pub(crate) endpoint_allowed: &'a str,
+    /// `a.account_id` is not one the node skips.
+    pub(crate) account_allowed: &'a str,
+}
+
+/// The fair claim's choice, as CTEs for a `WITH RECURSIVE`: `picked(seq,
+/// due_at, turn)` holds, for every account with due work the node does not
+/// skip, its due deliveries up to the claim's size in due order, `turn`
+/// numbering them per account. A claim takes them by `turn`, then due
+/// time: the first due delivery of every account before the second of any,
+/// so one account's burst never pushes another's work back.
+///
+/// Accounts are found by a loose scan of the `deliveries_account_due`
+/// index (one seek per account with pending work), and each account's
+/// deliveries are read only up to the due time of its `limit`-th, so a
+/// claim reads at most a claim's worth per account, however deep a backlog.
+pub(crate) fn fair_pick(p: &FairPick<'_>) -> String {
+    let FairPick {
+        now,
+        limit,
+        endpoint_allowed,
+        account_allowed,
+    } = p;
+    format!(
+        "accounts_due(account_id) AS ( \
+           SELECT MIN(account_id) FROM deliveries WHERE status = 'pending' \
+           UNION ALL \
+           SELECT (SELECT MIN(n.account_id) FROM deliveries n \
+                   WHERE n.status = 'pending' AND n.account_id > a.account_id) \
+           FROM accounts_due a WHERE a.account_id IS NOT NULL), \
+         bounds AS ( \
+           SELECT a.account_id, COALESCE((SELECT d.next_attempt_at FROM deliveries d \
+               WHERE d.account_id = a.account_id AND d.status = 'pending' \
+               AND d.next_attempt_at <= {now} AND {endpoint_allowed} \
+               ORDER BY d.next_attempt_at LIMIT 1 OFFSET {limit} - 1), {now}) AS until \
+           FROM accounts_due a WHERE a.account_id IS NOT NULL AND {account_allowed}), \
+         picked AS ( \
+           SELECT d.seq, d.next_attempt_at AS due_at, ROW_NUMBER() OVER ( \
+               PARTITION BY d.account_id ORDER BY d.next_attempt_at, d.seq) AS turn \
+           FROM bounds b JOIN deliveries d ON d.account_id = b.account_id \
+           AND d.status = 'pending' AND d.next_attempt_at <= b.until AND {endpoint_allowed})"
+    )
+}

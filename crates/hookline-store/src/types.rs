@@ -265,6 +265,8 @@ pub struct ClaimRequest {
     pub node_id: String,
     /// Endpoints this node has no room for right now (concurrency or rate limit).
     pub skip_endpoints: Vec<String>,
+    /// Accounts holding their share of this node's room right now.
+    pub skip_accounts: Vec<String>,
 }
 
 /// A leased delivery with everything needed to attempt it without another query.

@@ -27,6 +27,8 @@ mod compat;
 mod engine;
 #[path = "conformance/events.rs"]
 mod events;
+#[path = "conformance/fairness.rs"]
+mod fairness;
 #[path = "conformance/fleet.rs"]
 mod fleet;
 #[path = "conformance/harness.rs"]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
+use hookline_core::concurrency::Answer;
 use hookline_core::policy::{self, AttemptFacts, DeliveryState};
 use hookline_core::{
     delivery_body, Attempt, AttemptOutcome, EventFormat, Exchange, Id, IdKind, Jitter,
@@ -19,12 +20,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 
 use super::client::{DeliveryClient, SendResult};
 
-/// Makes one attempt of `due` and returns what to record.
+/// Makes one attempt of `due` and returns what to record and what the
+/// answer says about the endpoint's load.
 pub(super) async fn run(
     client: &DeliveryClient,
     schedule: &RetrySchedule,
     due: &DueDelivery,
-) -> AttemptResult {
+) -> (AttemptResult, Answer) {
     let started_at = Utc::now();
     let body = delivery_body(
         due.format,
@@ -56,7 +58,8 @@ pub(super) async fn run(
             Vec::new(),
         ),
     };
-    decide(schedule, due, started_at, sent, request_headers)
+    let answer = Answer::of(sent.outcome, sent.status_code, sent.retry_after);
+    (decide(schedule, due, started_at, sent, request_headers), answer)
 }
 
 /// The request's headers as the attempt log keeps them: every header set

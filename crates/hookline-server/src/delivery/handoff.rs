@@ -26,6 +26,17 @@ use crate::config::Config;
 const MAX_PER_PUBLISH: usize = 16;
 /// Handed-over batches waiting for the scheduler.
 const QUEUE: usize = 1024;
+/// Deliveries a node admits (in flight plus waiting at their endpoints)
+/// per request it may have in flight: waiting ones hold no worker, and a
+/// little backlog keeps workers busy while a claim is on its way.
+const ADMITTED_PER_WORKER: usize = 2;
+
+/// Endpoints and accounts without room on this node.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Saturated {
+    pub(super) endpoints: Vec<String>,
+    pub(super) accounts: Vec<String>,
+}
 
 /// Deliveries leased at publish, with the life they were leased under.
 pub(super) type Handed = (Vec<DueDelivery>, CancellationToken);
@@ -34,11 +45,11 @@ pub(super) type Handed = (Vec<DueDelivery>, CancellationToken);
 pub(super) struct Handoff {
     liveness: Arc<Liveness>,
     lease: chrono::Duration,
-    /// The scheduler's room for attempts (its permits are only taken by the
-    /// scheduler; publishing just reads how many are free).
+    /// The scheduler's room for admitted deliveries (its permits are only
+    /// taken by the scheduler; publishing just reads how many are free).
     room: Arc<Semaphore>,
-    /// Endpoints the scheduler had no room for at its last claim.
-    saturated: Mutex<Vec<String>>,
+    /// Endpoints and accounts the scheduler had no room for at its last claim.
+    saturated: Mutex<Saturated>,
     tx: mpsc::Sender<Handed>,
     rx: Mutex<Option<mpsc::Receiver<Handed>>>,
 }
@@ -49,26 +60,37 @@ impl Handoff {
         Handoff {
             liveness,
             lease: chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::MAX),
-            room: Arc::new(Semaphore::new(config.worker_concurrency)),
-            saturated: Mutex::new(Vec::new()),
+            room: Arc::new(Semaphore::new(
+                config.worker_concurrency * ADMITTED_PER_WORKER,
+            )),
+            saturated: Mutex::new(Saturated::default()),
             tx,
             rx: Mutex::new(Some(rx)),
         }
     }
 
-    /// The lease a publish may take now, and the life it is taken under:
-    /// none when the scheduler is full or the node is fenced.
-    pub(super) fn lease(&self) -> Option<(PublishLease, CancellationToken)> {
+    /// The lease a publish by `account_id` may take now, and the life it is
+    /// taken under: none when the scheduler is full, the account holds its
+    /// share of the room (its deliveries then wait their turn in the
+    /// database) or the node is fenced.
+    pub(super) fn lease(&self, account_id: &str) -> Option<(PublishLease, CancellationToken)> {
         let free = self.room.available_permits().min(MAX_PER_PUBLISH);
         if free == 0 {
             return None;
         }
+        let skip_endpoints = {
+            let saturated = self.saturated.lock().expect("never poisoned");
+            if saturated.accounts.iter().any(|a| a == account_id) {
+                return None;
+            }
+            saturated.endpoints.clone()
+        };
         let life = self.liveness.current()?;
         let lease = PublishLease {
             node_id: self.node_id().to_string(),
             until: Utc::now() + self.lease,
             max: free as u32,
-            skip_endpoints: self.saturated.lock().expect("never poisoned").clone(),
+            skip_endpoints,
         };
         Some((lease, life))
     }
@@ -85,10 +107,11 @@ impl Handoff {
             .map_err(|err| err.into_inner().0)
     }
 
-    /// Remembers which endpoints have no room, so publishes leave their
-    /// deliveries to be claimed instead of handing over what must come back.
-    pub(super) fn set_saturated(&self, endpoints: Vec<String>) {
-        *self.saturated.lock().expect("never poisoned") = endpoints;
+    /// Remembers which endpoints and accounts have no room, so publishes
+    /// leave their deliveries to be claimed instead of handing over what
+    /// must come back.
+    pub(super) fn set_saturated(&self, saturated: Saturated) {
+        *self.saturated.lock().expect("never poisoned") = saturated;
     }
 
     /// This node's id in leases.
@@ -101,7 +124,7 @@ impl Handoff {
         self.liveness.clone()
     }
 
-    /// The scheduler's room for attempts in flight.
+    /// The scheduler's room for admitted deliveries.
     pub(super) fn room(&self) -> Arc<Semaphore> {
         self.room.clone()
     }

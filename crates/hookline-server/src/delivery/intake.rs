@@ -57,7 +57,11 @@ impl Intake {
     /// returns) and starts delivering them: leased ones go straight to the
     /// scheduler, the others wait for its next claim.
     pub(crate) async fn publish(&self, event: Event, target: Target) -> StoreResult<Stored> {
-        let (lease, life) = self.handoff.as_ref().and_then(|h| h.lease()).unzip();
+        let (lease, life) = self
+            .handoff
+            .as_ref()
+            .and_then(|h| h.lease(&event.account_id))
+            .unzip();
         let outcome = self
             .store
             .publish(PublishRequest {

@@ -13,8 +13,10 @@
 //! deliveries released, self-fencing). No database transaction or lock is
 //! held across a network call.
 
+mod admission;
 mod attempt;
 pub mod client;
+mod fair_queue;
 mod handoff;
 mod intake;
 mod liveness;

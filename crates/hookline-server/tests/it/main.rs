@@ -12,6 +12,7 @@ mod dashboard;
 mod delivery;
 mod endpoints;
 mod events;
+mod fairness;
 mod faults;
 mod filters;
 mod flooding;

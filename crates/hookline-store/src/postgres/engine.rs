@@ -7,12 +7,12 @@ use sqlx::{PgPool, Row};
 
 use super::rows::{self, ms, now_ms};
 use crate::rules::{Disposition, PARK_MS};
-use crate::sql::{send_columns, CLEAR_LEASE, FAIL, ORDER_ALLOWS};
+use crate::sql::{fair_pick, send_columns, FairPick, CLEAR_LEASE, FAIL, ORDER_ALLOWS};
 use crate::types::*;
 use crate::StoreResult;
 
-/// Leases due deliveries with one statement (one round trip, its own
-/// commit): the locking `UPDATE … RETURNING` and, joined to it, everything
+/// Leases due deliveries, in turn over accounts ([`fair_pick`]), with one
+/// statement (one round trip, its own commit): the locking `UPDATE … RETURNING` and, joined to it, everything
 /// sending needs — the event, the endpoint's send settings or the account's
 /// secret. A delivery the rule says not to send ([`Disposition`]: endpoint
 /// disabled or gone) is parked or failed by a second statement, only when
@@ -22,16 +22,25 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
     let now = ms(req.now);
     // Rows another node is claiming are skipped, not waited for; a row whose
     // lease is live has next_attempt_at in the future and is not due.
+    let pick = fair_pick(&FairPick {
+        now: "$1",
+        limit: "$3",
+        endpoint_allowed: &format!(
+            "(d.endpoint_id IS NULL OR NOT (d.endpoint_id = ANY($2))) AND {ORDER_ALLOWS}"
+        ),
+        account_allowed: "NOT (a.account_id = ANY($6))",
+    });
     let sql = format!(
-        "WITH due AS (SELECT d.seq, d.next_attempt_at AS due_at FROM deliveries d \
-           WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-           AND (d.endpoint_id IS NULL OR NOT (d.endpoint_id = ANY($2))) \
-           AND {ORDER_ALLOWS} \
-           ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED), \
+        "WITH RECURSIVE {pick}, \
+         due AS (SELECT d.seq, pk.due_at, pk.turn \
+           FROM (SELECT seq, due_at, turn FROM picked ORDER BY turn, due_at, seq LIMIT $3) pk \
+           JOIN deliveries d ON d.seq = pk.seq \
+           WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND {ORDER_ALLOWS} \
+           FOR UPDATE OF d SKIP LOCKED), \
          claimed AS (UPDATE deliveries d SET next_attempt_at = $4, lease_until = $4, leased_by = $5, \
              lease_epoch = d.lease_epoch + 1 \
            FROM due WHERE d.seq = due.seq \
-           RETURNING due.due_at, d.seq, d.id, d.event_seq, d.event_id, d.account_id, \
+           RETURNING due.due_at, due.turn, d.seq, d.id, d.event_seq, d.event_id, d.account_id, \
              d.endpoint_id, d.url, d.attempts, d.first_attempt_at, d.lease_epoch) \
          SELECT c.*, e.seq IS NOT NULL AS has_event, e.event_type, e.created_at AS event_created_at, \
            e.data, e.format, ep.id IS NOT NULL AS has_endpoint, ep.disabled, {send}, a.signing_secret \
@@ -39,7 +48,7 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
          LEFT JOIN events e ON e.seq = c.event_seq \
          LEFT JOIN endpoints ep ON ep.id = c.endpoint_id \
          LEFT JOIN accounts a ON c.endpoint_id IS NULL AND a.id = c.account_id \
-         ORDER BY c.due_at, c.seq",
+         ORDER BY c.turn, c.due_at, c.seq",
         send = send_columns("ep")
     );
     let claimed = sqlx::query(&sql)
@@ -48,6 +57,7 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
         .bind(i64::from(req.limit))
         .bind(ms(req.lease_until))
         .bind(&req.node_id)
+        .bind(&req.skip_accounts)
         .fetch_all(db)
         .await?;
     let (mut due, mut park, mut fail) = (Vec::new(), Vec::new(), Vec::new());

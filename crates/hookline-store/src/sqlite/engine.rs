@@ -7,7 +7,7 @@ use rusqlite::{params, Connection};
 use super::rows::{self, ms, now_ms, to_json};
 use crate::encode::exchange_columns;
 use crate::rules::{self, Disposition, PARK_MS};
-use crate::sql::{CLEAR_LEASE, FAIL, ORDER_ALLOWS};
+use crate::sql::{fair_pick, FairPick, CLEAR_LEASE, FAIL, ORDER_ALLOWS};
 use crate::types::*;
 use crate::StoreResult;
 
@@ -30,23 +30,32 @@ pub(super) fn release_all_leases(c: &Connection, now: i64) -> StoreResult<()> {
     Ok(())
 }
 
+/// Leases due deliveries, in turn over accounts ([`fair_pick`]).
 pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
     let now = ms(req.now);
     let lease = ms(req.lease_until);
+    let pick = fair_pick(&FairPick {
+        now: "?1",
+        limit: "?3",
+        endpoint_allowed: &format!(
+            "(d.endpoint_id IS NULL OR d.endpoint_id NOT IN (SELECT value FROM json_each(?2))) \
+             AND {ORDER_ALLOWS}"
+        ),
+        account_allowed: "a.account_id NOT IN (SELECT value FROM json_each(?4))",
+    });
     let mut select = c.prepare_cached(&format!(
-        "SELECT d.seq, d.id, d.event_id, d.account_id, d.endpoint_id, d.url, d.attempts, \
+        "WITH RECURSIVE {pick} \
+         SELECT d.seq, d.id, d.event_id, d.account_id, d.endpoint_id, d.url, d.attempts, \
          d.first_attempt_at, e.event_type, e.created_at, e.data, \
          ep.id, ep.disabled, ep.payload, ep.headers, ep.secret, ep.previous_secret, \
          ep.previous_secret_expires_at, ep.rate_limit_per_sec, ep.failing_since, a.signing_secret, \
          d.lease_epoch, e.format \
-         FROM deliveries d \
+         FROM picked p \
+         JOIN deliveries d ON d.seq = p.seq \
          JOIN events e ON e.seq = d.event_seq \
          LEFT JOIN endpoints ep ON ep.id = d.endpoint_id \
          LEFT JOIN accounts a ON d.endpoint_id IS NULL AND a.id = d.account_id \
-         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
-         AND (d.endpoint_id IS NULL OR d.endpoint_id NOT IN (SELECT value FROM json_each(?2))) \
-         AND {ORDER_ALLOWS} \
-         ORDER BY d.next_attempt_at LIMIT ?3"
+         ORDER BY p.turn, p.due_at, p.seq LIMIT ?3"
     ))?;
     let mut lease_stmt = c.prepare_cached(
         "UPDATE deliveries SET next_attempt_at = ?2, lease_until = ?2, leased_by = ?3, \
@@ -60,7 +69,12 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
     let mut fail_stmt = c.prepare_cached(&format!(
         "UPDATE deliveries SET {FAIL}, updated_at = ?2 WHERE seq = ?1"
     ))?;
-    let mut rows = select.query(params![now, to_json(&req.skip_endpoints), req.limit])?;
+    let mut rows = select.query(params![
+        now,
+        to_json(&req.skip_endpoints),
+        req.limit,
+        to_json(&req.skip_accounts)
+    ])?;
     let mut due = Vec::new();
     while let Some(r) = rows.next()? {
         let seq: i64 = r.get(0)?;

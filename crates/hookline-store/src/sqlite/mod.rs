@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_operational_outbox.sql"),
     include_str!("migrations/0009_attempt_exchange.sql"),
     include_str!("migrations/0010_delivery_status.sql"),
+    include_str!("migrations/0011_fair_claims.sql"),
 ];
 const READERS: usize = 4;
 

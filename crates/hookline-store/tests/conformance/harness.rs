@@ -431,6 +431,7 @@ pub(crate) fn claim_at(at: Timestamp, limit: u32, lease_secs: i64) -> ClaimReque
         lease_until: at + Duration::seconds(lease_secs),
         node_id: "node-test".into(),
         skip_endpoints: Vec::new(),
+        skip_accounts: Vec::new(),
     }
 }
 
