@@ -59,7 +59,10 @@ pub(super) async fn run(
         ),
     };
     let answer = Answer::of(sent.outcome, sent.status_code, sent.retry_after);
-    (decide(schedule, due, started_at, sent, request_headers), answer)
+    (
+        decide(schedule, due, started_at, sent, request_headers),
+        answer,
+    )
 }
 
 /// The request's headers as the attempt log keeps them: every header set
