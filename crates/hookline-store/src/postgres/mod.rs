@@ -158,10 +158,16 @@ impl PgStore {
 /// A pool of one connection beside the node's own pool, on the same server
 /// with the same options (schema included), for work that must not queue
 /// behind a busy pool: heartbeats, and the LISTEN that wake-ups arrive on.
+///
+/// Its callers give up after one heartbeat interval (2 s by default), but
+/// their calls run on as tasks of their own (see [`detached`]); a short
+/// acquire timeout keeps those from queuing up behind a connection that
+/// cannot be made while PostgreSQL is down, so the first call after it is
+/// back gets the connection at once.
 fn own_connection(db: &PgPool) -> PgPool {
     PgPoolOptions::new()
         .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(1))
         .connect_lazy_with((*db.connect_options()).clone())
 }
 
