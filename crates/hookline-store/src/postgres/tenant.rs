@@ -289,17 +289,7 @@ pub(super) async fn get_endpoint_by_uid(
     account: &str,
     uid: &str,
 ) -> StoreResult<Endpoint> {
-    let sql = format!(
-        "SELECT {} FROM endpoints WHERE account_id = $1 AND uid = $2",
-        rows::ENDPOINT_COLUMNS
-    );
-    let row = sqlx::query(&sql)
-        .bind(account)
-        .bind(uid)
-        .fetch_optional(db)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    rows::endpoint(&row)
+    endpoint_by(db, "uid", account, uid).await
 }
 
 pub(super) async fn list_endpoints(
@@ -329,13 +319,26 @@ pub(super) async fn get_endpoint(
     account: &str,
     id: &str,
 ) -> StoreResult<Endpoint> {
+    endpoint_by(db, "id", account, id).await
+}
+
+/// The account's endpoint whose `key` column (`id` or `uid`) is `value`.
+async fn endpoint_by<'e, E>(
+    db: E,
+    key: &'static str,
+    account: &str,
+    value: &str,
+) -> StoreResult<Endpoint>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
     let sql = format!(
-        "SELECT {} FROM endpoints WHERE account_id = $1 AND id = $2",
+        "SELECT {} FROM endpoints WHERE account_id = $1 AND {key} = $2",
         rows::ENDPOINT_COLUMNS
     );
     let row = sqlx::query(&sql)
         .bind(account)
-        .bind(id)
+        .bind(value)
         .fetch_optional(db)
         .await?
         .ok_or(StoreError::NotFound)?;

@@ -249,12 +249,7 @@ pub(super) fn get_endpoint_by_uid(
     account: &str,
     uid: &str,
 ) -> StoreResult<Endpoint> {
-    let sql = format!(
-        "SELECT {} FROM endpoints WHERE account_id = ?1 AND uid = ?2",
-        rows::ENDPOINT_COLUMNS
-    );
-    Ok(c.prepare_cached(&sql)?
-        .query_row([account, uid], rows::endpoint)?)
+    endpoint_by(c, "uid", account, uid)
 }
 
 pub(super) fn list_endpoints(
@@ -277,12 +272,22 @@ pub(super) fn list_endpoints(
 }
 
 pub(super) fn get_endpoint(c: &Connection, account: &str, id: &str) -> StoreResult<Endpoint> {
+    endpoint_by(c, "id", account, id)
+}
+
+/// The account's endpoint whose `key` column (`id` or `uid`) is `value`.
+fn endpoint_by(
+    c: &Connection,
+    key: &'static str,
+    account: &str,
+    value: &str,
+) -> StoreResult<Endpoint> {
     let sql = format!(
-        "SELECT {} FROM endpoints WHERE account_id = ?1 AND id = ?2",
+        "SELECT {} FROM endpoints WHERE account_id = ?1 AND {key} = ?2",
         rows::ENDPOINT_COLUMNS
     );
     Ok(c.prepare_cached(&sql)?
-        .query_row([account, id], rows::endpoint)?)
+        .query_row([account, value], rows::endpoint)?)
 }
 
 pub(super) fn update_endpoint(c: &Connection, e: &Endpoint) -> StoreResult<()> {
