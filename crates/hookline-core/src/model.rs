@@ -525,11 +525,32 @@ pub struct EventType {
     pub created_at: Option<Timestamp>,
 }
 
-/// A page of a list and the cursor of the next one.
+/// A page of a list and the cursors of the pages on either side.
+///
+/// Both cursors are `None` on an empty page. Otherwise a cursor is `None`
+/// only where the query that made the page looked and found no more rows:
+/// forwards for `next_cursor` of a forward page, backwards for
+/// `prev_cursor` of a backward one. The other side is not looked at, so
+/// its cursor is always given (rows may still arrive there: an event
+/// published after the first page was read lies before it).
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// The last item's cursor: the page after this one starts there.
     pub next_cursor: Option<String>,
+    /// The first item's cursor: the page before this one ends there.
+    pub prev_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page with nothing in it and nothing on either side.
+    pub fn empty() -> Self {
+        Page {
+            items: Vec::new(),
+            next_cursor: None,
+            prev_cursor: None,
+        }
+    }
 }
 
 #[cfg(test)]

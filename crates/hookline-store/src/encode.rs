@@ -1,8 +1,8 @@
 //! Encodings both stores share: times as epoch milliseconds, maps and lists
-//! as JSON text, and list pages cut by `seq`.
+//! as JSON text (list pages are cut in `paging`).
 
 use chrono::{DateTime, Utc};
-use hookline_core::{Attempt, Page, Timestamp};
+use hookline_core::{Attempt, Timestamp};
 
 use crate::StoreError;
 
@@ -44,21 +44,6 @@ pub(crate) fn exchange_columns(
             Some(to_json(&x.response_headers)),
         ),
         None => (None, None, None),
-    }
-}
-
-/// Turns `limit + 1` rows (with their `seq`) into a page and the cursor of the next one.
-pub(crate) fn paginate<T>(mut rows: Vec<(T, i64)>, limit: u32) -> Page<T> {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|(_, seq)| seq.to_string())
-    } else {
-        None
-    };
-    Page {
-        items: rows.into_iter().map(|(item, _)| item).collect(),
-        next_cursor,
     }
 }
 

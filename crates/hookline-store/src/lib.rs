@@ -10,6 +10,7 @@ mod encode;
 mod error;
 pub mod keyring;
 mod operational;
+mod paging;
 mod portal;
 pub mod postgres;
 mod rules;

@@ -236,6 +236,7 @@ impl Sealer {
                 .map(|e| self.open_endpoint(e))
                 .collect::<StoreResult<_>>()?,
             next_cursor: page.next_cursor,
+            prev_cursor: page.prev_cursor,
         })
     }
 
@@ -269,6 +270,7 @@ impl Sealer {
                 })
                 .collect::<StoreResult<_>>()?,
             next_cursor: page.next_cursor,
+            prev_cursor: page.prev_cursor,
         })
     }
 

@@ -9,21 +9,54 @@ use hookline_core::{
 /// The delivery policy's answers, stored as they are (see `hookline_core::policy`).
 pub use hookline_core::policy::{EndpointEffect, NextStep};
 
-/// Where a page starts and how long it is. The cursor is the opaque `seq`
-/// of the last row of the previous page (rows are listed by `seq` descending
-/// for events and attempts, ascending for accounts and endpoints).
+/// Where a page starts, which way it goes and how long it is.
+///
+/// Lists are ordered by `seq`: descending (newest first) for events and
+/// attempts, ascending (oldest first) for accounts and endpoints. The cursor
+/// is an opaque `seq`: a page's [`Page::next_cursor`](hookline_core::Page)
+/// or [`Page::prev_cursor`](hookline_core::Page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub limit: u32,
-    pub after_seq: Option<i64>,
+    /// Exclusive bound the page starts from; `None`: the start of the list
+    /// (its end when going [`Direction::Backward`]).
+    pub cursor: Option<i64>,
+    pub direction: Direction,
+}
+
+/// Which way a page lies from its cursor. Either way its items come in the
+/// list's own order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// The rows just after the cursor (older, for a newest-first list).
+    #[default]
+    Forward,
+    /// The rows just before the cursor (newer, for a newest-first list):
+    /// the Svix API's `prevIterator`, which its clients follow back.
+    Backward,
 }
 
 impl PageRequest {
     /// The first page of `limit` rows.
     pub fn first(limit: u32) -> Self {
+        Self::after(limit, None)
+    }
+
+    /// The `limit` rows after `cursor` (the first page without one).
+    pub fn after(limit: u32, cursor: Option<i64>) -> Self {
         PageRequest {
             limit,
-            after_seq: None,
+            cursor,
+            direction: Direction::Forward,
+        }
+    }
+
+    /// The `limit` rows just before `cursor`, in the list's order.
+    pub fn before(limit: u32, cursor: i64) -> Self {
+        PageRequest {
+            limit,
+            cursor: Some(cursor),
+            direction: Direction::Backward,
         }
     }
 }

@@ -37,6 +37,8 @@ mod harness;
 mod operational;
 #[path = "conformance/ordered.rs"]
 mod ordered;
+#[path = "conformance/paging.rs"]
+mod paging;
 #[path = "conformance/portal.rs"]
 mod portal;
 #[path = "conformance/sealing.rs"]

@@ -152,7 +152,7 @@ impl ListParams {
         if !(1..=250).contains(&limit) {
             return Err(ApiError::bad_request("`limit` must be between 1 and 250"));
         }
-        let after_seq = match self.cursor.as_deref() {
+        let cursor = match self.cursor.as_deref() {
             None | Some("") => None,
             // Digits only, as handed out (what the document's pattern says).
             Some(c) if c.len() <= 18 && c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -162,7 +162,7 @@ impl ListParams {
                 "`cursor` is not one this API gave out; pass `next_cursor` from the previous page",
             )),
         };
-        Ok(PageRequest { limit, after_seq })
+        Ok(PageRequest::after(limit, cursor))
     }
 }
 

@@ -64,10 +64,7 @@ async fn list_operational(
         .list_endpoints(PLATFORM_ACCOUNT_ID, params.page()?)
         .await
     {
-        Err(hookline_store::StoreError::NotFound) => hookline_core::Page {
-            items: Vec::new(),
-            next_cursor: None,
-        },
+        Err(hookline_store::StoreError::NotFound) => hookline_core::Page::empty(),
         other => other?,
     };
     Ok(Json(ListResponse::from_page(page, |e| {

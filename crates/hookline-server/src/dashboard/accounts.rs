@@ -40,7 +40,7 @@ pub(super) async fn list(State(state): State<AppState>, session: Session) -> Res
         };
         accounts.extend(found.items.into_iter().map(|a| (a.id, a.name)));
         match found.next_cursor.and_then(|c| c.parse().ok()) {
-            Some(seq) if accounts.len() < 5000 => request.after_seq = Some(seq),
+            Some(seq) if accounts.len() < 5000 => request.cursor = Some(seq),
             _ => break,
         }
     }

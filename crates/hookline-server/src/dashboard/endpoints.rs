@@ -290,10 +290,7 @@ async fn render_endpoint_with(
     let (public_key, previous_public_key) = service::public_keys(&endpoint)
         .map(|(current, previous)| (current, previous.unwrap_or_default()))
         .unwrap_or_default();
-    let request = PageRequest {
-        limit: 20,
-        after_seq: view.before,
-    };
+    let request = PageRequest::after(20, view.before);
     let base = urls.endpoint(&endpoint.id);
     let (attempts, older_attempts): (Vec<AttemptRow>, String) =
         match attempt_service::of_endpoint(state, &account, &endpoint.id, view.outcome, request)

@@ -105,10 +105,7 @@ pub(super) async fn list(
         status,
         ..EventFilter::default()
     };
-    let request = PageRequest {
-        limit: 50,
-        after_seq: q.cursor.as_deref().and_then(|c| c.parse().ok()),
-    };
+    let request = PageRequest::after(50, q.cursor.as_deref().and_then(|c| c.parse().ok()));
     let search = q
         .search
         .as_deref()

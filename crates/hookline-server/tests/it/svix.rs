@@ -390,3 +390,135 @@ both!(the_rest_answers_501_or_404_clearly, |s| {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
 });
+
+/// Ids of a Svix list page.
+fn page_ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+both!(lists_page_back_with_prev_iterator, |s| {
+    app(&s, "acme").await;
+    let send = |n: u32| {
+        let s = &s;
+        async move {
+            let msg = s
+                .expect(
+                    202,
+                    "POST",
+                    "/api/v1/app/acme/msg",
+                    Some(ADMIN),
+                    Some(json!({"eventType": "order.placed", "payload": {"n": n}})),
+                )
+                .await;
+            msg["id"].as_str().unwrap().to_string()
+        }
+    };
+    let mut sent = Vec::new();
+    for n in 1..=5 {
+        sent.push(send(n).await);
+    }
+    let list = |query: String| {
+        let s = &s;
+        async move {
+            s.expect(
+                200,
+                "GET",
+                &format!("/api/v1/app/acme/msg?limit=2{query}"),
+                Some(ADMIN),
+                None,
+            )
+            .await
+        }
+    };
+    let at =
+        |page: &Value, iterator: &str| format!("&iterator={}", page[iterator].as_str().unwrap());
+    let page1 = list(String::new()).await;
+    assert_eq!(
+        page_ids(&page1),
+        [sent[4].clone(), sent[3].clone()],
+        "newest first"
+    );
+    let page2 = list(at(&page1, "iterator")).await;
+    assert_eq!(page_ids(&page2), [sent[2].clone(), sent[1].clone()]);
+    let page3 = list(at(&page2, "iterator")).await;
+    assert_eq!(page_ids(&page3), [sent[0].clone()]);
+    assert_eq!(
+        (page3["done"].clone(), page3["iterator"].clone()),
+        (json!(true), Value::Null)
+    );
+    let prev = page3["prevIterator"].as_str().unwrap();
+    assert!(prev.starts_with('-'), "{prev}");
+
+    // Back from page 3: page 2 again, in the same order, with more before it.
+    let back2 = list(at(&page3, "prevIterator")).await;
+    assert_eq!(page_ids(&back2), page_ids(&page2));
+    assert_eq!(back2["done"], false, "page 1 lies before it");
+    assert_eq!(back2["iterator"], page2["iterator"], "and page 3 after it");
+    let back1 = list(at(&back2, "prevIterator")).await;
+    assert_eq!(page_ids(&back1), page_ids(&page1));
+    assert_eq!(back1["done"], true, "nothing lies before page 1");
+    assert_eq!(back1["prevIterator"], Value::Null);
+
+    // Back from the first page: nothing yet, then what was sent since.
+    let newer = list(at(&page1, "prevIterator")).await;
+    assert_eq!(newer["data"], json!([]));
+    assert_eq!(newer["done"], true);
+    let latest = send(6).await;
+    let newer = list(at(&page1, "prevIterator")).await;
+    assert_eq!(page_ids(&newer), [latest]);
+    assert_eq!(newer["done"], true);
+
+    // Endpoints (oldest first) page back the same way.
+    let receiver = Receiver::start().await;
+    let mut endpoints = Vec::new();
+    for n in 0..3 {
+        let ep = s
+            .expect(
+                201,
+                "POST",
+                "/api/v1/app/acme/endpoint",
+                Some(ADMIN),
+                Some(json!({"url": receiver.url(&format!("/{n}"))})),
+            )
+            .await;
+        endpoints.push(ep["id"].as_str().unwrap().to_string());
+    }
+    let endpoint_page = |query: String| {
+        let s = &s;
+        async move {
+            s.expect(
+                200,
+                "GET",
+                &format!("/api/v1/app/acme/endpoint?limit=1{query}"),
+                Some(ADMIN),
+                None,
+            )
+            .await
+        }
+    };
+    let first = endpoint_page(String::new()).await;
+    let second = endpoint_page(at(&first, "iterator")).await;
+    let third = endpoint_page(at(&second, "iterator")).await;
+    assert_eq!(page_ids(&third), [endpoints[2].clone()]);
+    let back = endpoint_page(at(&third, "prevIterator")).await;
+    assert_eq!(page_ids(&back), [endpoints[1].clone()]);
+    assert_eq!(back["done"], false);
+
+    for garbage in ["-", "--5", "-abc", "+5"] {
+        let (status, body) = s
+            .call(
+                "GET",
+                &format!("/api/v1/app/acme/msg?iterator={garbage}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{garbage}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["query", "iterator"]));
+    }
+});

@@ -5,7 +5,7 @@ use hookline_core::{Attempt, Delivery, DeliveryStatus, Event, Id, IdKind, Page, 
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::rows::{self, ms, now_ms};
-use super::tenant::{self, paginate};
+use super::tenant::{self, paginate, ListOrder, Walk};
 use crate::sql::{outcome_filter, STATUS_EXPR};
 use crate::types::*;
 use crate::{StoreError, StoreResult};
@@ -137,35 +137,37 @@ pub(super) async fn list_events(
     if let (None, Some(status), true) = (search, filter.status, filter.by_status_only()) {
         return list_events_by_status(db, account, status, filter, page).await;
     }
+    let walk = Walk::new(page, ListOrder::NewestFirst);
+    let (cmp, order) = (walk.cmp, walk.order);
     let sql = match search {
         None => format!(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
-             WHERE e.account_id = $1 AND e.seq < $2 AND ($3::text IS NULL OR e.event_type = $3) \
+             WHERE e.account_id = $1 AND e.seq {cmp} $2 AND ($3::text IS NULL OR e.event_type = $3) \
              AND ($4::text IS NULL OR ({STATUS_EXPR}) = $4) AND $6::text IS NULL \
              AND ($7::text[] IS NULL OR e.event_type = ANY($7)) \
              AND ($8::text IS NULL OR e.channels::jsonb ? $8) \
              AND ($9::bigint IS NULL OR e.created_at < $9) AND ($10::bigint IS NULL OR e.created_at > $10) \
-             ORDER BY e.seq DESC LIMIT $5",
+             ORDER BY e.seq {order} LIMIT $5",
             cols = rows::EVENT_COLUMNS,
         ),
         Some(_) => format!(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM event_search s \
              JOIN events e ON e.seq = s.event_seq AND e.account_id = s.account_id \
-             WHERE s.account_id = $1 AND s.token = $6 AND s.event_seq < $2 \
+             WHERE s.account_id = $1 AND s.token = $6 AND s.event_seq {cmp} $2 \
              AND ($3::text IS NULL OR e.event_type = $3) AND ($4::text IS NULL OR ({STATUS_EXPR}) = $4) \
              AND ($7::text[] IS NULL OR e.event_type = ANY($7)) \
              AND ($8::text IS NULL OR e.channels::jsonb ? $8) \
              AND ($9::bigint IS NULL OR e.created_at < $9) AND ($10::bigint IS NULL OR e.created_at > $10) \
-             ORDER BY s.event_seq DESC LIMIT $5",
+             ORDER BY s.event_seq {order} LIMIT $5",
             cols = rows::EVENT_COLUMNS,
         ),
     };
     let found = sqlx::query(&sql)
         .bind(account)
-        .bind(page.after_seq.unwrap_or(i64::MAX))
+        .bind(walk.bound)
         .bind(&filter.event_type)
         .bind(filter.status.map(DeliveryStatus::as_str))
-        .bind(i64::from(page.limit) + 1)
+        .bind(walk.fetch)
         .bind(search)
         .bind((!filter.event_types.is_empty()).then_some(&filter.event_types))
         .bind(&filter.channel)
@@ -188,12 +190,13 @@ pub(super) async fn list_events(
             ))
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 /// Events whose summary status is `status`, newest first, checked in
 /// chunks of candidates from the deliveries' status index
-/// ([`rules::STATUS_CHUNK`](crate::rules::STATUS_CHUNK)).
+/// ([`rules::STATUS_CHUNK`](crate::rules::STATUS_CHUNK)), walked away
+/// from the cursor (upwards for a backward page).
 async fn list_events_by_status(
     db: &PgPool,
     account: &str,
@@ -202,28 +205,31 @@ async fn list_events_by_status(
     page: PageRequest,
 ) -> StoreResult<Page<ListedEvent>> {
     let mut conn = db.acquire().await?;
+    let walk = Walk::new(page, ListOrder::NewestFirst);
+    let (cmp, order) = (walk.cmp, walk.order);
     let check = format!(
         "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
          WHERE e.seq = ANY($1) AND e.account_id = $2 \
-         AND ($3::text IS NULL OR e.event_type = $3) AND ({STATUS_EXPR}) = $4 ORDER BY e.seq DESC",
+         AND ($3::text IS NULL OR e.event_type = $3) AND ({STATUS_EXPR}) = $4 ORDER BY e.seq {order}",
         cols = rows::EVENT_COLUMNS,
     );
-    let mut before = page.after_seq.unwrap_or(i64::MAX);
+    let candidates = format!(
+        "SELECT DISTINCT event_seq FROM deliveries \
+         WHERE account_id = $1 AND status = $2 AND event_seq {cmp} $3 \
+         ORDER BY event_seq {order} LIMIT $4"
+    );
+    let mut from = walk.bound;
     let mut found = Vec::new();
     while found.len() <= page.limit as usize {
-        let seqs: Vec<i64> = sqlx::query_scalar(
-            "SELECT DISTINCT event_seq FROM deliveries \
-             WHERE account_id = $1 AND status = $2 AND event_seq < $3 \
-             ORDER BY event_seq DESC LIMIT $4",
-        )
-        .bind(account)
-        .bind(status.as_str())
-        .bind(before)
-        .bind(i64::from(crate::rules::STATUS_CHUNK))
-        .fetch_all(&mut *conn)
-        .await?;
+        let seqs: Vec<i64> = sqlx::query_scalar(&candidates)
+            .bind(account)
+            .bind(status.as_str())
+            .bind(from)
+            .bind(i64::from(crate::rules::STATUS_CHUNK))
+            .fetch_all(&mut *conn)
+            .await?;
         let Some(&last) = seqs.last() else { break };
-        before = last;
+        from = last;
         let matching = sqlx::query(&check)
             .bind(&seqs)
             .bind(account)
@@ -245,7 +251,7 @@ async fn list_events_by_status(
         }
     }
     found.truncate(page.limit as usize + 1);
-    Ok(paginate(found, page.limit))
+    Ok(paginate(found, page))
 }
 
 /// Walks the deliveries' `(account_id, status, event_seq)` index from its
@@ -298,14 +304,15 @@ pub(super) async fn list_attempts(
     page: PageRequest,
 ) -> StoreResult<Page<Attempt>> {
     let mut conn = db.acquire().await?;
-    let before = page.after_seq.unwrap_or(i64::MAX);
-    let limit = i64::from(page.limit) + 1;
+    let walk = Walk::new(page, ListOrder::NewestFirst);
     let query = |column: &str| {
         format!(
-            "SELECT {} FROM attempts WHERE {column} = $1 AND seq < $2 {ATTEMPT_FILTER} AND {} \
-             ORDER BY seq DESC LIMIT $3",
+            "SELECT {} FROM attempts WHERE {column} = $1 AND seq {} $2 {ATTEMPT_FILTER} AND {} \
+             ORDER BY seq {} LIMIT $3",
             rows::ATTEMPT_COLUMNS,
+            walk.cmp,
             outcome_filter("$11::text", "$12::boolean", "$13::boolean"),
+            walk.order,
         )
     };
     let (exact, failed, pending) = filter.outcome.params();
@@ -325,8 +332,8 @@ pub(super) async fn list_attempts(
         AttemptKey::Endpoint(id) => q.bind(id),
     };
     let found = q
-        .bind(before)
-        .bind(limit)
+        .bind(walk.bound)
+        .bind(walk.fetch)
         .bind(filter.succeeded)
         .bind(filter.status_code_class.map(i64::from))
         .bind(&filter.endpoint_id)
@@ -343,7 +350,7 @@ pub(super) async fn list_attempts(
         .iter()
         .map(|r| Ok((rows::attempt(r)?, r.try_get("seq")?)))
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 /// What an attempt list is keyed on.

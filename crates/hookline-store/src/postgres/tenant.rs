@@ -8,7 +8,7 @@ use crate::sql::FAIL;
 use crate::types::{ApiKey, PageRequest, StoredResponse};
 use crate::{StoreError, StoreResult};
 
-pub(super) use crate::encode::paginate;
+pub(super) use crate::paging::{paginate, ListOrder, Walk};
 
 fn not_found_if_zero(changed: u64) -> StoreResult<()> {
     if changed == 0 {
@@ -64,21 +64,24 @@ pub(super) async fn create_account(db: &PgPool, a: &Account, secret: &str) -> St
 }
 
 pub(super) async fn list_accounts(db: &PgPool, page: PageRequest) -> StoreResult<Page<Account>> {
+    let walk = Walk::new(page, ListOrder::OldestFirst);
     let sql = format!(
-        "SELECT {} FROM accounts WHERE seq > $1 AND id <> '{}' ORDER BY seq LIMIT $2",
+        "SELECT {} FROM accounts WHERE seq {} $1 AND id <> '{}' ORDER BY seq {} LIMIT $2",
         rows::ACCOUNT_COLUMNS,
-        hookline_core::operational::PLATFORM_ACCOUNT_ID
+        walk.cmp,
+        hookline_core::operational::PLATFORM_ACCOUNT_ID,
+        walk.order,
     );
     let found = sqlx::query(&sql)
-        .bind(page.after_seq.unwrap_or(0))
-        .bind(i64::from(page.limit) + 1)
+        .bind(walk.bound)
+        .bind(walk.fetch)
         .fetch_all(db)
         .await?;
     let rows = found
         .iter()
         .map(|r| Ok((rows::account(r)?, r.try_get("seq")?)))
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 pub(super) async fn get_account(db: &mut PgConnection, id: &str) -> StoreResult<Account> {
@@ -297,21 +300,24 @@ pub(super) async fn list_endpoints(
     account: &str,
     page: PageRequest,
 ) -> StoreResult<Page<Endpoint>> {
+    let walk = Walk::new(page, ListOrder::OldestFirst);
     let sql = format!(
-        "SELECT {} FROM endpoints WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        rows::ENDPOINT_COLUMNS
+        "SELECT {} FROM endpoints WHERE account_id = $1 AND seq {} $2 ORDER BY seq {} LIMIT $3",
+        rows::ENDPOINT_COLUMNS,
+        walk.cmp,
+        walk.order,
     );
     let found = sqlx::query(&sql)
         .bind(account)
-        .bind(page.after_seq.unwrap_or(0))
-        .bind(i64::from(page.limit) + 1)
+        .bind(walk.bound)
+        .bind(walk.fetch)
         .fetch_all(db)
         .await?;
     let rows = found
         .iter()
         .map(|r| Ok((rows::endpoint(r)?, r.try_get("seq")?)))
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 pub(super) async fn get_endpoint(

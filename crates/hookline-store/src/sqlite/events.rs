@@ -7,7 +7,7 @@ use hookline_core::{
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms, to_json};
-use super::tenant::{self, paginate};
+use super::tenant::{self, paginate, ListOrder, Walk};
 use crate::rules::{self, handed_over, FanOut, HandOver, SendSettings};
 use crate::sql::{outcome_filter, send_columns, STATUS_EXPR};
 use crate::types::*;
@@ -262,26 +262,28 @@ pub(super) fn list_events(
     if let (None, Some(status), true) = (search, filter.status, filter.by_status_only()) {
         return list_events_by_status(c, account, status, filter, page);
     }
+    let walk = Walk::new(page, ListOrder::NewestFirst);
+    let (cmp, order) = (walk.cmp, walk.order);
     let sql = match search {
         None => format!(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM events e \
-             WHERE e.account_id = ?1 AND e.seq < ?2 AND (?3 IS NULL OR e.event_type = ?3) \
+             WHERE e.account_id = ?1 AND e.seq {cmp} ?2 AND (?3 IS NULL OR e.event_type = ?3) \
              AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) AND ?6 IS NULL \
              AND (?7 IS NULL OR e.event_type IN (SELECT value FROM json_each(?7))) \
              AND (?8 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.channels) WHERE value = ?8)) \
              AND (?9 IS NULL OR e.created_at < ?9) AND (?10 IS NULL OR e.created_at > ?10) \
-             ORDER BY e.seq DESC LIMIT ?5",
+             ORDER BY e.seq {order} LIMIT ?5",
             cols = rows::EVENT_COLUMNS,
         ),
         Some(_) => format!(
             "SELECT {cols}, {STATUS_EXPR} AS status FROM event_search s \
              JOIN events e ON e.seq = s.event_seq AND e.account_id = s.account_id \
-             WHERE s.account_id = ?1 AND s.token = ?6 AND s.event_seq < ?2 \
+             WHERE s.account_id = ?1 AND s.token = ?6 AND s.event_seq {cmp} ?2 \
              AND (?3 IS NULL OR e.event_type = ?3) AND (?4 IS NULL OR ({STATUS_EXPR}) = ?4) \
              AND (?7 IS NULL OR e.event_type IN (SELECT value FROM json_each(?7))) \
              AND (?8 IS NULL OR EXISTS (SELECT 1 FROM json_each(e.channels) WHERE value = ?8)) \
              AND (?9 IS NULL OR e.created_at < ?9) AND (?10 IS NULL OR e.created_at > ?10) \
-             ORDER BY s.event_seq DESC LIMIT ?5",
+             ORDER BY s.event_seq {order} LIMIT ?5",
             cols = rows::EVENT_COLUMNS,
         ),
     };
@@ -290,10 +292,10 @@ pub(super) fn list_events(
         .query_map(
             params![
                 account,
-                page.after_seq.unwrap_or(i64::MAX),
+                walk.bound,
                 filter.event_type,
                 filter.status.map(DeliveryStatus::as_str),
-                page.limit + 1,
+                walk.fetch,
                 search,
                 (!filter.event_types.is_empty()).then(|| to_json(&filter.event_types)),
                 filter.channel,
@@ -314,12 +316,13 @@ pub(super) fn list_events(
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 /// Events whose summary status is `status`, newest first, checked in
 /// chunks of candidates from the deliveries' status index
-/// ([`rules::STATUS_CHUNK`](crate::rules::STATUS_CHUNK)).
+/// ([`rules::STATUS_CHUNK`](crate::rules::STATUS_CHUNK)), walked away
+/// from the cursor (upwards for a backward page).
 fn list_events_by_status(
     c: &Connection,
     account: &str,
@@ -327,30 +330,32 @@ fn list_events_by_status(
     filter: &EventFilter,
     page: PageRequest,
 ) -> StoreResult<Page<ListedEvent>> {
-    let mut candidates = c.prepare_cached(
+    let walk = Walk::new(page, ListOrder::NewestFirst);
+    let (cmp, order) = (walk.cmp, walk.order);
+    let mut candidates = c.prepare_cached(&format!(
         "SELECT DISTINCT event_seq FROM deliveries \
-         WHERE account_id = ?1 AND status = ?2 AND event_seq < ?3 \
-         ORDER BY event_seq DESC LIMIT ?4",
-    )?;
+         WHERE account_id = ?1 AND status = ?2 AND event_seq {cmp} ?3 \
+         ORDER BY event_seq {order} LIMIT ?4",
+    ))?;
     let mut check = c.prepare_cached(&format!(
         // CROSS JOIN keeps the chunk the outer loop: events are read by
         // their primary key, never through the account's index.
         "SELECT {cols}, {STATUS_EXPR} AS status FROM json_each(?1) AS chunk \
          CROSS JOIN events e ON e.seq = chunk.value WHERE e.account_id = ?2 \
-         AND (?3 IS NULL OR e.event_type = ?3) AND ({STATUS_EXPR}) = ?4 ORDER BY e.seq DESC",
+         AND (?3 IS NULL OR e.event_type = ?3) AND ({STATUS_EXPR}) = ?4 ORDER BY e.seq {order}",
         cols = rows::EVENT_COLUMNS,
     ))?;
-    let mut before = page.after_seq.unwrap_or(i64::MAX);
+    let mut from = walk.bound;
     let mut found = Vec::new();
     while found.len() <= page.limit as usize {
         let seqs = candidates
             .query_map(
-                params![account, status.as_str(), before, crate::rules::STATUS_CHUNK],
+                params![account, status.as_str(), from, crate::rules::STATUS_CHUNK],
                 |r| r.get::<_, i64>(0),
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let Some(&last) = seqs.last() else { break };
-        before = last;
+        from = last;
         let matching = check.query_map(
             params![to_json(&seqs), account, filter.event_type, status.as_str()],
             |r| {
@@ -373,7 +378,7 @@ fn list_events_by_status(
         }
     }
     found.truncate(page.limit as usize + 1);
-    Ok(paginate(found, page.limit))
+    Ok(paginate(found, page))
 }
 
 pub(super) fn list_deliveries(
@@ -413,7 +418,7 @@ pub(super) fn list_attempts(
     filter: &AttemptFilter,
     page: PageRequest,
 ) -> StoreResult<Page<Attempt>> {
-    let before = page.after_seq.unwrap_or(i64::MAX);
+    let walk = Walk::new(page, ListOrder::NewestFirst);
     let (column, key): (&str, rusqlite::types::Value) = match of {
         AttemptsOf::Event(id) => ("event_seq", get_event(c, account, id)?.1.into()),
         AttemptsOf::Endpoint(id) => {
@@ -422,10 +427,12 @@ pub(super) fn list_attempts(
         }
     };
     let sql = format!(
-        "SELECT {} FROM attempts WHERE {column} = ?1 AND seq < ?2 {ATTEMPT_FILTER} AND {} \
-         ORDER BY seq DESC LIMIT ?3",
+        "SELECT {} FROM attempts WHERE {column} = ?1 AND seq {} ?2 {ATTEMPT_FILTER} AND {} \
+         ORDER BY seq {} LIMIT ?3",
         rows::ATTEMPT_COLUMNS,
+        walk.cmp,
         outcome_filter("?11", "?12", "?13"),
+        walk.order,
     );
     let (exact, failed, pending) = filter.outcome.params();
     let rows = c
@@ -433,8 +440,8 @@ pub(super) fn list_attempts(
         .query_map(
             params![
                 key,
-                before,
-                page.limit + 1,
+                walk.bound,
+                walk.fetch,
                 filter.succeeded,
                 filter.status_code_class,
                 filter.endpoint_id,
@@ -449,7 +456,7 @@ pub(super) fn list_attempts(
             |r| Ok((rows::attempt(r)?, r.get(13)?)),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 /// One attempt of the account's.

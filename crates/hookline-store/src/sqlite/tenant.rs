@@ -8,7 +8,7 @@ use crate::sql::FAIL;
 use crate::types::{ApiKey, PageRequest, StoredResponse};
 use crate::{StoreError, StoreResult};
 
-pub(super) use crate::encode::paginate;
+pub(super) use crate::paging::{paginate, ListOrder, Walk};
 
 fn not_found_if_zero(changed: usize) -> StoreResult<()> {
     if changed == 0 {
@@ -62,18 +62,21 @@ pub(super) fn create_account(c: &Connection, a: &Account, secret: &str) -> Store
 }
 
 pub(super) fn list_accounts(c: &Connection, page: PageRequest) -> StoreResult<Page<Account>> {
+    let walk = Walk::new(page, ListOrder::OldestFirst);
     let sql = format!(
-        "SELECT {} FROM accounts WHERE seq > ?1 AND id <> '{}' ORDER BY seq LIMIT ?2",
+        "SELECT {} FROM accounts WHERE seq {} ?1 AND id <> '{}' ORDER BY seq {} LIMIT ?2",
         rows::ACCOUNT_COLUMNS,
-        hookline_core::operational::PLATFORM_ACCOUNT_ID
+        walk.cmp,
+        hookline_core::operational::PLATFORM_ACCOUNT_ID,
+        walk.order,
     );
     let rows = c
         .prepare_cached(&sql)?
-        .query_map(params![page.after_seq.unwrap_or(0), page.limit + 1], |r| {
+        .query_map(params![walk.bound, walk.fetch], |r| {
             Ok((rows::account(r)?, r.get(4)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 pub(super) fn get_account(c: &Connection, id: &str) -> StoreResult<Account> {
@@ -257,18 +260,20 @@ pub(super) fn list_endpoints(
     account: &str,
     page: PageRequest,
 ) -> StoreResult<Page<Endpoint>> {
+    let walk = Walk::new(page, ListOrder::OldestFirst);
     let sql = format!(
-        "SELECT {} FROM endpoints WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        rows::ENDPOINT_COLUMNS
+        "SELECT {} FROM endpoints WHERE account_id = ?1 AND seq {} ?2 ORDER BY seq {} LIMIT ?3",
+        rows::ENDPOINT_COLUMNS,
+        walk.cmp,
+        walk.order,
     );
     let rows = c
         .prepare_cached(&sql)?
-        .query_map(
-            params![account, page.after_seq.unwrap_or(0), page.limit + 1],
-            |r| Ok((rows::endpoint(r)?, r.get(17)?)),
-        )?
+        .query_map(params![account, walk.bound, walk.fetch], |r| {
+            Ok((rows::endpoint(r)?, r.get(17)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(paginate(rows, page.limit))
+    Ok(paginate(rows, page))
 }
 
 pub(super) fn get_endpoint(c: &Connection, account: &str, id: &str) -> StoreResult<Endpoint> {

@@ -297,16 +297,19 @@ pub(crate) fn ms(t: Timestamp) -> Timestamp {
 
 /// The request for the page after `page`.
 pub(crate) fn after<T>(page: &Page<T>, limit: u32) -> PageRequest {
-    PageRequest {
-        limit,
-        after_seq: Some(
-            page.next_cursor
-                .as_deref()
-                .expect("a next page")
-                .parse()
-                .expect("cursors are decimal seqs"),
-        ),
-    }
+    PageRequest::after(limit, Some(seq(page.next_cursor.as_deref(), "a next page")))
+}
+
+/// The request for the page before `page`, read backwards.
+pub(crate) fn before<T>(page: &Page<T>, limit: u32) -> PageRequest {
+    PageRequest::before(limit, seq(page.prev_cursor.as_deref(), "a previous page"))
+}
+
+fn seq(cursor: Option<&str>, what: &str) -> i64 {
+    cursor
+        .unwrap_or_else(|| panic!("no cursor to {what}"))
+        .parse()
+        .expect("cursors are decimal seqs")
 }
 
 pub(crate) fn new_account(name: &str) -> Account {

@@ -269,10 +269,7 @@ conformance!(events_are_found_by_a_value_inside_their_data, |t| {
         .await
         .unwrap();
     assert_eq!(ids(&first), [refunded.id.clone()]);
-    let next = PageRequest {
-        limit: 1,
-        after_seq: first.next_cursor.as_deref().map(|c| c.parse().unwrap()),
-    };
+    let next = PageRequest::after(1, first.next_cursor.as_deref().map(|c| c.parse().unwrap()));
     let second = s.search_events(&a, "pay_7Hq2", &any, next).await.unwrap();
     assert_eq!(ids(&second), [paid.id.clone()]);
     assert_eq!(second.next_cursor, None);

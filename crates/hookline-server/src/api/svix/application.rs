@@ -167,7 +167,11 @@ async fn list_applications(
     match &caller.0 {
         Caller::Admin => {
             let found = state.store.list_accounts(page).await?;
-            Ok(Json(SvixList::from_page(found, ApplicationOut::from)))
+            Ok(Json(SvixList::from_page(
+                found,
+                page.direction,
+                ApplicationOut::from,
+            )))
         }
         Caller::Account(own) => {
             let account = state.store.get_account(own).await?;

@@ -79,7 +79,8 @@ impl MessageAttemptOut {
 pub(crate) struct AttemptListParams {
     /// Items per page, 1 to 250 (default 50).
     limit: Option<u32>,
-    /// `iterator` of the previous page.
+    /// `iterator` of a page for the page after it, or its `prevIterator`
+    /// (`-` and a cursor) for the page just before it.
     iterator: Option<String>,
     /// 0 success, 2 fail (1 pending and 3 sending match no attempt).
     status: Option<u8>,
@@ -160,10 +161,7 @@ async fn attempts(
     request: PageRequest,
 ) -> SvixResult<Page<Attempt>> {
     let Some(filter) = filter else {
-        return Ok(Page {
-            items: Vec::new(),
-            next_cursor: None,
-        });
+        return Ok(Page::empty());
     };
     Ok(state
         .store
@@ -186,15 +184,16 @@ async fn list_by_message(
     if let (Some(f), Some(ep)) = (filter.as_mut(), &params.endpoint_id) {
         f.endpoint_id = Some(endpoint(&state, account_id, ep).await?.id);
     }
+    let request = params.page()?;
     let found = attempts(
         &state,
         account_id,
         AttemptsOf::Event(event.id),
         filter,
-        params.page()?,
+        request,
     )
     .await?;
-    Ok(Json(SvixList::from_page(found, |a| {
+    Ok(Json(SvixList::from_page(found, request.direction, |a| {
         MessageAttemptOut::new(a, None)
     })))
 }
@@ -210,12 +209,13 @@ async fn list_by_endpoint(
 ) -> SvixResult<Json<SvixList<MessageAttemptOut>>> {
     let account_id = app.account_id.as_str();
     let ep = endpoint(&state, account_id, &endpoint_id).await?;
+    let request = params.page()?;
     let found = attempts(
         &state,
         account_id,
         AttemptsOf::Endpoint(ep.id),
         params.filter()?,
-        params.page()?,
+        request,
     )
     .await?;
     let mut messages: HashMap<String, Event> = HashMap::new();
@@ -228,7 +228,7 @@ async fn list_by_endpoint(
         }
     }
     let with_content = params.with_content.unwrap_or(true);
-    Ok(Json(SvixList::from_page(found, |a| {
+    Ok(Json(SvixList::from_page(found, request.direction, |a| {
         let msg = messages
             .get(&a.event_id)
             .map(|e| MessageOut::new(e.clone(), with_content));
@@ -257,7 +257,7 @@ async fn get_attempt(
             return Ok(Json(MessageAttemptOut::new(a, None)));
         }
         match found.next_cursor.and_then(|c| c.parse().ok()) {
-            Some(seq) => request.after_seq = Some(seq),
+            Some(seq) => request.cursor = Some(seq),
             None => return Err(SvixError::not_found(&format!("attempt {attempt_id}"))),
         }
     }

@@ -277,11 +277,13 @@ async fn list_endpoints(
     SvixQuery(params): SvixQuery<ListParams>,
 ) -> SvixResult<Json<SvixList<SvixEndpointOut>>> {
     let account_id = app.account_id.as_str();
-    let page = state
-        .store
-        .list_endpoints(account_id, params.page()?)
-        .await?;
-    Ok(Json(SvixList::from_page(page, SvixEndpointOut::from)))
+    let request = params.page()?;
+    let page = state.store.list_endpoints(account_id, request).await?;
+    Ok(Json(SvixList::from_page(
+        page,
+        request.direction,
+        SvixEndpointOut::from,
+    )))
 }
 
 /// Create an endpoint.

@@ -94,13 +94,15 @@ pub(crate) struct SvixEventTypeIn {
     group_name: Option<String>,
 }
 
-/// `limit` and `iterator` (a type name) of the list.
+/// `limit` and `iterator` (a type name) of the list. It pages forwards
+/// only, with `prevIterator` always `null`, as on Svix's own server: a name
+/// may itself start with `-`, so Svix's backward form would be ambiguous.
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct EventTypeListParams {
     /// Items per page, 1 to 250 (default 50).
     limit: Option<u32>,
-    /// `iterator` of the previous page.
+    /// `iterator` of the previous page (a type name).
     iterator: Option<String>,
     /// Accepted for compatibility: payload schemas are always included.
     with_content: Option<bool>,

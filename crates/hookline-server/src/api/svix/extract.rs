@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hookline_core::{Account, Endpoint, Event, Page, Timestamp};
-use hookline_store::{PageRequest, StoreError};
+use hookline_store::{Direction, PageRequest, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -244,7 +244,8 @@ pub(crate) fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Erro
 pub(crate) struct ListParams {
     /// Items per page, 1 to 250 (default 50).
     pub(crate) limit: Option<u32>,
-    /// `iterator` of the previous page.
+    /// `iterator` of a page for the page after it, or its `prevIterator`
+    /// (`-` and a cursor) for the page just before it.
     pub(crate) iterator: Option<String>,
 }
 
@@ -255,7 +256,9 @@ impl ListParams {
     }
 }
 
-/// A page from Svix's `limit` and `iterator`.
+/// A page from Svix's `limit` and `iterator`: a cursor (a store `seq`)
+/// pages on after it, `-` and a cursor (a `prevIterator`) pages back from
+/// it, as Svix's own server does.
 pub(crate) fn page(limit: Option<u32>, iterator: Option<&str>) -> SvixResult<PageRequest> {
     let limit = limit.unwrap_or(50);
     if !(1..=250).contains(&limit) {
@@ -264,43 +267,67 @@ pub(crate) fn page(limit: Option<u32>, iterator: Option<&str>) -> SvixResult<Pag
             "`limit` must be between 1 and 250",
         ));
     }
-    let after_seq = match iterator {
-        None | Some("") => None,
-        Some(it) => Some(it.parse::<i64>().map_err(|_| {
-            SvixError::invalid_query(
+    let cursor = |text: &str| {
+        // Digits only, as handed out: `--5` or `+5` are no cursors.
+        if (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(text.parse::<i64>().expect("18 digits fit an i64"))
+        } else {
+            Err(SvixError::invalid_query(
                 "iterator",
-                "`iterator` is not one this API gave out; pass `iterator` from the previous page",
-            )
-        })?),
+                "`iterator` is not one this API gave out; pass `iterator` or `prevIterator` \
+                 from a page",
+            ))
+        }
     };
-    Ok(PageRequest { limit, after_seq })
+    match iterator {
+        None | Some("") => Ok(PageRequest::first(limit)),
+        Some(it) => match it.strip_prefix('-') {
+            Some(prev) => Ok(PageRequest::before(limit, cursor(prev)?)),
+            None => Ok(PageRequest::after(limit, Some(cursor(it)?))),
+        },
+    }
 }
 
-/// Svix's list envelope. `prevIterator` is always `null`: Hookline pages
-/// forwards only.
+/// Svix's list envelope. As on Svix's own server, `prevIterator` is `-` and
+/// the first item's cursor whenever the page has items, even on the first
+/// page: items may arrive before it later (a message sent since), so it is
+/// how a client looks for newer ones. Passed as `iterator` it answers the
+/// page just before, in the list's order; its `done` says whether nothing
+/// lies further back. Where Svix still gives a `prevIterator` on such a
+/// page, Hookline gives `null`: the store looked and found nothing there.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SvixList<T> {
     pub(crate) data: Vec<T>,
-    /// Pass as `iterator` for the next page; `null` on the last one.
+    /// Pass as `iterator` for the page after this one; `null` on the last
+    /// page.
     pub(crate) iterator: Option<String>,
+    /// Pass as `iterator` for the page before this one (`-` and a cursor);
+    /// `null` on an empty page, on a page read backwards that reached the
+    /// start, and on lists that come in one page.
     pub(crate) prev_iterator: Option<String>,
-    /// Whether this is the last page.
+    /// Whether nothing lies further the way this page was asked for: after
+    /// it, or before it for an `iterator` starting with `-`.
     pub(crate) done: bool,
 }
 
 impl<T> SvixList<T> {
-    /// Maps a store page to the envelope.
-    pub(crate) fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> Self {
+    /// Maps a store page asked for `direction` to the envelope.
+    pub(crate) fn from_page<U>(page: Page<U>, direction: Direction, f: impl FnMut(U) -> T) -> Self {
+        let done = match direction {
+            Direction::Forward => page.next_cursor.is_none(),
+            Direction::Backward => page.prev_cursor.is_none(),
+        };
         SvixList {
             data: page.items.into_iter().map(f).collect(),
-            done: page.next_cursor.is_none(),
             iterator: page.next_cursor,
-            prev_iterator: None,
+            prev_iterator: page.prev_cursor.map(|c| format!("-{c}")),
+            done,
         }
     }
 
-    /// One page holding everything.
+    /// One page holding everything: nothing after it and nothing before,
+    /// so both iterators are `null`.
     pub(crate) fn all(data: Vec<T>) -> Self {
         SvixList {
             data,
@@ -365,7 +392,25 @@ mod tests {
         assert_eq!(page(None, None).unwrap().limit, 50);
         assert!(page(Some(251), None).is_err());
         assert!(page(Some(0), None).is_err());
-        assert_eq!(page(Some(5), Some("42")).unwrap().after_seq, Some(42));
-        assert!(page(None, Some("abc")).is_err());
+        assert_eq!(
+            page(Some(5), Some("42")).unwrap(),
+            PageRequest::after(5, Some(42))
+        );
+        assert_eq!(
+            page(Some(5), Some("-42")).unwrap(),
+            PageRequest::before(5, 42)
+        );
+        assert_eq!(page(Some(5), Some("")).unwrap(), PageRequest::first(5));
+        for garbage in [
+            "abc",
+            "-",
+            "--42",
+            "+42",
+            "-abc",
+            "4 2",
+            "1234567890123456789",
+        ] {
+            assert!(page(None, Some(garbage)).is_err(), "{garbage}");
+        }
     }
 }

@@ -146,7 +146,8 @@ fn yes() -> bool {
 pub(crate) struct MessageListParams {
     /// Items per page, 1 to 250 (default 50).
     limit: Option<u32>,
-    /// `iterator` of the previous page.
+    /// `iterator` of a page for the page after it, or its `prevIterator`
+    /// (`-` and a cursor) for the page just before it.
     iterator: Option<String>,
     /// Only messages on this channel.
     channel: Option<String>,
@@ -283,7 +284,7 @@ async fn list_messages(
         .list_events(account_id, &filter, request)
         .await?;
     let with_content = params.with_content;
-    Ok(Json(SvixList::from_page(found, |l| {
+    Ok(Json(SvixList::from_page(found, request.direction, |l| {
         MessageOut::new(l.event, with_content)
     })))
 }
