@@ -89,6 +89,8 @@ impl Api {
                     commits,
                     writes,
                     busy_seconds,
+                    syncs: value("syncs").unwrap_or(0.0),
+                    sync_seconds: value("sync_seconds").unwrap_or(0.0),
                     at,
                 }),
                 _ => None,
@@ -122,6 +124,8 @@ pub(crate) struct WriterTotals {
     commits: f64,
     writes: f64,
     busy_seconds: f64,
+    syncs: f64,
+    sync_seconds: f64,
     at: Instant,
 }
 
@@ -133,6 +137,8 @@ pub(crate) struct WriterLoad {
     pub(crate) commits_per_s: f64,
     /// Write jobs (publishes, claims, attempt batches) per commit.
     pub(crate) writes_per_commit: f64,
+    /// The average WAL sync (what every write waits for after its commit).
+    pub(crate) sync_ms: f64,
 }
 
 impl WriterTotals {
@@ -144,6 +150,8 @@ impl WriterTotals {
             busy: 100.0 * (self.busy_seconds - earlier.busy_seconds) / secs,
             commits_per_s: commits / secs,
             writes_per_commit: (self.writes - earlier.writes) / commits.max(1.0),
+            sync_ms: 1000.0 * (self.sync_seconds - earlier.sync_seconds)
+                / (self.syncs - earlier.syncs).max(1.0),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod api;
 mod cpu;
+mod floor;
 mod noisy;
 mod progress;
 mod queries;
@@ -148,6 +149,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     if let Some(url) = options.database_url.as_deref() {
         let (figures, line) = sizing::measure(options, &receiver, url).await?;
         sizing_figures = figures;
+        method.push(line);
+        let (figures, line) = floor::measure(options, url).await?;
+        sizing_figures.extend(figures);
         method.push(line);
     }
     let cpu = samples.cpu_rows();

@@ -78,6 +78,8 @@ pub struct WriterRow {
     pub commits_per_s: f64,
     /// Write jobs (publishes, claims, attempt batches) per commit.
     pub writes_per_commit: f64,
+    /// The average WAL sync, in milliseconds.
+    pub sync_ms: f64,
 }
 
 /// Everything one benchmark invocation found.
@@ -157,9 +159,9 @@ impl Report {
             let writer = self.cpu.iter().any(|row| row.writer.is_some());
             let (title, head, rule) = if writer {
                 (
-                    "; the server's SQLite writer thread: share of the phase it was busy running and committing batches",
-                    " SQLite writer busy | commits/s | writes per commit |",
-                    "---:|---:|---:|",
+                    "; the server's SQLite writer thread: share of the phase it was busy running and committing batches, and the average WAL sync that makes its commits durable (on the syncer thread)",
+                    " SQLite writer busy | commits/s | writes per commit | WAL sync, ms |",
+                    "---:|---:|---:|---:|",
                 )
             } else {
                 ("", "", "")
@@ -176,10 +178,10 @@ impl Report {
             for row in &self.cpu {
                 let load = match (writer, row.writer) {
                     (false, _) => String::new(),
-                    (true, None) => " — | — | — |".into(),
+                    (true, None) => " — | — | — | — |".into(),
                     (true, Some(w)) => format!(
-                        " {:.0}% | {:.0} | {:.1} |",
-                        w.busy, w.commits_per_s, w.writes_per_commit
+                        " {:.0}% | {:.0} | {:.1} | {:.2} |",
+                        w.busy, w.commits_per_s, w.writes_per_commit, w.sync_ms
                     ),
                 };
                 let _ = writeln!(
@@ -318,8 +320,9 @@ mod tests {
             busy: 84.0,
             commits_per_s: 1430.0,
             writes_per_commit: 10.6,
+            sync_ms: 1.25,
         }))])
         .markdown();
-        assert!(sqlite.contains("| ingest | 50% | 20% | 1% (2%) | 84% | 1430 | 10.6 |"));
+        assert!(sqlite.contains("| ingest | 50% | 20% | 1% (2%) | 84% | 1430 | 10.6 | 1.25 |"));
     }
 }

@@ -97,11 +97,19 @@ pub(crate) async fn delivery(
     );
     receiver.reset();
     let label = format!("delivery to {endpoints} endpoint(s)");
-    let (started, _) = publisher
+    let (started, publishing) = publisher
         .publish_many(events, concurrency, &format!("{label}, publishing"))
         .await?;
     let expected = events * usize::from(endpoints);
     let (_, last) = receiver.wait_for(expected, STALL, &label).await?;
+    // Which side set the pace: the publishes (their 202s) or the deliveries.
+    note(format_args!(
+        "  {label}: publishes answered at {:.0} events/s; last receipt {:.0} ms after the last 202",
+        events as f64 / publishing.as_secs_f64(),
+        last.saturating_duration_since(started + publishing)
+            .as_secs_f64()
+            * 1000.0
+    ));
     let duplicates = receiver.requests().saturating_sub(expected as u64);
     if duplicates > 0 {
         note(format_args!("  {label}: {duplicates} duplicate deliveries"));
@@ -238,7 +246,7 @@ pub(crate) async fn latency(
 }
 
 /// The nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }

@@ -42,8 +42,8 @@ impl Samples {
         ));
         if let Some(w) = &writer {
             note(format_args!(
-                "  SQLite writer during {phase}: busy {:.0}%, {:.0} commits/s, {:.1} writes per commit",
-                w.busy, w.commits_per_s, w.writes_per_commit
+                "  SQLite writer during {phase}: busy {:.0}%, {:.0} commits/s, {:.1} writes per commit, WAL sync {:.2} ms",
+                w.busy, w.commits_per_s, w.writes_per_commit, w.sync_ms
             ));
         }
         let index = match self.cpu.iter().position(|(p, _, _)| *p == phase) {
@@ -76,6 +76,7 @@ impl Samples {
                     busy: median(loads.iter().map(|l| l.busy).collect()),
                     commits_per_s: median(loads.iter().map(|l| l.commits_per_s).collect()),
                     writes_per_commit: median(loads.iter().map(|l| l.writes_per_commit).collect()),
+                    sync_ms: median(loads.iter().map(|l| l.sync_ms).collect()),
                 }),
             })
             .collect()

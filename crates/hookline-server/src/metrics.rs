@@ -61,6 +61,8 @@ struct WriterMetrics {
     commits: Counter,
     writes: Counter,
     busy: Counter<f64, AtomicU64>,
+    syncs: Counter,
+    sync: Counter<f64, AtomicU64>,
     /// Scrapes mirror one at a time, so each adds only what is new.
     mirror: Mutex<()>,
 }
@@ -86,11 +88,25 @@ impl WriterMetrics {
             "Time the SQLite writer thread spent running and committing batches",
             busy.clone(),
         );
+        let syncs = Counter::default();
+        registry.register(
+            "syncs",
+            "WAL syncs that made the writer's commits durable (each covers every commit before it)",
+            syncs.clone(),
+        );
+        let sync = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "sync_seconds",
+            "Time spent in those syncs (off the writer thread)",
+            sync.clone(),
+        );
         WriterMetrics {
             registry,
             commits,
             writes,
             busy,
+            syncs,
+            sync,
             mirror: Mutex::new(()),
         }
     }
@@ -104,6 +120,10 @@ impl WriterMetrics {
             .inc_by(stats.writes.saturating_sub(self.writes.get()));
         self.busy
             .inc_by((stats.busy_seconds - self.busy.get()).max(0.0));
+        self.syncs
+            .inc_by(stats.syncs.saturating_sub(self.syncs.get()));
+        self.sync
+            .inc_by((stats.sync_seconds - self.sync.get()).max(0.0));
     }
 }
 

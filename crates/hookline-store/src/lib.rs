@@ -15,6 +15,7 @@ mod portal;
 pub mod postgres;
 mod rules;
 mod sealer;
+mod search;
 mod sql;
 pub mod sqlite;
 mod stored;

@@ -445,6 +445,10 @@ pub struct WriterStats {
     pub commits: u64,
     pub writes: u64,
     pub busy_seconds: f64,
+    /// WAL syncs (each makes every commit before it durable) and the time
+    /// they took.
+    pub syncs: u64,
+    pub sync_seconds: f64,
 }
 
 /// The backlog, for metrics.

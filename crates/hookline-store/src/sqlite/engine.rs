@@ -2,7 +2,7 @@
 //! statistics and retention.
 
 use hookline_core::{EventFormat, PayloadMode, Timestamp};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, ms, now_ms, to_json};
 use crate::encode::exchange_columns;
@@ -135,13 +135,18 @@ pub(super) fn record_attempts(
     results: &[AttemptResult],
     failing_after: u32,
 ) -> StoreResult<Recorded> {
+    // The delivery is read first and the attempt inserted with VALUES: a
+    // single-row insert needs no statement journal, an INSERT … SELECT does.
+    let mut leased = c.prepare_cached(
+        "SELECT event_seq, event_id, account_id, endpoint_id, manual FROM deliveries \
+         WHERE id = ?1 AND lease_epoch = ?2",
+    )?;
     let mut insert = c.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, event_seq, event_id, account_id, endpoint_id, url, \
          attempt, started_at, duration_ms, outcome, status_code, error, response_body, manual, \
          request_headers, request_payload, response_headers) \
-         SELECT ?1, ?2, d.event_seq, d.event_id, d.account_id, d.endpoint_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-         d.manual, ?12, ?13, ?14 \
-         FROM deliveries d WHERE d.id = ?2 AND d.lease_epoch = ?11 ON CONFLICT (id) DO NOTHING",
+         VALUES (?1, ?2, ?14, ?15, ?16, ?17, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?18, ?11, ?12, ?13) \
+         ON CONFLICT (id) DO NOTHING",
     )?;
     let mut update = c.prepare_cached(&format!(
         "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, \
@@ -158,22 +163,42 @@ pub(super) fn record_attempts(
     for result in results {
         let a = &result.attempt;
         let (request_headers, request_payload, response_headers) = exchange_columns(a);
-        let inserted = insert.execute(params![
-            a.id,
-            a.delivery_id,
-            a.url,
-            a.attempt,
-            ms(a.started_at),
-            a.duration_ms as i64,
-            a.outcome.as_str(),
-            a.status_code,
-            a.error,
-            a.response_body,
-            result.lease_epoch,
-            request_headers,
-            request_payload,
-            response_headers
-        ])?;
+        let delivery = leased
+            .query_row(params![a.delivery_id, result.lease_epoch], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })
+            .optional()?;
+        let inserted = match delivery {
+            None => 0,
+            Some((event_seq, event_id, account_id, endpoint_id, manual)) => {
+                insert.execute(params![
+                    a.id,
+                    a.delivery_id,
+                    a.url,
+                    a.attempt,
+                    ms(a.started_at),
+                    a.duration_ms as i64,
+                    a.outcome.as_str(),
+                    a.status_code,
+                    a.error,
+                    a.response_body,
+                    request_headers,
+                    request_payload,
+                    response_headers,
+                    event_seq,
+                    event_id,
+                    account_id,
+                    endpoint_id,
+                    manual
+                ])?
+            }
+        };
         if inserted == 0 {
             // Recorded before, its delivery gone, or leased again since.
             if leased_again.exists(params![a.delivery_id, result.lease_epoch, a.id])?

@@ -42,7 +42,13 @@ impl Subscriber {
     }
 }
 
-pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<PublishOutcome> {
+/// Stores a publish: the event, its search rows (`search`, from
+/// [`crate::search::tokens`]) and one delivery per target.
+pub(super) fn publish(
+    c: &Connection,
+    req: &PublishRequest,
+    search: &[String],
+) -> StoreResult<PublishOutcome> {
     let e = &req.event;
     if let Some((existing, _)) = find_event(c, &e.account_id, &e.id)? {
         return Ok(if existing.payload_hash == e.payload_hash {
@@ -84,6 +90,15 @@ pub(super) fn publish(c: &Connection, req: &PublishRequest) -> StoreResult<Publi
         e.format.as_str(),
     ])?;
     let event_seq = c.last_insert_rowid();
+    // One single-row insert each: no statement journal, unlike a trigger.
+    {
+        let mut searchable = c.prepare_cached(
+            "INSERT OR IGNORE INTO event_search (account_id, token, event_seq) VALUES (?1, ?2, ?3)",
+        )?;
+        for token in search {
+            searchable.execute(params![e.account_id, token, event_seq])?;
+        }
+    }
     let due = ms(e.created_at);
     let mut leased = Vec::new();
     let mut hand_over = HandOver::new(req.lease.as_ref());

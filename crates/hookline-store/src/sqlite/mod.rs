@@ -2,7 +2,7 @@
 //!
 //! One writer thread owns the only read-write connection and group-commits
 //! every queued write job (`writer.rs`); the 202 of a publish follows its
-//! batch's `synchronous=FULL` commit. Reads run on a small pool of WAL
+//! batch's commit and the sync of the WAL that makes it durable. Reads run on a small pool of WAL
 //! readers in `spawn_blocking`. SQLite serves one node: at
 //! open, leases left by a crashed process are released at once.
 
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_attempt_exchange.sql"),
     include_str!("migrations/0010_delivery_status.sql"),
     include_str!("migrations/0011_fair_claims.sql"),
+    include_str!("migrations/0012_search_rows_from_rust.sql"),
 ];
 const READERS: usize = 4;
 
@@ -96,6 +97,10 @@ impl SqliteStore {
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
         engine::release_all_leases(&conn, rows::now_ms())?;
+        // From here on the writer's syncer makes each commit durable
+        // (`writer.rs`): the same syncs as FULL, off the writer thread.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let wal = std::path::PathBuf::from(format!("{path}-wal"));
         let readers = (0..READERS)
             .map(|_| connect(path))
             .collect::<StoreResult<Vec<_>>>()?;
@@ -105,7 +110,7 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("hookline-sqlite-writer".into())
             .spawn(move || {
-                run_writer(conn, rx, &counted);
+                run_writer(conn, rx, &counted, wal);
                 // The lock is held for as long as this process can write.
                 drop(lock);
             })
@@ -248,7 +253,8 @@ fn connect(path: &str) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // WAL lets readers run beside the writer; FULL makes every commit
-    // durable before a 202 is answered (the contract's promise).
+    // durable before a 202 is answered (the contract's promise). The
+    // writer connection hands that sync to its syncer thread once open.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "cache_size", -16384)?;
@@ -293,6 +299,8 @@ impl Store for SqliteStore {
             commits: c.commits.load(Ordering::Relaxed),
             writes: c.writes.load(Ordering::Relaxed),
             busy_seconds: c.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            syncs: c.syncs.load(Ordering::Relaxed),
+            sync_seconds: c.sync_nanos.load(Ordering::Relaxed) as f64 / 1e9,
         })
     }
 
@@ -528,7 +536,10 @@ impl Store for SqliteStore {
 
     async fn publish(&self, mut request: PublishRequest) -> StoreResult<PublishOutcome> {
         request.event = self.sealer.seal_event(&request.event)?;
-        let outcome = self.write(move |c| events::publish(c, &request)).await?;
+        let search = crate::search::tokens(&request.event.id, &request.event.data);
+        let outcome = self
+            .write(move |c| events::publish(c, &request, &search))
+            .await?;
         self.sealer.open_outcome(outcome)
     }
 

@@ -1,11 +1,24 @@
 //! The SQLite writer thread: one read-write connection, one transaction
-//! per batch of queued write jobs, `synchronous=FULL` commit, and only then
-//! an answer to each caller. One failing job does not spoil the batch: the
+//! per batch of queued write jobs, and an answer to each caller only once
+//! the commit is durable. One failing job does not spoil the batch: the
 //! batch is rolled back and run again with each job in its own savepoint
 //! (savepoints cost a statement journal per job, so the common,
 //! all-succeed case goes without).
+//!
+//! Durability is pipelined: the connection commits with
+//! `synchronous=NORMAL` (no sync at commit in WAL mode; SQLite still syncs
+//! around checkpoints), and a second thread, the syncer, `fdatasync`s the
+//! WAL file and only then answers every batch committed before that sync
+//! began. That is exactly the one sync `synchronous=FULL` adds per commit,
+//! moved off the writer: while the syncer waits for the disk, the writer
+//! runs the next batch, and one sync covers every batch committed
+//! meanwhile. No caller is answered, and so no webhook is sent and no
+//! `202` answered, before its write is on disk.
 
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
 use rusqlite::Connection;
@@ -62,36 +75,115 @@ pub(super) struct WriterCounters {
     pub(super) commits: AtomicU64,
     pub(super) writes: AtomicU64,
     pub(super) busy_nanos: AtomicU64,
+    /// WAL syncs by the syncer (each covers one or more commits).
+    pub(super) syncs: AtomicU64,
+    pub(super) sync_nanos: AtomicU64,
 }
 
-/// The writer loop: one transaction per batch of queued jobs.
-pub(super) fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>, counters: &WriterCounters) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+/// The writer loop: one transaction per batch of queued jobs; committed
+/// batches go to the syncer, which answers them once the WAL is on disk.
+pub(super) fn run_writer(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    counters: &WriterCounters,
+    wal: PathBuf,
+) {
+    let (synced, to_sync) = std_mpsc::channel::<Vec<Job>>();
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("hookline-sqlite-syncer".into())
+            .spawn_scoped(scope, || run_syncer(&wal, to_sync, counters))
+            .expect("the SQLite syncer thread starts");
+        let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let started = Instant::now();
+            let commit = run_batch(&conn, &mut batch);
+            let busy = started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+            counters.busy_nanos.fetch_add(busy, Ordering::Relaxed);
+            match commit {
+                Ok(()) => {
+                    counters.commits.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .writes
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    let committed = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+                    if let Err(std_mpsc::SendError(committed)) = synced.send(committed) {
+                        // The syncer is gone (it never returns early): answer here.
+                        answer_all(committed, Err(sync_stopped()));
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "group commit failed");
+                    answer_all(std::mem::take(&mut batch), Err(err));
+                }
             }
         }
+        // Dropping the sender lets the syncer answer what is left and stop.
+        drop(synced);
+    });
+}
+
+/// The syncer loop: takes every committed batch waiting, makes the WAL
+/// durable with one `fdatasync`, then answers them. Batches committed while
+/// a sync runs wait for the next one, which covers them all.
+fn run_syncer(
+    wal: &std::path::Path,
+    batches: std_mpsc::Receiver<Vec<Job>>,
+    counters: &WriterCounters,
+) {
+    let mut file: Option<File> = None;
+    while let Ok(first) = batches.recv() {
+        let mut ready = vec![first];
+        ready.extend(batches.try_iter());
         let started = Instant::now();
-        let commit = run_batch(&conn, &mut batch);
-        let busy = started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
-        counters.busy_nanos.fetch_add(busy, Ordering::Relaxed);
-        match &commit {
-            Ok(()) => {
-                counters.commits.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .writes
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            }
-            Err(err) => tracing::error!(error = %err, "group commit failed"),
+        let result = sync_wal(wal, &mut file);
+        let took = started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+        counters.sync_nanos.fetch_add(took, Ordering::Relaxed);
+        counters.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(err) = &result {
+            tracing::error!(error = %err, "making the WAL durable failed");
         }
-        for job in batch.drain(..) {
-            job.answer(commit.clone());
+        for batch in ready {
+            answer_all(batch, result.clone());
         }
     }
+}
+
+/// `fdatasync` of the WAL file, opened on first use (SQLite creates it with
+/// the first write) and kept open: a checkpoint rewinds the file in place.
+fn sync_wal(wal: &std::path::Path, file: &mut Option<File>) -> Result<(), StoreError> {
+    let durable = |e: std::io::Error| {
+        StoreError::Unavailable(format!(
+            "cannot make {} durable: {e}; the write may be lost, retry it",
+            wal.display()
+        ))
+    };
+    if file.is_none() {
+        *file = Some(File::open(wal).map_err(durable)?);
+    }
+    let synced = file.as_ref().map_or(Ok(()), File::sync_data);
+    if synced.is_err() {
+        // Open it afresh next time rather than trusting a failed handle.
+        *file = None;
+    }
+    synced.map_err(durable)
+}
+
+fn answer_all(batch: Vec<Job>, result: Result<(), StoreError>) {
+    for job in batch {
+        job.answer(result.clone());
+    }
+}
+
+fn sync_stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite syncer has stopped".into())
 }
 
 /// Runs and commits a batch: first plainly, and only if a job failed, once

@@ -1,0 +1,109 @@
+//! PostgreSQL's own commit latency: the floor under the latency figure.
+//! A publish is answered after one durable commit, so its publish-to-receipt
+//! time can be no lower than what the server takes to commit one small row.
+//! This phase asks the server just that, at the latency phase's rate and
+//! for as long, with nothing else in the way (no node, no HTTP): a single
+//! `INSERT` of a row the size of an event, committed on its own, from a
+//! small pool. Its p50/p99 beside the node's say how much of the node's
+//! latency is the database's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::progress::note;
+use crate::report::{Figure, Target};
+use crate::scenarios::percentile;
+use crate::server::Database;
+use crate::Options;
+
+/// Connections committing at once (commits beyond them queue, as in a node).
+const CONNECTIONS: u32 = 16;
+
+/// Measures single-row commits on a fresh database of the `--database-url`
+/// server; answers the p50/p99 figures and a method line.
+pub(crate) async fn measure(
+    options: &Options,
+    admin_url: &str,
+) -> anyhow::Result<(Vec<Figure>, String)> {
+    let (rate, seconds) = (options.sizes.latency_rate, options.sizes.latency_seconds);
+    note(format_args!(
+        "commit floor: single-row commits at {rate:.0}/s for {seconds:.0} s"
+    ));
+    let database = Database::create(Some(admin_url)).await?;
+    let measured = commit_latencies(&database.url(), rate, seconds).await;
+    database.remove().await?;
+    let mut millis = measured?;
+    millis.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&millis, 0.50), percentile(&millis, 0.99));
+    note(format_args!(
+        "  commit floor: p50 {p50:.1} ms, p99 {p99:.1} ms"
+    ));
+    let one = |key, label: &str, value| Figure {
+        key,
+        label: label.into(),
+        unit: "ms",
+        throughput: false,
+        target: Target::None,
+        samples: vec![value],
+    };
+    let figures = vec![
+        one(
+            "pg_commit_p50",
+            &format!("PostgreSQL's own single-row commit p50 at {rate:.0}/s (floor)"),
+            p50,
+        ),
+        one(
+            "pg_commit_p99",
+            &format!("PostgreSQL's own single-row commit p99 at {rate:.0}/s (floor)"),
+            p99,
+        ),
+    ];
+    let line = format!(
+        "commit floor (measured once, PostgreSQL only, on a fresh database of the same server): {} single-row \
+         `INSERT`s of 400 bytes, each its own transaction, at {rate:.0}/s from {CONNECTIONS} connections; the time \
+         of each from its due moment to its commit's answer, so a queue behind a slow commit counts",
+        millis.len()
+    );
+    Ok((figures, line))
+}
+
+/// The milliseconds of each commit, from when it was due to its answer.
+async fn commit_latencies(url: &str, rate: f64, seconds: f64) -> anyhow::Result<Vec<f64>> {
+    let pool = PgPoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .min_connections(CONNECTIONS)
+        .connect(url)
+        .await?;
+    sqlx::query("CREATE TABLE floor (id bigserial PRIMARY KEY, body text NOT NULL)")
+        .execute(&pool)
+        .await?;
+    let body = Arc::new("x".repeat(400));
+    let total = (rate * seconds).round().max(1.0) as usize;
+    let in_flight = Arc::new(Semaphore::new(1024));
+    let mut commits = JoinSet::new();
+    let started = Instant::now();
+    for n in 0..total {
+        let due = started + Duration::from_secs_f64(n as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let permit = in_flight.clone().acquire_owned().await?;
+        let (pool, body) = (pool.clone(), body.clone());
+        commits.spawn(async move {
+            sqlx::query("INSERT INTO floor (body) VALUES ($1)")
+                .bind(body.as_str())
+                .execute(&pool)
+                .await?;
+            drop(permit);
+            anyhow::Ok(due.elapsed().as_secs_f64() * 1000.0)
+        });
+    }
+    let mut millis = Vec::with_capacity(total);
+    while let Some(done) = commits.join_next().await {
+        millis.push(done??);
+    }
+    pool.close().await;
+    Ok(millis)
+}
