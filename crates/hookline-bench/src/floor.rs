@@ -8,15 +8,12 @@
 //! latency is the database's.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgPoolOptions;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use crate::progress::note;
 use crate::report::{Figure, Target};
-use crate::scenarios::percentile;
+use crate::scenarios::{self, percentile};
 use crate::server::Database;
 use crate::Options;
 
@@ -31,7 +28,7 @@ pub(crate) async fn measure(
 ) -> anyhow::Result<(Vec<Figure>, String)> {
     let (rate, seconds) = (options.sizes.latency_rate, options.sizes.latency_seconds);
     note(format_args!(
-        "commit floor: single-row commits at {rate:.0}/s for {seconds:.0} s"
+        "commit floor: single-row commits at {rate:.0}/s for {seconds:.1} s"
     ));
     let database = Database::create(Some(admin_url)).await?;
     let measured = commit_latencies(&database.url(), rate, seconds).await;
@@ -82,28 +79,17 @@ async fn commit_latencies(url: &str, rate: f64, seconds: f64) -> anyhow::Result<
         .execute(&pool)
         .await?;
     let body = Arc::new("x".repeat(400));
-    let total = (rate * seconds).round().max(1.0) as usize;
-    let in_flight = Arc::new(Semaphore::new(1024));
-    let mut commits = JoinSet::new();
-    let started = Instant::now();
-    for n in 0..total {
-        let due = started + Duration::from_secs_f64(n as f64 / rate);
-        tokio::time::sleep_until(due.into()).await;
-        let permit = in_flight.clone().acquire_owned().await?;
+    let measured = scenarios::open_loop(rate, seconds, None, |due| {
         let (pool, body) = (pool.clone(), body.clone());
-        commits.spawn(async move {
+        async move {
             sqlx::query("INSERT INTO floor (body) VALUES ($1)")
                 .bind(body.as_str())
                 .execute(&pool)
                 .await?;
-            drop(permit);
             anyhow::Ok(due.elapsed().as_secs_f64() * 1000.0)
-        });
-    }
-    let mut millis = Vec::with_capacity(total);
-    while let Some(done) = commits.join_next().await {
-        millis.push(done??);
-    }
+        }
+    })
+    .await;
     pool.close().await;
-    Ok(millis)
+    Ok(measured?.0)
 }

@@ -13,12 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::api::{Api, Publisher};
 use crate::progress::note;
 use crate::receiver::Receiver;
+use crate::scenarios::{self, percentile};
 use crate::server::{Database, Server, ServerOptions};
 
 /// The quiet account's publish rate.
@@ -98,7 +98,7 @@ async fn case(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let noisy_before = count(receiver, NOISY_ENDPOINT);
-    let sent = publish_at_rate(&quiet, QUIET_RATE, seconds).await?;
+    let (sent, _) = scenarios::publish_at_rate(&quiet, QUIET_RATE, seconds, None).await?;
     let noisy_delivered = count(receiver, NOISY_ENDPOINT) - noisy_before;
     stop_flood.cancel();
     let noisy_events = match flooding {
@@ -147,36 +147,6 @@ async fn flood_until(
     Ok(total)
 }
 
-/// Publishes at `rate` events/s for `seconds`, open loop; answers each
-/// event's id and when its publish started.
-async fn publish_at_rate(
-    publisher: &Arc<Publisher>,
-    rate: f64,
-    seconds: f64,
-) -> anyhow::Result<Vec<(String, Instant)>> {
-    let total = (rate * seconds).round().max(1.0) as usize;
-    let in_flight = Arc::new(Semaphore::new(1024));
-    let mut publishes = JoinSet::new();
-    let started = Instant::now();
-    for n in 0..total {
-        let due = started + Duration::from_secs_f64(n as f64 / rate);
-        tokio::time::sleep_until(due.into()).await;
-        let permit = in_flight.clone().acquire_owned().await?;
-        let publisher = publisher.clone();
-        publishes.spawn(async move {
-            let sent_at = Instant::now();
-            let id = publisher.publish().await?;
-            drop(permit);
-            anyhow::Ok((id, sent_at))
-        });
-    }
-    let mut sent = Vec::with_capacity(total);
-    while let Some(done) = publishes.join_next().await {
-        sent.push(done??);
-    }
-    Ok(sent)
-}
-
 /// Waits until every quiet event has arrived; answers when each did.
 async fn wait_for_quiet(
     receiver: &Receiver,
@@ -200,12 +170,6 @@ async fn wait_for_quiet(
 
 fn count(receiver: &Receiver, endpoint: u16) -> usize {
     receiver.receipts_of(endpoint).len()
-}
-
-/// The nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// The Markdown table of both backends' cases.

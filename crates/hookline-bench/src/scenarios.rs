@@ -201,32 +201,9 @@ pub(crate) async fn latency(
 ) -> anyhow::Result<Latency> {
     let publisher = Arc::new(api.account("bench latency", &[receiver.url(0)]).await?);
     receiver.reset();
-    let total = (rate * seconds).round().max(1.0) as usize;
-    let in_flight = Arc::new(Semaphore::new(1024));
-    let mut publishes = JoinSet::new();
-    let mut sent = Vec::with_capacity(total);
-    let mut progress = Progress::new("latency, publishing", total as u64);
-    let started = Instant::now();
-    for n in 0..total {
-        let due = started + Duration::from_secs_f64(n as f64 / rate);
-        tokio::time::sleep_until(due.into()).await;
-        let permit = in_flight.clone().acquire_owned().await?;
-        let publisher = publisher.clone();
-        publishes.spawn(async move {
-            let sent_at = Instant::now();
-            let id = publisher.publish().await?;
-            drop(permit);
-            anyhow::Ok((id, sent_at))
-        });
-        while let Some(done) = publishes.try_join_next() {
-            sent.push(done??);
-        }
-        progress.update(sent.len() as u64);
-    }
-    let achieved = total as f64 / started.elapsed().as_secs_f64();
-    while let Some(done) = publishes.join_next().await {
-        sent.push(done??);
-    }
+    let (sent, achieved) =
+        publish_at_rate(&publisher, rate, seconds, Some("latency, publishing")).await?;
+    let total = sent.len();
     receiver.wait_for(total, STALL, "latency").await?;
     let receipts = receiver.take_receipts();
     let mut millis: Vec<f64> = sent
@@ -243,6 +220,70 @@ pub(crate) async fn latency(
         max_ms: *millis.last().expect("at least one event"),
         rate: achieved,
     })
+}
+
+/// Publishes at `rate` events/s for `seconds`, open loop; answers each
+/// event's id and when its publish started, and the rate reached.
+pub(crate) async fn publish_at_rate(
+    publisher: &Arc<Publisher>,
+    rate: f64,
+    seconds: f64,
+    progress: Option<&str>,
+) -> anyhow::Result<(Vec<(String, Instant)>, f64)> {
+    open_loop(rate, seconds, progress, |_| {
+        let publisher = publisher.clone();
+        async move {
+            let sent_at = Instant::now();
+            let id = publisher.publish().await?;
+            anyhow::Ok((id, sent_at))
+        }
+    })
+    .await
+}
+
+/// Starts `rate × seconds` tasks, the n-th `n / rate` seconds in (an open
+/// loop: a slow answer does not hold back the next start; at most 1,024
+/// run at once), each given the moment it was due; answers their results
+/// in the order they finished and the start rate reached.
+pub(crate) async fn open_loop<T, F, Fut>(
+    rate: f64,
+    seconds: f64,
+    progress: Option<&str>,
+    task: F,
+) -> anyhow::Result<(Vec<T>, f64)>
+where
+    T: Send + 'static,
+    F: Fn(Instant) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let total = (rate * seconds).round().max(1.0) as usize;
+    let in_flight = Arc::new(Semaphore::new(1024));
+    let mut running = JoinSet::new();
+    let mut done = Vec::with_capacity(total);
+    let mut progress = progress.map(|label| Progress::new(label, total as u64));
+    let started = Instant::now();
+    for n in 0..total {
+        let due = started + Duration::from_secs_f64(n as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let permit = in_flight.clone().acquire_owned().await?;
+        let work = task(due);
+        running.spawn(async move {
+            let result = work.await;
+            drop(permit);
+            result
+        });
+        while let Some(finished) = running.try_join_next() {
+            done.push(finished??);
+        }
+        if let Some(progress) = &mut progress {
+            progress.update(done.len() as u64);
+        }
+    }
+    let achieved = total as f64 / started.elapsed().as_secs_f64();
+    while let Some(finished) = running.join_next().await {
+        done.push(finished??);
+    }
+    Ok((done, achieved))
 }
 
 /// The nearest-rank percentile of sorted values.
