@@ -1,10 +1,12 @@
 //! The values an event can be found by (docs/adr/0004-event-search.md):
 //! its id, and every string and whole number inside its `data`, in
 //! document order, the first [`MAX_VALUES`] of 1 to [`MAX_CHARS`]
-//! characters. PostgreSQL computes them in SQL, in the statement trigger of
-//! its migration 0003; SQLite computes them here, on the caller's thread
-//! before the write is queued, so the single writer only inserts rows (no
-//! trigger, no `json_tree`, and so no statement journal per publish).
+//! characters. Both backends compute them here, on the caller's task
+//! before the publish is queued: SQLite's single writer then only inserts
+//! rows (no trigger, no `json_tree`, so no statement journal per publish),
+//! and PostgreSQL's publishing statement inserts them beside the event, so
+//! the database parses no JSON (until migration 0012 a trigger walked every
+//! event's data with `jsonb_path_query`).
 
 use std::fmt;
 

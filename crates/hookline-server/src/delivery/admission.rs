@@ -10,8 +10,10 @@
 //! may hold at most an equal part of the room, shared by the accounts with
 //! work and one more (so a newcomer always finds some). Every admitted
 //! delivery carries the life it was leased under (`liveness`): one whose
-//! life ended is dropped, never sent, and one that waited so long its lease
-//! could run out during the attempt goes back to the database instead. The
+//! life ended is never sent, and neither is one that waited so long its
+//! lease could run out during the attempt; both go back to the database
+//! (a release names the lease's epoch, so it is a no-op for a delivery
+//! another node has claimed since). The
 //! book is plain data behind the scheduler's lock: no I/O, no awaiting.
 
 use std::collections::HashMap;
@@ -97,8 +99,9 @@ pub(super) struct Book {
     waiting: FairQueue<Admitted>,
     /// Admitted deliveries per account with any.
     accounts: HashMap<String, usize>,
-    /// Leases of deliveries that waited past their `send_by`, to release.
-    expired: Vec<Lease>,
+    /// Leases of deliveries that left unsent (their life ended, or they
+    /// waited past their `send_by`), to release.
+    unsent: Vec<Lease>,
 }
 
 /// The key of a delivery's endpoint: its id, or its event's own URL.
@@ -116,7 +119,7 @@ impl Book {
             endpoints: HashMap::new(),
             waiting: FairQueue::default(),
             accounts: HashMap::new(),
-            expired: Vec::new(),
+            unsent: Vec::new(),
         }
     }
 
@@ -197,19 +200,17 @@ impl Book {
 
     /// The next delivery to send, in turn over accounts and endpoints among
     /// endpoints that may send now; it counts as in flight from here on.
-    /// Deliveries of an ended life met on the way are dropped, and those
-    /// past their `send_by` put aside for release ([`Book::take_expired`]).
+    /// Deliveries of an ended life or past their `send_by` met on the way
+    /// are put aside for release ([`Book::take_unsent`]).
     pub(super) fn next_to_send(&mut self, now: Instant) -> Option<Admitted> {
         let next = loop {
             let endpoints = &self.endpoints;
             let next = self
                 .waiting
                 .pop(|key| endpoints.get(key).is_some_and(|slot| slot.ready(now)))?;
-            if next.life.is_cancelled() {
+            if next.life.is_cancelled() || now > next.send_by {
                 self.unadmit(&next);
-            } else if now > next.send_by {
-                self.unadmit(&next);
-                self.expired.push(next.due.lease());
+                self.unsent.push(next.due.lease());
             } else {
                 break next;
             }
@@ -234,18 +235,22 @@ impl Book {
         leave(&mut self.accounts, &admitted.due.account_id);
     }
 
-    /// Leases of deliveries that waited too long to be sent in their lease:
-    /// the caller releases them, so they are claimed again.
-    pub(super) fn take_expired(&mut self) -> Vec<Lease> {
-        std::mem::take(&mut self.expired)
+    /// Leases of deliveries taken out unsent: the caller releases them, so
+    /// they are claimed again (at once, not after their lease).
+    pub(super) fn take_unsent(&mut self) -> Vec<Lease> {
+        std::mem::take(&mut self.unsent)
     }
 
-    /// Drops every waiting delivery whose life has ended (the node was
-    /// fenced): the fleet has them, or the next registration releases them.
+    /// Takes out every waiting delivery whose life has ended (the node was
+    /// fenced), putting its lease aside for release: a node that registered
+    /// again may have taken the lease after its registration released what
+    /// it held, and another node's claim since makes the release a no-op.
+    /// Answers how many.
     pub(super) fn drop_dead(&mut self) -> usize {
         let dead = self.waiting.remove_unless(|a| !a.life.is_cancelled());
         for admitted in &dead {
             self.unadmit(admitted);
+            self.unsent.push(admitted.due.lease());
         }
         dead.len()
     }
@@ -332,17 +337,14 @@ impl Book {
             .min()
     }
 
-    /// Takes every waiting delivery out (shutdown), answering the leases
-    /// still this node's to release: those of its current life, and those
-    /// put aside as expired.
+    /// Takes every waiting delivery out (shutdown), answering their leases
+    /// and those put aside, to release.
     pub(super) fn drain_waiting(&mut self) -> Vec<Lease> {
         let drained = self.waiting.drain();
-        let mut leases = self.take_expired();
+        let mut leases = self.take_unsent();
         for admitted in drained {
             self.unadmit(&admitted);
-            if !admitted.life.is_cancelled() {
-                leases.push(admitted.due.lease());
-            }
+            leases.push(admitted.due.lease());
         }
         leases
     }
@@ -515,12 +517,14 @@ mod tests {
         old_life.cancel();
         assert_eq!(b.drop_dead(), 2);
         assert!(b.saturated_accounts().is_empty());
-        // Past its send window the delivery goes back for release.
+        // Both go back for release: the lease may be this node's still.
+        assert_eq!(b.take_unsent().len(), 2);
+        // Past its send window the delivery goes back for release too.
         let late = now + Duration::from_secs(11);
         assert!(b.next_to_send(late).is_none());
-        let expired = b.take_expired();
-        assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].delivery_id, "dlv_0");
+        let unsent = b.take_unsent();
+        assert_eq!(unsent.len(), 1);
+        assert_eq!(unsent[0].delivery_id, "dlv_0");
         assert!(b.drain_waiting().is_empty());
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use hookline_core::Event;
 use hookline_store::{
-    DueDelivery, PublishOutcome, PublishRequest, SharedStore, StoreResult, Target,
+    DueDelivery, PublishLease, PublishOutcome, PublishRequest, SharedStore, StoreResult, Target,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -56,12 +56,36 @@ impl Intake {
     /// Stores `event` with its deliveries to `target` (durable before this
     /// returns) and starts delivering them: leased ones go straight to the
     /// scheduler, the others wait for its next claim.
-    pub(crate) async fn publish(&self, event: Event, target: Target) -> StoreResult<Stored> {
-        let (lease, life) = self
+    ///
+    /// With a lease, storing and handing over run on a task of their own:
+    /// a caller that goes away (a client that hung up) must not leave
+    /// committed deliveries leased to this node and never handed over,
+    /// silent until the lease runs out.
+    pub(crate) async fn publish(
+        self: &Arc<Self>,
+        event: Event,
+        target: Target,
+    ) -> StoreResult<Stored> {
+        let Some(grant) = self
             .handoff
             .as_ref()
             .and_then(|h| h.lease(&event.account_id))
-            .unzip();
+        else {
+            return self.store_and_hand_over(event, target, None).await;
+        };
+        let intake = self.clone();
+        tokio::spawn(async move { intake.store_and_hand_over(event, target, Some(grant)).await })
+            .await
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
+    }
+
+    async fn store_and_hand_over(
+        &self,
+        event: Event,
+        target: Target,
+        grant: Option<(PublishLease, CancellationToken)>,
+    ) -> StoreResult<Stored> {
+        let (lease, life) = grant.unzip();
         let outcome = self
             .store
             .publish(PublishRequest {

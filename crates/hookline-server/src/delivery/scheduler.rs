@@ -21,9 +21,12 @@
 //! when the next delivery falls due.
 //! Every lease is taken under the node's current life (`liveness`): while
 //! the node is fenced nothing is claimed or started, admitted deliveries of
-//! a life that ended are dropped unsent, and the attempts of such a life
-//! stop where they are and record nothing (the node's next registration
-//! releases their deliveries).
+//! a life that ended are released unsent, and the attempts of such a life
+//! stop where they are, record nothing and release their deliveries. Every
+//! release names the lease's epoch, so one that arrives after another node
+//! claimed the delivery changes nothing; one that arrives after this node
+//! registered again frees what its registration could not (a claim or a
+//! publish under the old life that committed after it).
 //! On shutdown nothing new is claimed or started, attempts in flight finish,
 //! and deliveries still waiting are released for another run or node.
 
@@ -161,7 +164,7 @@ impl Scheduler {
                     if dropped > 0 {
                         tracing::warn!(
                             dropped,
-                            "fenced: dropped admitted deliveries unsent; the fleet has them"
+                            "fenced: releasing admitted deliveries unsent, for the fleet"
                         );
                     }
                     starved = false;
@@ -169,8 +172,8 @@ impl Scheduler {
                 }
             }
             self.dispatch(&mut tasks, &shutdown);
-            let expired = self.book().take_expired();
-            self.release(expired).await;
+            let unsent = self.book().take_unsent();
+            self.release(unsent).await;
             let ready_at = self.book().next_ready_at(Instant::now());
             let wake_at = ready_at.map_or(claim_at, |at| at.min(claim_at));
             tokio::select! {
@@ -195,18 +198,16 @@ impl Scheduler {
             }
         }
         // Deliveries handed over or admitted but never started go back to
-        // the queue (those of an ended life are the fleet's already).
+        // the queue.
         let mut unstarted = self.book().drain_waiting();
         if let Some(rx) = handed.as_mut() {
             rx.close();
-            while let Ok((batch, life)) = rx.try_recv() {
-                if !life.is_cancelled() {
-                    unstarted.extend(batch.iter().map(DueDelivery::lease));
-                }
+            while let Ok((batch, _life)) = rx.try_recv() {
+                unstarted.extend(batch.iter().map(DueDelivery::lease));
             }
         }
         while tasks.join_next().await.is_some() {}
-        unstarted.extend(self.book().take_expired());
+        unstarted.extend(self.book().take_unsent());
         if !unstarted.is_empty() {
             match self.store.release(&unstarted).await {
                 Ok(()) => tracing::info!(
@@ -226,8 +227,9 @@ impl Scheduler {
 
     /// Admits every delivery of `batch`, leased under `life`, that its
     /// account, its endpoint and the node have room for; answers the leases
-    /// of the others, still held by this node. A batch leased under a life
-    /// that has ended is dropped: the node's next registration releases it.
+    /// of the others, for release. A batch leased under a life that has
+    /// ended is released whole: its lease may have been taken after the
+    /// node's next registration released what it held.
     fn admit_all(
         &self,
         batch: Vec<DueDelivery>,
@@ -237,10 +239,10 @@ impl Scheduler {
         let mut surplus = Vec::new();
         if life.is_cancelled() {
             tracing::debug!(
-                dropped = batch.len(),
-                "leased under a life that ended; the next registration releases them"
+                released = batch.len(),
+                "leased under a life that ended; releasing them"
             );
-            return surplus;
+            return batch.iter().map(DueDelivery::lease).collect();
         }
         let mut changes = Vec::new();
         let now = Instant::now();
@@ -292,7 +294,7 @@ impl Scheduler {
         }
     }
 
-    /// Gives deliveries this node will not start (surplus, expired) back
+    /// Gives deliveries this node will not start (surplus, unsent) back
     /// to the queue.
     async fn release(&self, leases: Vec<Lease>) {
         if leases.is_empty() {
@@ -383,6 +385,8 @@ impl Scheduler {
                 .book()
                 .finished(&admitted, None, sent_at, Instant::now());
             self.publish_limits(changes);
+            // Due again at once unless another node holds it already.
+            self.release(vec![due.lease()]).await;
             self.freed.notify_one();
             return;
         };

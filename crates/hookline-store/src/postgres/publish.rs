@@ -38,6 +38,9 @@ const QUEUE: usize = 8192;
 
 struct Job {
     request: PublishRequest,
+    /// The event's search rows ([`crate::search::tokens`]), worked out by
+    /// the caller so the committers only insert them.
+    search: Vec<String>,
     reply: oneshot::Sender<StoreResult<PublishOutcome>>,
 }
 
@@ -63,8 +66,13 @@ impl Publisher {
     pub(super) async fn publish(&self, request: PublishRequest) -> StoreResult<PublishOutcome> {
         let stopped = || StoreError::Unavailable("the PostgreSQL publisher has stopped".into());
         let (reply, answer) = oneshot::channel();
+        let search = crate::search::tokens(&request.event.id, &request.event.data);
         self.queue
-            .send(Job { request, reply })
+            .send(Job {
+                request,
+                search,
+                reply,
+            })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -87,9 +95,15 @@ async fn commit_batches(db: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 }
             }
         }
-        let (requests, replies): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|j| (j.request, j.reply)).unzip();
-        let outcomes = publish_all(&db, &requests).await;
+        let mut requests = Vec::with_capacity(batch.len());
+        let mut searches = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            requests.push(job.request);
+            searches.push(job.search);
+            replies.push(job.reply);
+        }
+        let outcomes = publish_all(&db, &requests, &searches).await;
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A caller that went away still had its event stored.
             let _ = reply.send(outcome);
@@ -104,10 +118,12 @@ struct Published {
     stored: Option<Event>,
 }
 
-/// Publishes `requests` as if one after the other; answers in their order.
+/// Publishes `requests` (with their search rows, `searches`) as if one
+/// after the other; answers in their order.
 pub(super) async fn publish_all(
     db: &PgPool,
     requests: &[PublishRequest],
+    searches: &[Vec<String>],
 ) -> Vec<StoreResult<PublishOutcome>> {
     let mut outcomes: Vec<Option<StoreResult<PublishOutcome>>> = vec![None; requests.len()];
     let mut waiting: Vec<usize> = (0..requests.len()).collect();
@@ -116,13 +132,13 @@ pub(super) async fn publish_all(
         let (leaders, followers): (Vec<usize>, Vec<usize>) = waiting
             .iter()
             .partition(|&&i| keys.insert(key(&requests[i].event)));
-        let published = match store_batch(db, requests, &leaders).await {
+        let published = match store_batch(db, requests, searches, &leaders).await {
             Ok(published) => published,
             // One bad publish fails the statement: store each alone.
             Err(_) if leaders.len() > 1 => {
                 let mut alone = Vec::with_capacity(leaders.len());
                 for &i in &leaders {
-                    alone.push(match store_batch(db, requests, &[i]).await {
+                    alone.push(match store_batch(db, requests, searches, &[i]).await {
                         Ok(mut one) => one.remove(0),
                         Err(err) => failed_for(&requests[i], err),
                     });
@@ -211,6 +227,7 @@ struct Subscriber {
 async fn store_batch(
     db: &PgPool,
     requests: &[PublishRequest],
+    searches: &[Vec<String>],
     batch: &[usize],
 ) -> StoreResult<Vec<Published>> {
     let mut subscribers = subscribers(db, requests, batch).await?;
@@ -232,7 +249,7 @@ async fn store_batch(
             Some(plan(req, found))
         })
         .collect();
-    let inserted = insert(db, requests, batch, &plans).await?;
+    let inserted = insert(db, requests, searches, batch, &plans).await?;
     let missing: Vec<usize> = batch
         .iter()
         .filter(|&&i| !inserted.contains(&key(&requests[i].event)))
@@ -472,27 +489,32 @@ async fn own_url_secrets(
     )
 }
 
-/// Inserts every planned event (an id already stored is skipped) and the
-/// deliveries of those inserted, in one statement; answers the keys
-/// inserted.
+/// Inserts every planned event (an id already stored is skipped), and the
+/// deliveries and search rows of those inserted, in one statement; answers
+/// the keys inserted.
 async fn insert(
     db: &PgPool,
     requests: &[PublishRequest],
+    searches: &[Vec<String>],
     batch: &[usize],
     plans: &[Option<Vec<NewDelivery>>],
 ) -> StoreResult<HashSet<Key>> {
-    let planned: Vec<(&Event, &Vec<NewDelivery>)> = batch
+    let planned: Vec<(&Event, &Vec<NewDelivery>, &Vec<String>)> = batch
         .iter()
         .zip(plans)
-        .filter_map(|(&i, plan)| plan.as_ref().map(|p| (&requests[i].event, p)))
+        .filter_map(|(&i, plan)| plan.as_ref().map(|p| (&requests[i].event, p, &searches[i])))
         .collect();
     if planned.is_empty() {
         return Ok(HashSet::new());
     }
-    let events: Vec<&Event> = planned.iter().map(|(e, _)| *e).collect();
+    let events: Vec<&Event> = planned.iter().map(|(e, _, _)| *e).collect();
+    let tokens: Vec<(&Event, &str)> = planned
+        .iter()
+        .flat_map(|(e, _, search)| search.iter().map(move |t| (*e, t.as_str())))
+        .collect();
     let deliveries: Vec<(&Event, &NewDelivery)> = planned
         .iter()
-        .flat_map(|(e, plan)| plan.iter().map(move |d| (*e, d)))
+        .flat_map(|(e, plan, _)| plan.iter().map(move |d| (*e, d)))
         .collect();
     let now = now_ms();
     let inserted: Vec<Key> = sqlx::query_as(
@@ -514,7 +536,13 @@ async fn insert(
                        $14::bigint[], $15::text[]) WITH ORDINALITY \
              AS u(event_account, event_id, id, endpoint_id, url, next_at, lease_until, leased_by, ord) \
            JOIN ev ON ev.account_id = u.event_account AND ev.id = u.event_id \
-           ORDER BY u.ord) \
+           ORDER BY u.ord), \
+         sr AS ( \
+           INSERT INTO event_search (account_id, token, event_seq) \
+           SELECT ev.account_id, s.token, ev.seq \
+           FROM UNNEST($22::text[], $23::text[], $24::text[]) AS s(event_account, event_id, token) \
+           JOIN ev ON ev.account_id = s.event_account AND ev.id = s.event_id \
+           ON CONFLICT DO NOTHING) \
          SELECT account_id, id FROM ev",
     )
     .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
@@ -549,6 +577,9 @@ async fn insert(
     .bind(events.iter().map(|e| e.external_id.as_deref()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| to_json(&e.channels)).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.format.as_str()).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|(e, _)| e.account_id.as_str()).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|(e, _)| e.id.as_str()).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|(_, t)| *t).collect::<Vec<_>>())
     .fetch_all(db)
     .await?;
     Ok(inserted.into_iter().collect())
