@@ -362,6 +362,12 @@ pub trait Store: Send + Sync + 'static {
     async fn register_node(&self, node_id: &str) -> StoreResult<NodeRegistration>;
     /// Records that run `epoch` of `node_id` is alive, by the database's clock.
     async fn heartbeat(&self, node_id: &str, epoch: i64) -> StoreResult<Heartbeat>;
+    /// Ends run `epoch` of `node_id` on a clean shutdown: its registration
+    /// goes (so no other node declares it dead later) with any lease it
+    /// still holds; answers how many deliveries that made due. A later run
+    /// of the id has replaced it already if the epoch is not current:
+    /// nothing changes then.
+    async fn leave_fleet(&self, node_id: &str, epoch: i64) -> StoreResult<u64>;
     /// Declares dead every node silent for longer than `dead_after` (by the
     /// database's clock) and makes the deliveries they held due at once.
     async fn release_dead_nodes(

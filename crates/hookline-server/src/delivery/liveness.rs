@@ -92,7 +92,12 @@ impl Liveness {
             let until = self.life.lock().expect("never poisoned").until;
             let expiry = until.filter(|_| epoch.is_some());
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    if let Some(epoch) = epoch {
+                        self.leave(&store, epoch).await;
+                    }
+                    return;
+                }
                 _ = sleep_until(expiry) => {
                     self.fence("no heartbeat was confirmed in time (is the database reachable?)");
                     epoch = None;
@@ -164,6 +169,23 @@ impl Liveness {
             None => {
                 tracing::warn!(node_id = %self.node_id, "registering this node timed out; retrying");
                 None
+            }
+        }
+    }
+
+    /// Leaves the fleet on a clean shutdown (the scheduler has drained), so
+    /// no other node has to declare this one dead some seconds later.
+    async fn leave(&self, store: &SharedStore, epoch: i64) {
+        self.fence("");
+        match self.bounded(store.leave_fleet(&self.node_id, epoch)).await {
+            Some(Ok(released)) => {
+                tracing::info!(node_id = %self.node_id, released, "left the fleet")
+            }
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, node_id = %self.node_id, "could not leave the fleet; other nodes will declare this one dead")
+            }
+            None => {
+                tracing::warn!(node_id = %self.node_id, "leaving the fleet timed out; other nodes will declare this one dead")
             }
         }
     }

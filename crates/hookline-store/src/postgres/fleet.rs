@@ -65,6 +65,22 @@ pub(super) async fn heartbeat(db: &PgPool, node_id: &str, epoch: i64) -> StoreRe
     )
 }
 
+pub(super) async fn leave_fleet(db: PgPool, node_id: String, epoch: i64) -> StoreResult<u64> {
+    let mut tx = db.begin().await?;
+    let left = sqlx::query("DELETE FROM nodes WHERE id = $1 AND epoch = $2")
+        .bind(&node_id)
+        .bind(epoch)
+        .execute(&mut *tx)
+        .await?;
+    let released = if left.rows_affected() == 0 {
+        0
+    } else {
+        release_held_by(&mut tx, &node_id).await?
+    };
+    tx.commit().await?;
+    Ok(released)
+}
+
 pub(super) async fn release_dead_nodes(
     db: PgPool,
     dead_after_ms: i64,

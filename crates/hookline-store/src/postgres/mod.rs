@@ -132,7 +132,7 @@ impl PgStore {
     /// The connections a node needs: one per publish committer, a few for
     /// reads, and, when it delivers, the engine's plus one per
     /// [`WORKERS_PER_CONNECTION`] workers for records. The default node
-    /// (API and 512 workers) opens 16.
+    /// (API and 512 workers) opens 14.
     pub fn pool_size(options: &OpenOptions) -> u32 {
         let mut size = publish::COMMITTERS as u32;
         if options.serves_api {
@@ -613,6 +613,19 @@ impl Store for PgStore {
         // heartbeat) never leaves the fleet's one connection mid-statement.
         let (db, node_id) = (self.fleet_db.clone(), node_id.to_string());
         detached(async move { fleet::heartbeat(&db, &node_id, epoch).await }).await
+    }
+
+    async fn leave_fleet(&self, node_id: &str, epoch: i64) -> StoreResult<u64> {
+        let left = detached(fleet::leave_fleet(
+            self.fleet_db.clone(),
+            node_id.to_string(),
+            epoch,
+        ))
+        .await?;
+        if left > 0 {
+            self.notifier.due_work();
+        }
+        Ok(left)
     }
 
     async fn release_dead_nodes(&self, dead_after: Duration) -> StoreResult<Vec<DeadNode>> {

@@ -48,6 +48,16 @@ pub(super) fn heartbeat(c: &Connection, node_id: &str, epoch: i64) -> StoreResul
     })
 }
 
+pub(super) fn leave_fleet(c: &Connection, node_id: &str, epoch: i64) -> StoreResult<u64> {
+    let left = c
+        .prepare_cached("DELETE FROM nodes WHERE id = ?1 AND epoch = ?2")?
+        .execute(params![node_id, epoch])?;
+    if left == 0 {
+        return Ok(0);
+    }
+    release_held_by(c, node_id, now_ms())
+}
+
 pub(super) fn release_dead_nodes(c: &Connection, dead_after_ms: i64) -> StoreResult<Vec<DeadNode>> {
     let now = now_ms();
     let dead: Vec<(String, i64)> = c

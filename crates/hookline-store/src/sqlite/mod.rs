@@ -699,6 +699,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn leave_fleet(&self, node_id: &str, epoch: i64) -> StoreResult<u64> {
+        let node_id = node_id.to_string();
+        self.write(move |c| fleet::leave_fleet(c, &node_id, epoch))
+            .await
+    }
+
     async fn release_dead_nodes(
         &self,
         dead_after: std::time::Duration,

@@ -217,3 +217,49 @@ conformance!(a_released_lease_nobody_took_again_still_records, |t| {
     let d = only_delivery(s, &event).await;
     assert_eq!((d.status, d.attempts), (DeliveryStatus::Succeeded, 1));
 });
+
+conformance!(a_node_that_leaves_is_not_declared_dead_later, |t| {
+    let s = &t.store;
+    let other = t.second_node().await;
+    let a = account(s).await;
+    endpoint(s, &a, &[]).await;
+    publish_new(s, &a, "payment.completed").await;
+    let old = s.register_node("node-leaving").await.unwrap();
+    let run = s.register_node("node-leaving").await.unwrap();
+    assert_eq!(
+        s.claim_due(&claim_by("node-leaving", 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // An outdated run leaving changes nothing of the current one.
+    assert_eq!(s.leave_fleet("node-leaving", old.epoch).await.unwrap(), 0);
+    assert_eq!(
+        s.heartbeat("node-leaving", run.epoch).await.unwrap(),
+        Heartbeat::Alive
+    );
+
+    // The current run leaves: what it still held is due at once, and no
+    // node finds it silent later.
+    assert_eq!(s.leave_fleet("node-leaving", run.epoch).await.unwrap(), 1);
+    assert_eq!(
+        other
+            .claim_due(&claim_by("node-b", 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(other
+        .release_dead_nodes(StdDuration::ZERO)
+        .await
+        .unwrap()
+        .iter()
+        .all(|dead| dead.node_id != "node-leaving"));
+    assert_eq!(
+        s.heartbeat("node-leaving", run.epoch).await.unwrap(),
+        Heartbeat::Dead
+    );
+});
