@@ -77,6 +77,27 @@ impl Api {
         Ok(value as u64)
     }
 
+    /// What the server says became of its deliveries (attempt outcomes,
+    /// finished deliveries, stale attempts, pending), from `/metrics`: told
+    /// when a phase stalls, so a delivery failed for good (the benchmark's
+    /// retry schedule is short) is not mistaken for one left waiting.
+    pub(crate) async fn delivery_outcomes(&self) -> String {
+        let text = match self.metrics().await {
+            Ok(text) => text,
+            Err(err) => return format!("/metrics unavailable: {err}"),
+        };
+        let wanted = [
+            "hookline_delivery_attempts_total{",
+            "hookline_deliveries_finished_total{",
+            "hookline_stale_attempts_total ",
+            "hookline_pending_deliveries ",
+        ];
+        text.lines()
+            .filter(|l| wanted.iter().any(|w| l.starts_with(w)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The SQLite writer's totals from `/metrics`; `None` on a server
     /// without one (PostgreSQL).
     pub(crate) async fn writer_totals(&self) -> anyhow::Result<Option<WriterTotals>> {

@@ -101,7 +101,13 @@ pub(crate) async fn delivery(
         .publish_many(events, concurrency, &format!("{label}, publishing"))
         .await?;
     let expected = events * usize::from(endpoints);
-    let (_, last) = receiver.wait_for(expected, STALL, &label).await?;
+    let (_, last) = match receiver.wait_for(expected, STALL, &label).await {
+        Ok(waited) => waited,
+        Err(err) => {
+            let outcomes = api.delivery_outcomes().await;
+            return Err(err.context(format!("the server's counters: {outcomes}")));
+        }
+    };
     // Which side set the pace: the publishes (their 202s) or the deliveries.
     note(format_args!(
         "  {label}: publishes answered at {:.0} events/s; last receipt {:.0} ms after the last 202",
