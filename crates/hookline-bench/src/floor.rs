@@ -39,23 +39,16 @@ pub(crate) async fn measure(
     note(format_args!(
         "  commit floor: p50 {p50:.1} ms, p99 {p99:.1} ms"
     ));
-    let one = |key, label: &str, value| Figure {
-        key,
-        label: label.into(),
-        unit: "ms",
-        throughput: false,
-        target: Target::None,
-        samples: vec![value],
-    };
+    let one = |key, label: String, value| Figure::once(key, label, "ms", Target::None, value);
     let figures = vec![
         one(
             "pg_commit_p50",
-            &format!("PostgreSQL's own single-row commit p50 at {rate:.0}/s (floor)"),
+            format!("PostgreSQL's own single-row commit p50 at {rate:.0}/s (floor)"),
             p50,
         ),
         one(
             "pg_commit_p99",
-            &format!("PostgreSQL's own single-row commit p99 at {rate:.0}/s (floor)"),
+            format!("PostgreSQL's own single-row commit p99 at {rate:.0}/s (floor)"),
             p99,
         ),
     ];

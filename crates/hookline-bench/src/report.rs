@@ -35,6 +35,24 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// A figure measured once (not per run), with no ratio to the baseline.
+    pub fn once(
+        key: &'static str,
+        label: impl Into<String>,
+        unit: &'static str,
+        target: Target,
+        value: f64,
+    ) -> Figure {
+        Figure {
+            key,
+            label: label.into(),
+            unit,
+            throughput: false,
+            target,
+            samples: vec![value],
+        }
+    }
+
     /// The smallest, median and largest sample.
     pub fn stats(&self) -> (f64, f64, f64) {
         let mut sorted = self.samples.clone();

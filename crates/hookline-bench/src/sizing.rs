@@ -123,14 +123,7 @@ pub(crate) async fn measure(
     database.remove().await?;
     let (statements, commits, wal, idle_wal_per_s, secs) = measured?;
     let per = |v: f64| v / n as f64;
-    let one = |key, label: &str, unit, value| Figure {
-        key,
-        label: label.into(),
-        unit,
-        throughput: false,
-        target: Target::None,
-        samples: vec![value],
-    };
+    let one = |key, label: &str, unit, value| Figure::once(key, label, unit, Target::None, value);
     let figures = vec![
         one(
             "pg_statements",

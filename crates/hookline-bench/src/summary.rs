@@ -196,14 +196,7 @@ pub(crate) fn backlog_figures(
 ) -> (Vec<Figure>, String) {
     let secs = backlog.publish_time.as_secs_f64();
     let n_text = thousands(n as u64);
-    let one = |key, label: String, unit, target, value| Figure {
-        key,
-        label,
-        unit,
-        throughput: false,
-        target,
-        samples: vec![value],
-    };
+    let one = Figure::once;
     let figures = vec![
         one(
             "backlog_rss",

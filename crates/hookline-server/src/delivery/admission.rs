@@ -257,7 +257,8 @@ impl Book {
 
     /// Frees the room of `sent`, whose attempt, sent at `sent_at`, came to
     /// `answer` after `took`, or was cut short (`None`: it says nothing
-    /// about the endpoint); answers the changes of endpoints' limits.
+    /// about the endpoint, records nothing, and its lease is put aside for
+    /// release); answers the changes of endpoints' limits.
     pub(super) fn finished(
         &mut self,
         sent: &Admitted,
@@ -268,6 +269,9 @@ impl Book {
         let mut changes = Vec::new();
         let key = sent.key.as_str();
         leave(&mut self.accounts, &sent.due.account_id);
+        if answer.is_none() {
+            self.unsent.push(sent.due.lease());
+        }
         if let Some(slot) = self.endpoints.get_mut(key) {
             slot.admitted -= 1;
             slot.in_flight -= 1;
@@ -526,5 +530,22 @@ mod tests {
         assert_eq!(unsent.len(), 1);
         assert_eq!(unsent[0].delivery_id, "dlv_0");
         assert!(b.drain_waiting().is_empty());
+    }
+
+    #[test]
+    fn an_attempt_cut_short_gives_its_lease_back() {
+        let (mut b, room, life) = (
+            book(100, 4),
+            Arc::new(Semaphore::new(100)),
+            CancellationToken::new(),
+        );
+        let now = Instant::now();
+        assert_eq!(admit_n(&mut b, &room, &life, "a", "ep", 1, now), 1);
+        let sent = b.next_to_send(now).unwrap();
+        assert!(b.finished(&sent, None, now, now).is_empty());
+        let unsent = b.take_unsent();
+        assert_eq!(unsent.len(), 1);
+        assert_eq!(unsent[0].delivery_id, "dlv_0");
+        assert!(b.saturated_accounts().is_empty());
     }
 }

@@ -384,9 +384,8 @@ impl Scheduler {
             let changes = self
                 .book()
                 .finished(&admitted, None, sent_at, Instant::now());
+            // Its lease goes back with the next release of unsent ones.
             self.publish_limits(changes);
-            // Due again at once unless another node holds it already.
-            self.release(vec![due.lease()]).await;
             self.freed.notify_one();
             return;
         };
