@@ -494,7 +494,10 @@ async fn own_url_secrets(
 
 /// Inserts every planned event (an id already stored is skipped), and the
 /// deliveries and search rows of those inserted, in one statement; answers
-/// the keys inserted.
+/// the keys inserted. Search rows need no `ON CONFLICT` (whose speculative
+/// insertion costs a second WAL record per row): each is unique by
+/// construction, the new event's fresh seq and one of its tokens, which
+/// [`crate::search::tokens`] never repeats.
 async fn insert(
     db: &PgPool,
     requests: &[PublishRequest],
@@ -544,8 +547,7 @@ async fn insert(
            INSERT INTO event_search (account_id, token, event_seq) \
            SELECT ev.account_id, s.token, ev.seq \
            FROM UNNEST($22::text[], $23::text[], $24::text[]) AS s(event_account, event_id, token) \
-           JOIN ev ON ev.account_id = s.event_account AND ev.id = s.event_id \
-           ON CONFLICT DO NOTHING) \
+           JOIN ev ON ev.account_id = s.event_account AND ev.id = s.event_id) \
          SELECT account_id, id FROM ev",
     )
     .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())

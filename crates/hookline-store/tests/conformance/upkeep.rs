@@ -107,6 +107,27 @@ conformance!(retention_purges_only_finished_old_events, |t| {
         .map(|l| l.event.id)
         .collect();
     assert_eq!(left, vec![recent.id.clone(), still_pending.id.clone()]);
+    // Their search rows went with them; the events kept are still found.
+    let account = &a;
+    let found = |value: String| async move {
+        s.search_events(
+            account,
+            &value,
+            &EventFilter::default(),
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|l| l.event.id)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(found("1250".into()).await, left, "a value every event has");
+    for e in finished.iter().chain([&delivered]) {
+        assert!(found(e.id.clone()).await.is_empty(), "{} purged", e.id);
+    }
+    assert_eq!(found(recent.id.clone()).await, vec![recent.id.clone()]);
     assert_eq!(deliveries(s, &recent).await.len(), 1);
     assert_eq!(s.pending_stats().await.unwrap().pending, 2);
 });
