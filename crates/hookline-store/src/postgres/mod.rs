@@ -58,7 +58,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_delivery_status.sql"),
     include_str!("migrations/0011_fair_claims.sql"),
     include_str!("migrations/0012_search_rows_from_rust.sql"),
-    include_str!("migrations/0013_lighter_search_rows.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;
