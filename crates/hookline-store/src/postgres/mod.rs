@@ -37,7 +37,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hookline_core::{Account, Attempt, Delivery, Endpoint, Event, EventType, Page, Timestamp};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool};
+use sqlx::{Connection, Executor, PgPool};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -70,6 +70,15 @@ const ENGINE_CONNECTIONS: u32 = 2;
 /// recorder writes batches one after another; more workers, larger
 /// batches, a little more overlap).
 const WORKERS_PER_CONNECTION: usize = 256;
+
+/// A pooled connection idle this long is pinged before it is handed out;
+/// one used more recently is not. sqlx pings on every acquire by default,
+/// a round trip to PostgreSQL before each statement of ours (every publish
+/// batch, claim and attempt record). A connection that broke while busy
+/// (PostgreSQL restarted) fails its next statement instead, which answers
+/// that caller `503` and leaves the pool, as the restart itself does to
+/// the statements in flight.
+pub(super) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// A store on PostgreSQL.
 pub struct PgStore {
@@ -108,6 +117,15 @@ impl PgStore {
         let db = PgPoolOptions::new()
             .max_connections(Self::pool_size(options))
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await
             .map_err(|e| {

@@ -17,9 +17,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use hookline_core::{DeliveryOrder, Event, Id, IdKind};
-use sqlx::{PgPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::rows::{self, ms, now_ms, to_json};
@@ -82,7 +84,15 @@ impl Publisher {
     }
 }
 
+/// One committer: takes the queued publishes, stores them, answers them.
+/// It keeps one connection of the pool for itself between batches (the
+/// pool is sized for the committers), so a batch is its statements and
+/// nothing else: no acquire, and none of the round trip sqlx makes on
+/// every release. After a failed statement, or when it sat idle for
+/// [`super::PING_AFTER_IDLE`], the connection goes back to the pool, which
+/// checks it, and the batch takes another.
 async fn commit_batches(db: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut held: Option<(PoolConnection<Postgres>, Instant)> = None;
     loop {
         let mut batch = Vec::new();
         {
@@ -106,7 +116,24 @@ async fn commit_batches(db: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
             searches.push(job.search);
             replies.push(job.reply);
         }
-        let outcomes = publish_all(&db, &requests, &searches).await;
+        // One left idle for a while goes back, and the pool checks it.
+        let conn = match held.take() {
+            Some((conn, used)) if used.elapsed() < super::PING_AFTER_IDLE => Ok(conn),
+            _ => db.acquire().await.map_err(StoreError::from),
+        };
+        let outcomes = match conn {
+            Ok(mut conn) => {
+                let outcomes = publish_all(&mut conn, &requests, &searches).await;
+                if !outcomes
+                    .iter()
+                    .any(|o| matches!(o, Err(StoreError::Unavailable(_))))
+                {
+                    held = Some((conn, Instant::now()));
+                }
+                outcomes
+            }
+            Err(err) => vec![Err(err); requests.len()],
+        };
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A caller that went away still had its event stored.
             let _ = reply.send(outcome);
@@ -123,8 +150,8 @@ struct Published {
 
 /// Publishes `requests` (with their search rows, `searches`) as if one
 /// after the other; answers in their order.
-pub(super) async fn publish_all(
-    db: &PgPool,
+async fn publish_all(
+    conn: &mut PgConnection,
     requests: &[PublishRequest],
     searches: &[Vec<String>],
 ) -> Vec<StoreResult<PublishOutcome>> {
@@ -135,13 +162,13 @@ pub(super) async fn publish_all(
         let (leaders, followers): (Vec<usize>, Vec<usize>) = waiting
             .iter()
             .partition(|&&i| keys.insert(key(&requests[i].event)));
-        let published = match store_batch(db, requests, searches, &leaders).await {
+        let published = match store_batch(conn, requests, searches, &leaders).await {
             Ok(published) => published,
             // One bad publish fails the statement: store each alone.
             Err(_) if leaders.len() > 1 => {
                 let mut alone = Vec::with_capacity(leaders.len());
                 for &i in &leaders {
-                    alone.push(match store_batch(db, requests, searches, &[i]).await {
+                    alone.push(match store_batch(conn, requests, searches, &[i]).await {
                         Ok(mut one) => one.remove(0),
                         Err(err) => failed_for(&requests[i], err),
                     });
@@ -228,14 +255,14 @@ struct Subscriber {
 
 /// Stores the publishes `batch` (indexes into `requests`, distinct ids).
 async fn store_batch(
-    db: &PgPool,
+    conn: &mut PgConnection,
     requests: &[PublishRequest],
     searches: &[Vec<String>],
     batch: &[usize],
 ) -> StoreResult<Vec<Published>> {
-    let mut subscribers = subscribers(db, requests, batch).await?;
-    let secrets = own_url_secrets(db, requests, batch).await?;
-    let taken = taken_external_ids(db, requests, batch).await?;
+    let mut subscribers = subscribers(conn, requests, batch).await?;
+    let secrets = own_url_secrets(conn, requests, batch).await?;
+    let taken = taken_external_ids(conn, requests, batch).await?;
     // Per publish: its deliveries, or `None` when its target endpoint is not
     // the account's (nothing is stored; `NotFound` unless the id exists).
     let plans: Vec<Option<Vec<NewDelivery>>> = batch
@@ -252,13 +279,13 @@ async fn store_batch(
             Some(plan(req, found))
         })
         .collect();
-    let inserted = insert(db, requests, searches, batch, &plans).await?;
+    let inserted = insert(conn, requests, searches, batch, &plans).await?;
     let missing: Vec<usize> = batch
         .iter()
         .filter(|&&i| !inserted.contains(&key(&requests[i].event)))
         .copied()
         .collect();
-    let existing = existing_events(db, requests, &missing).await?;
+    let existing = existing_events(conn, requests, &missing).await?;
     let now = now_ms();
     let mut published = Vec::with_capacity(batch.len());
     for (&i, plan) in batch.iter().zip(plans) {
@@ -345,7 +372,7 @@ fn plan(req: &PublishRequest, subscribers: Vec<Subscriber>) -> Vec<NewDelivery> 
 /// payload filter it passes ([`FanOut`]) — read for the whole batch at
 /// once, and only the columns a delivery and a hand-over need.
 async fn subscribers(
-    db: &PgPool,
+    conn: &mut PgConnection,
     requests: &[PublishRequest],
     batch: &[usize],
 ) -> StoreResult<HashMap<usize, Vec<Subscriber>>> {
@@ -401,7 +428,7 @@ async fn subscribers(
         .bind(&types)
         .bind(&targets)
         .bind(&channels)
-        .fetch_all(db)
+        .fetch_all(&mut *conn)
         .await?
     {
         let ord = r.try_get::<i64, _>("ord")? as usize;
@@ -437,7 +464,7 @@ fn external_key(e: &Event) -> Option<Key> {
 
 /// The `external_id`s of `batch` already stored in their accounts.
 async fn taken_external_ids(
-    db: &PgPool,
+    conn: &mut PgConnection,
     requests: &[PublishRequest],
     batch: &[usize],
 ) -> StoreResult<HashSet<Key>> {
@@ -456,7 +483,7 @@ async fn taken_external_ids(
     )
     .bind(&accounts)
     .bind(&ids)
-    .fetch_all(db)
+    .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .collect())
@@ -465,7 +492,7 @@ async fn taken_external_ids(
 /// The signing secrets of the accounts whose events go to their own URL and
 /// may be handed over (those deliveries are signed with the account's).
 async fn own_url_secrets(
-    db: &PgPool,
+    conn: &mut PgConnection,
     requests: &[PublishRequest],
     batch: &[usize],
 ) -> StoreResult<HashMap<String, String>> {
@@ -485,7 +512,7 @@ async fn own_url_secrets(
     Ok(
         sqlx::query_as("SELECT id, signing_secret FROM accounts WHERE id = ANY($1)")
             .bind(&accounts)
-            .fetch_all(db)
+            .fetch_all(&mut *conn)
             .await?
             .into_iter()
             .collect(),
@@ -499,7 +526,7 @@ async fn own_url_secrets(
 /// construction, the new event's fresh seq and one of its tokens, which
 /// [`crate::search::tokens`] never repeats.
 async fn insert(
-    db: &PgPool,
+    conn: &mut PgConnection,
     requests: &[PublishRequest],
     searches: &[Vec<String>],
     batch: &[usize],
@@ -585,7 +612,7 @@ async fn insert(
     .bind(tokens.iter().map(|(e, _)| e.account_id.as_str()).collect::<Vec<_>>())
     .bind(tokens.iter().map(|(e, _)| e.id.as_str()).collect::<Vec<_>>())
     .bind(tokens.iter().map(|(_, t)| *t).collect::<Vec<_>>())
-    .fetch_all(db)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(inserted.into_iter().collect())
 }
@@ -593,7 +620,7 @@ async fn insert(
 /// The stored events of the publishes `missing` (their ids were taken, or
 /// their target was not found), by key.
 async fn existing_events(
-    db: &PgPool,
+    conn: &mut PgConnection,
     requests: &[PublishRequest],
     missing: &[usize],
 ) -> StoreResult<HashMap<Key, Event>> {
@@ -618,7 +645,7 @@ async fn existing_events(
                 .map(|&i| requests[i].event.id.as_str())
                 .collect::<Vec<_>>(),
         )
-        .fetch_all(db)
+        .fetch_all(&mut *conn)
         .await?;
     found
         .iter()
