@@ -394,6 +394,18 @@ mod tests {
 
     use super::*;
 
+    /// A book, a node's room of 100 workers, and a life that has not ended.
+    fn setup(
+        capacity: usize,
+        endpoint_concurrency: usize,
+    ) -> (Book, Arc<Semaphore>, CancellationToken) {
+        (
+            book(capacity, endpoint_concurrency),
+            Arc::new(Semaphore::new(100)),
+            CancellationToken::new(),
+        )
+    }
+
     fn book(capacity: usize, endpoint_concurrency: usize) -> Book {
         Book::new(Settings {
             endpoint_concurrency,
@@ -453,11 +465,7 @@ mod tests {
 
     #[test]
     fn a_flooding_account_holds_at_most_its_share_and_a_newcomer_finds_room() {
-        let (mut b, room, life) = (
-            book(12, 100),
-            Arc::new(Semaphore::new(100)),
-            CancellationToken::new(),
-        );
+        let (mut b, room, life) = setup(12, 100);
         let now = Instant::now();
         // Alone, an account may hold half the room: the other half is the newcomer's.
         assert_eq!(admit_n(&mut b, &room, &life, "noisy", "ep_n", 100, now), 6);
@@ -472,11 +480,7 @@ mod tests {
 
     #[test]
     fn an_overloaded_endpoint_sends_less_and_waits_for_retry_after() {
-        let (mut b, room, life) = (
-            book(100, 4),
-            Arc::new(Semaphore::new(100)),
-            CancellationToken::new(),
-        );
+        let (mut b, room, life) = setup(100, 4);
         let now = Instant::now();
         assert_eq!(admit_n(&mut b, &room, &life, "a", "ep", 8, now), 8);
         let first: Vec<Admitted> = (0..4).map(|_| b.next_to_send(now).unwrap()).collect();
@@ -534,11 +538,7 @@ mod tests {
 
     #[test]
     fn an_attempt_cut_short_gives_its_lease_back() {
-        let (mut b, room, life) = (
-            book(100, 4),
-            Arc::new(Semaphore::new(100)),
-            CancellationToken::new(),
-        );
+        let (mut b, room, life) = setup(100, 4);
         let now = Instant::now();
         assert_eq!(admit_n(&mut b, &room, &life, "a", "ep", 1, now), 1);
         let sent = b.next_to_send(now).unwrap();

@@ -161,13 +161,7 @@ conformance!(event_lists_filter_by_types_channel_and_time, |t| {
 
     let a = &a;
     let list = |filter: EventFilter| async move {
-        s.list_events(a, &filter, PageRequest::first(10))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|l| l.event.id)
-            .collect::<Vec<_>>()
+        event_ids(s.list_events(a, &filter, PageRequest::first(10)).await)
     };
     let types = EventFilter {
         event_types: vec!["payment.completed".into(), "customer.created".into()],

@@ -10,9 +10,9 @@ use hookline_core::{
     IdKind, Page, PayloadMode, Timestamp,
 };
 use hookline_store::{
-    open, open_with, AttemptResult, ClaimRequest, DueDelivery, EndpointEffect, NextStep,
-    OpenOptions, PageRequest, PublishOutcome, PublishRequest, Sealer, SharedStore, StoreResult,
-    Target,
+    open, open_with, AttemptResult, ClaimRequest, DueDelivery, EndpointEffect, ListedEvent,
+    NextStep, OpenOptions, PageRequest, PublishOutcome, PublishRequest, Sealer, SharedStore,
+    StoreResult, Target,
 };
 use hookline_testkit::{Backend, ScratchSchema};
 use sqlx::Connection;
@@ -522,4 +522,13 @@ pub(crate) async fn only_delivery(store: &SharedStore, event: &Event) -> Deliver
     let mut all = deliveries(store, event).await;
     assert_eq!(all.len(), 1, "one delivery expected");
     all.remove(0)
+}
+
+/// The ids of a page of listed events, in order.
+pub(crate) fn event_ids(page: StoreResult<Page<ListedEvent>>) -> Vec<String> {
+    page.unwrap()
+        .items
+        .into_iter()
+        .map(|l| l.event.id)
+        .collect()
 }

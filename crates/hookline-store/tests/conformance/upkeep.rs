@@ -98,30 +98,19 @@ conformance!(retention_purges_only_finished_old_events, |t| {
         .unwrap()
         .items
         .is_empty());
-    let left: Vec<_> = s
-        .list_events(&a, &EventFilter::default(), PageRequest::first(10))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|l| l.event.id)
-        .collect();
+    let left = event_ids(
+        s.list_events(&a, &EventFilter::default(), PageRequest::first(10))
+            .await,
+    );
     assert_eq!(left, vec![recent.id.clone(), still_pending.id.clone()]);
     // Their search rows went with them; the events kept are still found.
     let account = &a;
     let found = |value: String| async move {
-        s.search_events(
-            account,
-            &value,
-            &EventFilter::default(),
-            PageRequest::first(10),
+        let page = PageRequest::first(10);
+        event_ids(
+            s.search_events(account, &value, &EventFilter::default(), page)
+                .await,
         )
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|l| l.event.id)
-        .collect::<Vec<_>>()
     };
     assert_eq!(found("1250".into()).await, left, "a value every event has");
     for e in finished.iter().chain([&delivered]) {
