@@ -19,6 +19,8 @@ pub(crate) const MAX_CHARS: usize = 200;
 
 /// The search tokens of an event: its id, then the values of `data`
 /// (repeats removed). `data` that is not JSON yields the id alone.
+/// Retention deletes an event's rows by these same tokens, so changing
+/// the rule needs a migration that rebuilds `event_search`.
 pub(crate) fn tokens(event_id: &str, data: &str) -> Vec<String> {
     let mut values = Vec::new();
     let mut de = serde_json::Deserializer::from_str(data);

@@ -172,8 +172,8 @@ pub(super) async fn purge_events_before(
     batch: u32,
 ) -> StoreResult<u64> {
     let mut tx = db.begin().await?;
-    let seqs: Vec<i64> = sqlx::query_scalar(
-        "SELECT e.seq FROM events e WHERE e.created_at < $1 AND NOT EXISTS \
+    let purged: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT e.seq, e.account_id, e.id, e.data FROM events e WHERE e.created_at < $1 AND NOT EXISTS \
          (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending') \
          ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
@@ -181,7 +181,27 @@ pub(super) async fn purge_events_before(
     .bind(i64::from(batch))
     .fetch_all(&mut *tx)
     .await?;
-    if !seqs.is_empty() {
+    if !purged.is_empty() {
+        let seqs: Vec<i64> = purged.iter().map(|p| p.0).collect();
+        // Each search row by its key, from the rule that made it.
+        let rows: Vec<(i64, &str, String)> = purged
+            .iter()
+            .flat_map(|(seq, account, id, data)| {
+                crate::search::tokens(id, data)
+                    .into_iter()
+                    .map(move |token| (*seq, account.as_str(), token))
+            })
+            .collect();
+        sqlx::query(
+            "DELETE FROM event_search s \
+             USING UNNEST($1::text[], $2::text[], $3::bigint[]) AS k(account_id, token, event_seq) \
+             WHERE s.account_id = k.account_id AND s.token = k.token AND s.event_seq = k.event_seq",
+        )
+        .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM attempts WHERE event_seq = ANY($1)")
             .bind(&seqs)
             .execute(&mut *tx)
@@ -196,5 +216,5 @@ pub(super) async fn purge_events_before(
             .await?;
     }
     tx.commit().await?;
-    Ok(seqs.len() as u64)
+    Ok(purged.len() as u64)
 }

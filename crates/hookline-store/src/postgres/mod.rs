@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_delivery_status.sql"),
     include_str!("migrations/0011_fair_claims.sql"),
     include_str!("migrations/0012_search_rows_from_rust.sql"),
+    include_str!("migrations/0013_search_rows_by_key.sql"),
 ];
 /// Arbitrary constant naming Hookline's migration lock.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6c69_6e65;

@@ -136,6 +136,7 @@ pub(super) async fn delete_account(db: &PgPool, id: &str) -> StoreResult<()> {
         "api_keys",
         "endpoints",
         "events",
+        "event_search",
         "deliveries",
         "attempts",
         "dashboard_sessions",

@@ -295,15 +295,24 @@ pub(super) fn purge_events_before(
     before: Timestamp,
     batch: u32,
 ) -> StoreResult<u64> {
-    let seqs: Vec<i64> = c
+    let purged: Vec<(i64, String, String, String)> = c
         .prepare_cached(
-            "SELECT e.seq FROM events e WHERE e.created_at < ?1 AND NOT EXISTS \
+            "SELECT e.seq, e.account_id, e.id, e.data FROM events e WHERE e.created_at < ?1 AND NOT EXISTS \
              (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending') \
              ORDER BY e.created_at LIMIT ?2",
         )?
-        .query_map(params![ms(before), batch], |r| r.get(0))?
+        .query_map(params![ms(before), batch], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    for seq in &seqs {
+    for (seq, account, id, data) in &purged {
+        // Each search row by its key, from the rule that made it.
+        let mut unsearchable = c.prepare_cached(
+            "DELETE FROM event_search WHERE account_id = ?1 AND token = ?2 AND event_seq = ?3",
+        )?;
+        for token in crate::search::tokens(id, data) {
+            unsearchable.execute(params![account, token, seq])?;
+        }
         c.prepare_cached("DELETE FROM attempts WHERE event_seq = ?1")?
             .execute([seq])?;
         c.prepare_cached("DELETE FROM deliveries WHERE event_seq = ?1")?
@@ -311,5 +320,5 @@ pub(super) fn purge_events_before(
         c.prepare_cached("DELETE FROM events WHERE seq = ?1")?
             .execute([seq])?;
     }
-    Ok(seqs.len() as u64)
+    Ok(purged.len() as u64)
 }

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_delivery_status.sql"),
     include_str!("migrations/0011_fair_claims.sql"),
     include_str!("migrations/0012_search_rows_from_rust.sql"),
+    include_str!("migrations/0013_search_rows_by_key.sql"),
 ];
 const READERS: usize = 4;
 

@@ -117,6 +117,7 @@ pub(super) fn delete_account(c: &Connection, id: &str) -> StoreResult<()> {
         "api_keys",
         "endpoints",
         "events",
+        "event_search",
         "deliveries",
         "attempts",
         "dashboard_sessions",

@@ -233,6 +233,8 @@ conformance!(deleting_an_account_removes_everything_it_owns, |t| {
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.account_for_key_hash("hash-a").await.unwrap(), None);
+    let search_rows = format!("SELECT COUNT(*) FROM event_search WHERE account_id = '{a}'");
+    assert_eq!(t.scalar(&search_rows).await, 0, "its search rows went too");
     assert_eq!(
         s.pending_stats().await.unwrap().pending,
         1,

@@ -113,6 +113,11 @@ conformance!(retention_purges_only_finished_old_events, |t| {
         )
     };
     assert_eq!(found("1250".into()).await, left, "a value every event has");
+    assert_eq!(
+        t.scalar("SELECT COUNT(*) FROM event_search").await,
+        4,
+        "the rows of the two kept events (their id and 1250) and none of the purged"
+    );
     for e in finished.iter().chain([&delivered]) {
         assert!(found(e.id.clone()).await.is_empty(), "{} purged", e.id);
     }
