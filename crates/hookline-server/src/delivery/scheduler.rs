@@ -16,7 +16,10 @@
 //! `429`/`503`, grown on successes), their rate limit and any `Retry-After`.
 //! A worker that finishes an attempt takes the next one itself.
 //! Deliveries handed over at publish (`handoff`) arrive already leased and
-//! are admitted the same way, without a claim; the scheduler claims when
+//! are admitted the same way, without a claim, by a task of their own: a
+//! claim or any other store call of the loop never holds up a delivery
+//! handed over meanwhile (on PostgreSQL a claim can take milliseconds,
+//! which every publish in that window would wait out). The loop claims when
 //! woken by a publish it was not handed, when room it lacked frees up, and
 //! when the next delivery falls due.
 //! Every lease is taken under the node's current life (`liveness`): while
@@ -37,9 +40,9 @@ use chrono::Utc;
 use hookline_core::RetrySchedule;
 use hookline_store::{AttemptResult, ClaimRequest, DueDelivery, Lease, SharedStore};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::admission::{Admitted, Book, LimitChange, Settings};
@@ -74,6 +77,8 @@ pub(super) struct Scheduler {
     book: Mutex<Book>,
     /// Signalled whenever an attempt finishes and frees room.
     freed: Notify,
+    /// The workers running attempts, waited for on shutdown.
+    workers_running: TaskTracker,
 }
 
 impl Scheduler {
@@ -107,15 +112,17 @@ impl Scheduler {
                 send_window: c.lease.saturating_sub(c.request_timeout).mul_f64(0.9),
             })),
             freed: Notify::new(),
+            workers_running: TaskTracker::new(),
         }
     }
 
     /// Runs until `shutdown`, then drains.
     pub(super) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let room = self.handoff.room();
-        let mut tasks = JoinSet::new();
-        let mut handed = self.handoff.take_receiver();
-        let mut handed_open = handed.is_some();
+        let handing_over = self
+            .handoff
+            .take_receiver()
+            .map(|rx| tokio::spawn(self.clone().take_hand_overs(rx, shutdown.clone())));
         // When to claim next: now after a wake-up, else when the next
         // delivery falls due (or the poll interval passes).
         let mut claim_at = Instant::now();
@@ -124,7 +131,6 @@ impl Scheduler {
         // claim again.
         let mut starved = false;
         while !shutdown.is_cancelled() {
-            while tasks.try_join_next().is_some() {}
             // Fenced (not registered, or its life ran out): take and start
             // nothing until the fleet has this node again, which wakes it.
             let life = self.liveness.current();
@@ -147,7 +153,7 @@ impl Scheduler {
                             }
                         }
                     }
-                    self.dispatch(&mut tasks, &shutdown);
+                    self.dispatch(&shutdown);
                     starved = more_waiting || room.available_permits() == 0 || {
                         let book = self.book();
                         !book.saturated_endpoints(Instant::now()).is_empty()
@@ -171,7 +177,7 @@ impl Scheduler {
                     claim_at = Instant::now() + self.poll_interval;
                 }
             }
-            self.dispatch(&mut tasks, &shutdown);
+            self.dispatch(&shutdown);
             let unsent = self.book().take_unsent();
             self.release(unsent).await;
             let ready_at = self.book().next_ready_at(Instant::now());
@@ -183,30 +189,17 @@ impl Scheduler {
                     claim_at = Instant::now();
                 },
                 _ = tokio::time::sleep_until(wake_at) => {}
-                batch = next_handed(&mut handed), if handed_open => match batch {
-                    Some((batch, life)) => {
-                        // Ready to queue: no claim needed, unless some had
-                        // no room and went back to the database.
-                        let surplus = self.admit_all(batch, &life, &room);
-                        if !surplus.is_empty() {
-                            claim_at = Instant::now();
-                        }
-                        self.release(surplus).await;
-                    }
-                    None => handed_open = false,
-                },
             }
         }
         // Deliveries handed over or admitted but never started go back to
         // the queue.
-        let mut unstarted = self.book().drain_waiting();
-        if let Some(rx) = handed.as_mut() {
-            rx.close();
-            while let Ok((batch, _life)) = rx.try_recv() {
-                unstarted.extend(batch.iter().map(DueDelivery::lease));
-            }
-        }
-        while tasks.join_next().await.is_some() {}
+        let mut unstarted = match handing_over {
+            Some(task) => task.await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        unstarted.extend(self.book().drain_waiting());
+        self.workers_running.close();
+        self.workers_running.wait().await;
         unstarted.extend(self.book().take_unsent());
         if !unstarted.is_empty() {
             match self.store.release(&unstarted).await {
@@ -219,6 +212,37 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// Admits and starts the deliveries handed over at publish as they
+    /// come, until `shutdown`; answers the leases of those still queued
+    /// then, for release. Any without room go back to the database at once,
+    /// and the loop is woken to claim them when room frees up.
+    async fn take_hand_overs(
+        self: Arc<Self>,
+        mut handed: mpsc::Receiver<Handed>,
+        shutdown: CancellationToken,
+    ) -> Vec<Lease> {
+        let room = self.handoff.room();
+        loop {
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                batch = handed.recv() => batch,
+            };
+            let Some((batch, life)) = batch else { break };
+            let surplus = self.admit_all(batch, &life, &room);
+            self.dispatch(&shutdown);
+            if !surplus.is_empty() {
+                self.release(surplus).await;
+                self.wake.notify_one();
+            }
+        }
+        handed.close();
+        let mut unstarted = Vec::new();
+        while let Ok((batch, _life)) = handed.try_recv() {
+            unstarted.extend(batch.iter().map(DueDelivery::lease));
+        }
+        unstarted
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -263,7 +287,7 @@ impl Scheduler {
 
     /// Starts attempts while workers are free and some waiting delivery's
     /// endpoint may send, taking accounts and then endpoints in turn.
-    fn dispatch(self: &Arc<Self>, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
+    fn dispatch(self: &Arc<Self>, shutdown: &CancellationToken) {
         while !shutdown.is_cancelled() && self.liveness.current().is_some() {
             let Ok(worker) = self.workers.clone().try_acquire_owned() else {
                 return;
@@ -271,7 +295,8 @@ impl Scheduler {
             let Some(next) = self.book().next_to_send(Instant::now()) else {
                 return;
             };
-            tasks.spawn(self.clone().work(next, worker, shutdown.clone()));
+            self.workers_running
+                .spawn(self.clone().work(next, worker, shutdown.clone()));
         }
     }
 
@@ -415,13 +440,5 @@ impl Scheduler {
         }
         drop(admitted);
         self.freed.notify_one();
-    }
-}
-
-/// The next batch handed over at publish.
-async fn next_handed(rx: &mut Option<mpsc::Receiver<Handed>>) -> Option<Handed> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => None,
     }
 }
