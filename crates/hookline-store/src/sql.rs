@@ -37,14 +37,25 @@ pub(crate) const EVENT_COLUMNS: &str =
      e.ordering_key, e.external_id, e.channels, e.format";
 
 /// The ordering rule's probe, over the delivery `d`: an earlier delivery
-/// (by the event's publish sequence) to the same ordered endpoint with the
-/// same ordering key that is still pending — in flight, or waiting for
-/// its retry. One lookup in the `deliveries_order` index.
+/// (by the event's publish sequence) to the same endpoint with the same
+/// ordering key that is still pending — in flight, or waiting for its
+/// retry. One lookup in the `deliveries_order` index; it matters only on
+/// an ordered endpoint (`is_ordered`).
 macro_rules! earlier_pending {
     () => {
-        "FROM endpoints o JOIN deliveries p ON p.endpoint_id = o.id \
-         WHERE o.id = d.endpoint_id AND o.delivery_order = 'ordered' \
+        "FROM deliveries p WHERE p.endpoint_id = d.endpoint_id \
          AND p.ordering_key = d.ordering_key AND p.status = 'pending' AND p.event_seq < d.event_seq"
+    };
+}
+
+/// Whether `d`'s endpoint is ordered. The ordering probes are gated on it
+/// with `CASE`, which both dialects evaluate in order: an unordered
+/// endpoint's delivery costs one endpoint lookup, never a scan of its
+/// pending deliveries (left to choose, PostgreSQL without fresh statistics
+/// ran the probe for every pending row, quadratic in the backlog).
+macro_rules! is_ordered {
+    () => {
+        "EXISTS (SELECT 1 FROM endpoints o WHERE o.id = d.endpoint_id AND o.delivery_order = 'ordered')"
     };
 }
 
@@ -53,9 +64,11 @@ macro_rules! earlier_pending {
 macro_rules! waiting_for {
     () => {
         concat!(
-            "(SELECT p.event_id ",
+            "CASE WHEN d.status = 'pending' AND ",
+            is_ordered!(),
+            " THEN (SELECT p.event_id ",
             earlier_pending!(),
-            " AND d.status = 'pending' ORDER BY p.event_seq LIMIT 1) AS waiting_for"
+            " ORDER BY p.event_seq LIMIT 1) END AS waiting_for"
         )
     };
 }
@@ -72,7 +85,13 @@ pub(crate) const DELIVERY_COLUMNS: &str = concat!(
 /// on an ordered endpoint a delivery is claimable only when no earlier
 /// delivery with its key is still pending, so each key has at most one
 /// delivery in flight and a failing head holds back only its own key.
-pub(crate) const ORDER_ALLOWS: &str = concat!("NOT EXISTS (SELECT 1 ", earlier_pending!(), ")");
+pub(crate) const ORDER_ALLOWS: &str = concat!(
+    "CASE WHEN ",
+    is_ordered!(),
+    " THEN NOT EXISTS (SELECT 1 ",
+    earlier_pending!(),
+    ") ELSE TRUE END"
+);
 
 pub(crate) const ATTEMPT_COLUMNS: &str =
     "id, delivery_id, event_id, account_id, endpoint_id, url, \
@@ -146,7 +165,7 @@ pub(crate) fn fair_pick(p: &FairPick<'_>) -> String {
            SELECT (SELECT MIN(n.account_id) FROM deliveries n \
                    WHERE n.status = 'pending' AND n.account_id > a.account_id) \
            FROM accounts_due a WHERE a.account_id IS NOT NULL), \
-         bounds AS ( \
+         bounds AS MATERIALIZED ( \
            SELECT a.account_id, COALESCE((SELECT d.next_attempt_at FROM deliveries d \
                WHERE d.account_id = a.account_id AND d.status = 'pending' \
                AND d.next_attempt_at <= {now} AND {endpoint_allowed} \
