@@ -138,6 +138,14 @@ pub(crate) struct FairPick<'a> {
     pub(crate) endpoint_allowed: &'a str,
     /// `a.account_id` is not one the node skips.
     pub(crate) account_allowed: &'a str,
+    /// Read each account's deliveries with `LATERAL … LIMIT` (PostgreSQL).
+    /// Its planner, without fresh statistics, answered the join over the
+    /// accounts' bounds by scanning every pending row; a `LATERAL` subquery
+    /// with a `LIMIT` can only be run per account, through the
+    /// `deliveries_account_due` index. SQLite has no `LATERAL`, and its
+    /// nested loops already read each account through that index up to
+    /// its bound.
+    pub(crate) lateral: bool,
 }
 
 /// The fair claim's choice, as CTEs for a `WITH RECURSIVE`: `picked(seq,
@@ -149,22 +157,40 @@ pub(crate) struct FairPick<'a> {
 ///
 /// Accounts are found by a loose scan of the `deliveries_account_due`
 /// index (one seek per account with pending work), and each account's
-/// deliveries are read only up to the due time of its `limit`-th, so a
-/// claim reads at most a claim's worth per account, however deep a backlog.
+/// deliveries are read only up to its `limit`-th due one (through a
+/// `LATERAL … LIMIT` on PostgreSQL, up to that one's due time on SQLite),
+/// so a claim reads at most a claim's worth per account, however deep a
+/// backlog.
 pub(crate) fn fair_pick(p: &FairPick<'_>) -> String {
     let FairPick {
         now,
         limit,
         endpoint_allowed,
         account_allowed,
+        lateral,
     } = p;
-    format!(
-        "accounts_due(account_id) AS ( \
+    let accounts_due = "accounts_due(account_id) AS ( \
            SELECT MIN(account_id) FROM deliveries WHERE status = 'pending' \
            UNION ALL \
            SELECT (SELECT MIN(n.account_id) FROM deliveries n \
                    WHERE n.status = 'pending' AND n.account_id > a.account_id) \
-           FROM accounts_due a WHERE a.account_id IS NOT NULL), \
+           FROM accounts_due a WHERE a.account_id IS NOT NULL)";
+    if *lateral {
+        return format!(
+            "{accounts_due}, \
+             picked AS ( \
+               SELECT x.seq, x.due_at, ROW_NUMBER() OVER ( \
+                   PARTITION BY a.account_id ORDER BY x.due_at, x.seq) AS turn \
+               FROM accounts_due a CROSS JOIN LATERAL ( \
+                 SELECT d.seq, d.next_attempt_at AS due_at FROM deliveries d \
+                 WHERE d.account_id = a.account_id AND d.status = 'pending' \
+                 AND d.next_attempt_at <= {now} AND {endpoint_allowed} \
+                 ORDER BY d.next_attempt_at LIMIT {limit}) x \
+               WHERE a.account_id IS NOT NULL AND {account_allowed})"
+        );
+    }
+    format!(
+        "{accounts_due}, \
          bounds AS MATERIALIZED ( \
            SELECT a.account_id, COALESCE((SELECT d.next_attempt_at FROM deliveries d \
                WHERE d.account_id = a.account_id AND d.status = 'pending' \

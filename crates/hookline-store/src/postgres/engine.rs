@@ -2,6 +2,8 @@
 //! SKIP LOCKED` (so several nodes never take the same delivery), releases,
 //! backlog statistics and retention. Attempt records are in `record.rs`.
 
+use std::sync::LazyLock;
+
 use hookline_core::{EventFormat, PayloadMode, Timestamp};
 use sqlx::{PgPool, Row};
 
@@ -11,15 +13,13 @@ use crate::sql::{fair_pick, send_columns, FairPick, CLEAR_LEASE, FAIL, ORDER_ALL
 use crate::types::*;
 use crate::StoreResult;
 
-/// Leases due deliveries, in turn over accounts ([`fair_pick`]), with one
-/// statement (one round trip, its own commit): the locking `UPDATE … RETURNING` and, joined to it, everything
-/// sending needs — the event, the endpoint's send settings or the account's
-/// secret. A delivery the rule says not to send ([`Disposition`]: endpoint
-/// disabled or gone) is parked or failed by a second statement, only when
-/// there is one; until then it is leased to this node, so no other node
-/// takes it, and a crash in between leaves a lease that runs out.
-pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
-    let now = ms(req.now);
+/// The claim's statement, built once.
+static CLAIM: LazyLock<String> = LazyLock::new(claim_statement);
+
+/// The claim's statement. Its parameters: `$1` now (ms), `$2` endpoints
+/// to skip, `$3` the claim's size, `$4` the lease's end (ms), `$5` the
+/// node, `$6` accounts to skip.
+pub(super) fn claim_statement() -> String {
     // Rows another node is claiming are skipped, not waited for; a row whose
     // lease is live has next_attempt_at in the future and is not due.
     let pick = fair_pick(&FairPick {
@@ -29,8 +29,9 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
             "(d.endpoint_id IS NULL OR NOT (d.endpoint_id = ANY($2))) AND {ORDER_ALLOWS}"
         ),
         account_allowed: "NOT (a.account_id = ANY($6))",
+        lateral: true,
     });
-    let sql = format!(
+    format!(
         "WITH RECURSIVE {pick}, \
          due AS (SELECT d.seq, pk.due_at, pk.turn \
            FROM (SELECT seq, due_at, turn FROM picked ORDER BY turn, due_at, seq LIMIT $3) pk \
@@ -50,8 +51,19 @@ pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Ve
          LEFT JOIN accounts a ON c.endpoint_id IS NULL AND a.id = c.account_id \
          ORDER BY c.turn, c.due_at, c.seq",
         send = send_columns("ep")
-    );
-    let claimed = sqlx::query(&sql)
+    )
+}
+
+/// Leases due deliveries, in turn over accounts ([`fair_pick`]), with one
+/// statement (one round trip, its own commit): the locking `UPDATE … RETURNING` and, joined to it, everything
+/// sending needs — the event, the endpoint's send settings or the account's
+/// secret. A delivery the rule says not to send ([`Disposition`]: endpoint
+/// disabled or gone) is parked or failed by a second statement, only when
+/// there is one; until then it is leased to this node, so no other node
+/// takes it, and a crash in between leaves a lease that runs out.
+pub(super) async fn claim_due(db: &PgPool, req: &ClaimRequest) -> StoreResult<Vec<DueDelivery>> {
+    let now = ms(req.now);
+    let claimed = sqlx::query(&CLAIM)
         .bind(now)
         .bind(&req.skip_endpoints)
         .bind(i64::from(req.limit))

@@ -164,6 +164,14 @@ impl PgStore {
         size
     }
 
+    /// The delivery claim's SQL, for `EXPLAIN` when claims are slow. Its
+    /// parameters: `$1` now (Unix ms), `$2` endpoint ids to skip (`text[]`),
+    /// `$3` the claim's size, `$4` the lease's end (Unix ms), `$5` the node
+    /// id, `$6` account ids to skip (`text[]`).
+    pub fn claim_statement() -> String {
+        engine::claim_statement()
+    }
+
     /// Runs `work` on the pool (see [`detached`]).
     async fn detached<T, F, Fut>(&self, work: F) -> StoreResult<T>
     where

@@ -42,6 +42,7 @@ pub(super) fn claim_due(c: &Connection, req: &ClaimRequest) -> StoreResult<Vec<D
              AND {ORDER_ALLOWS}"
         ),
         account_allowed: "a.account_id NOT IN (SELECT value FROM json_each(?4))",
+        lateral: false,
     });
     let mut select = c.prepare_cached(&format!(
         "WITH RECURSIVE {pick} \
