@@ -16,9 +16,7 @@ use crate::StoreResult;
 /// The claim's statement, built once.
 static CLAIM: LazyLock<String> = LazyLock::new(claim_statement);
 
-/// The claim's statement. Its parameters: `$1` now (ms), `$2` endpoints
-/// to skip, `$3` the claim's size, `$4` the lease's end (ms), `$5` the
-/// node, `$6` accounts to skip.
+/// The claim's statement (its parameters: [`super::PgStore::claim_statement`]).
 pub(super) fn claim_statement() -> String {
     // Rows another node is claiming are skipped, not waited for; a row whose
     // lease is live has next_attempt_at in the future and is not due.
