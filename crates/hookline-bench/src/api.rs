@@ -112,6 +112,8 @@ impl Api {
                     busy_seconds,
                     syncs: value("syncs").unwrap_or(0.0),
                     sync_seconds: value("sync_seconds").unwrap_or(0.0),
+                    queue_seconds: value("queue_seconds").unwrap_or(0.0),
+                    durable_seconds: value("durable_seconds").unwrap_or(0.0),
                     at,
                 }),
                 _ => None,
@@ -147,6 +149,8 @@ pub(crate) struct WriterTotals {
     busy_seconds: f64,
     syncs: f64,
     sync_seconds: f64,
+    queue_seconds: f64,
+    durable_seconds: f64,
     at: Instant,
 }
 
@@ -160,6 +164,10 @@ pub(crate) struct WriterLoad {
     pub(crate) writes_per_commit: f64,
     /// The average WAL sync (what every write waits for after its commit).
     pub(crate) sync_ms: f64,
+    /// The average write's wait for the writer (queued to its batch's
+    /// start), and its whole wait (queued to answered after the sync).
+    pub(crate) queue_ms: f64,
+    pub(crate) durable_ms: f64,
 }
 
 impl WriterTotals {
@@ -167,12 +175,15 @@ impl WriterTotals {
     pub(crate) fn since(&self, earlier: &WriterTotals) -> WriterLoad {
         let secs = (self.at - earlier.at).as_secs_f64().max(1e-9);
         let commits = self.commits - earlier.commits;
+        let writes = (self.writes - earlier.writes).max(1.0);
         WriterLoad {
             busy: 100.0 * (self.busy_seconds - earlier.busy_seconds) / secs,
             commits_per_s: commits / secs,
             writes_per_commit: (self.writes - earlier.writes) / commits.max(1.0),
             sync_ms: 1000.0 * (self.sync_seconds - earlier.sync_seconds)
                 / (self.syncs - earlier.syncs).max(1.0),
+            queue_ms: 1000.0 * (self.queue_seconds - earlier.queue_seconds) / writes,
+            durable_ms: 1000.0 * (self.durable_seconds - earlier.durable_seconds) / writes,
         }
     }
 }

@@ -98,6 +98,10 @@ pub struct WriterRow {
     pub writes_per_commit: f64,
     /// The average WAL sync, in milliseconds.
     pub sync_ms: f64,
+    /// The average write's wait for the writer, and from queued to
+    /// durable (answered after its sync), in milliseconds.
+    pub queue_ms: f64,
+    pub durable_ms: f64,
 }
 
 /// Everything one benchmark invocation found.
@@ -177,9 +181,9 @@ impl Report {
             let writer = self.cpu.iter().any(|row| row.writer.is_some());
             let (title, head, rule) = if writer {
                 (
-                    "; the server's SQLite writer thread: share of the phase it was busy running and committing batches, and the average WAL sync that makes its commits durable (on the syncer thread)",
-                    " SQLite writer busy | commits/s | writes per commit | WAL sync, ms |",
-                    "---:|---:|---:|---:|",
+                    "; the server's SQLite writer thread: share of the phase it was busy running and committing batches, the average WAL sync that makes its commits durable (on the syncer thread), and the average write's wait for the writer and from queued to durable — of a publish, the part of its wait for a `202` spent in the store",
+                    " SQLite writer busy | commits/s | writes per commit | WAL sync, ms | write queued, ms | write durable, ms |",
+                    "---:|---:|---:|---:|---:|---:|",
                 )
             } else {
                 ("", "", "")
@@ -196,10 +200,15 @@ impl Report {
             for row in &self.cpu {
                 let load = match (writer, row.writer) {
                     (false, _) => String::new(),
-                    (true, None) => " — | — | — | — |".into(),
+                    (true, None) => " — | — | — | — | — | — |".into(),
                     (true, Some(w)) => format!(
-                        " {:.0}% | {:.0} | {:.1} | {:.2} |",
-                        w.busy, w.commits_per_s, w.writes_per_commit, w.sync_ms
+                        " {:.0}% | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} |",
+                        w.busy,
+                        w.commits_per_s,
+                        w.writes_per_commit,
+                        w.sync_ms,
+                        w.queue_ms,
+                        w.durable_ms
                     ),
                 };
                 let _ = writeln!(
@@ -339,8 +348,11 @@ mod tests {
             commits_per_s: 1430.0,
             writes_per_commit: 10.6,
             sync_ms: 1.25,
+            queue_ms: 0.4,
+            durable_ms: 1.875,
         }))])
         .markdown();
-        assert!(sqlite.contains("| ingest | 50% | 20% | 1% (2%) | 84% | 1430 | 10.6 | 1.25 |"));
+        assert!(sqlite
+            .contains("| ingest | 50% | 20% | 1% (2%) | 84% | 1430 | 10.6 | 1.25 | 0.40 | 1.88 |"));
     }
 }

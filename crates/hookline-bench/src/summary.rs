@@ -42,8 +42,8 @@ impl Samples {
         ));
         if let Some(w) = &writer {
             note(format_args!(
-                "  SQLite writer during {phase}: busy {:.0}%, {:.0} commits/s, {:.1} writes per commit, WAL sync {:.2} ms",
-                w.busy, w.commits_per_s, w.writes_per_commit, w.sync_ms
+                "  SQLite writer during {phase}: busy {:.0}%, {:.0} commits/s, {:.1} writes per commit, WAL sync {:.2} ms; a write queued {:.2} ms, durable after {:.2} ms",
+                w.busy, w.commits_per_s, w.writes_per_commit, w.sync_ms, w.queue_ms, w.durable_ms
             ));
         }
         let index = match self.cpu.iter().position(|(p, _, _)| *p == phase) {
@@ -77,6 +77,8 @@ impl Samples {
                     commits_per_s: median(loads.iter().map(|l| l.commits_per_s).collect()),
                     writes_per_commit: median(loads.iter().map(|l| l.writes_per_commit).collect()),
                     sync_ms: median(loads.iter().map(|l| l.sync_ms).collect()),
+                    queue_ms: median(loads.iter().map(|l| l.queue_ms).collect()),
+                    durable_ms: median(loads.iter().map(|l| l.durable_ms).collect()),
                 }),
             })
             .collect()

@@ -63,6 +63,8 @@ struct WriterMetrics {
     busy: Counter<f64, AtomicU64>,
     syncs: Counter,
     sync: Counter<f64, AtomicU64>,
+    queue: Counter<f64, AtomicU64>,
+    durable: Counter<f64, AtomicU64>,
     /// Scrapes mirror one at a time, so each adds only what is new.
     mirror: Mutex<()>,
 }
@@ -100,6 +102,18 @@ impl WriterMetrics {
             "Time spent in those syncs (off the writer thread)",
             sync.clone(),
         );
+        let queue = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "queue_seconds",
+            "Time committed writes waited for the writer before their batch began, summed (divide by writes for the average)",
+            queue.clone(),
+        );
+        let durable = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "durable_seconds",
+            "Time committed writes took from queued to answered after their WAL sync, summed (divide by writes: what a publish waits before its 202)",
+            durable.clone(),
+        );
         WriterMetrics {
             registry,
             commits,
@@ -107,6 +121,8 @@ impl WriterMetrics {
             busy,
             syncs,
             sync,
+            queue,
+            durable,
             mirror: Mutex::new(()),
         }
     }
@@ -124,6 +140,10 @@ impl WriterMetrics {
             .inc_by(stats.syncs.saturating_sub(self.syncs.get()));
         self.sync
             .inc_by((stats.sync_seconds - self.sync.get()).max(0.0));
+        self.queue
+            .inc_by((stats.queue_seconds - self.queue.get()).max(0.0));
+        self.durable
+            .inc_by((stats.durable_seconds - self.durable.get()).max(0.0));
     }
 }
 

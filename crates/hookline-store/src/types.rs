@@ -449,6 +449,12 @@ pub struct WriterStats {
     /// they took.
     pub syncs: u64,
     pub sync_seconds: f64,
+    /// Summed over the committed writes: time queued before their batch
+    /// began, and time from queued to answered after the sync — divided
+    /// by `writes`, how long a write waits for the writer and for
+    /// durability in all.
+    pub queue_seconds: f64,
+    pub durable_seconds: f64,
 }
 
 /// The backlog, for metrics.

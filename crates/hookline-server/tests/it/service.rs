@@ -46,6 +46,21 @@ both!(health_metrics_and_openapi_answer, |s| {
         ] {
             assert!(metrics.contains(name), "{name} in:\n{metrics}");
         }
+        // A committed write waited at least as long for durability as for
+        // the writer, and some time for both.
+        let seconds = |name: &str| {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .map(|v| v.trim().parse::<f64>().unwrap())
+                .unwrap_or_else(|| panic!("{name} in:\n{metrics}"))
+        };
+        let queued = seconds("hookline_sqlite_writer_queue_seconds_total");
+        let durable = seconds("hookline_sqlite_writer_durable_seconds_total");
+        assert!(
+            queued >= 0.0 && durable > 0.0 && durable >= queued,
+            "queued {queued} s, durable {durable} s"
+        );
     } else {
         assert_eq!(commits, None, "no SQLite writer on {}", health["database"]);
     }

@@ -136,6 +136,7 @@ impl SqliteStore {
     {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(Queued {
+            queued_at: std::time::Instant::now(),
             f,
             result: None,
             reply,
@@ -302,6 +303,8 @@ impl Store for SqliteStore {
             busy_seconds: c.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9,
             syncs: c.syncs.load(Ordering::Relaxed),
             sync_seconds: c.sync_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            queue_seconds: c.queue_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            durable_seconds: c.durable_nanos.load(Ordering::Relaxed) as f64 / 1e9,
         })
     }
 

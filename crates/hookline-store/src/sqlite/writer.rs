@@ -37,12 +37,15 @@ pub(super) trait WriteJob: Send {
     /// Answers the caller: the job's last result once `commit` succeeded,
     /// the commit's error otherwise.
     fn answer(self: Box<Self>, commit: Result<(), StoreError>);
+    /// When the job was queued, for the writer's latency counters.
+    fn queued_at(&self) -> Instant;
 }
 
 pub(super) type Job = Box<dyn WriteJob>;
 
 /// A write job and the channel its caller waits on.
 pub(super) struct Queued<F, T> {
+    pub(super) queued_at: Instant,
     pub(super) f: F,
     pub(super) result: Option<StoreResult<T>>,
     pub(super) reply: oneshot::Sender<StoreResult<T>>,
@@ -67,6 +70,10 @@ where
         });
         let _ = reply.send(answer);
     }
+
+    fn queued_at(&self) -> Instant {
+        self.queued_at
+    }
 }
 
 /// Running totals of the writer thread (see [`WriterStats`]).
@@ -78,6 +85,16 @@ pub(super) struct WriterCounters {
     /// WAL syncs by the syncer (each covers one or more commits).
     pub(super) syncs: AtomicU64,
     pub(super) sync_nanos: AtomicU64,
+    /// Summed over committed writes: from queued to the start of its batch
+    /// (waiting for the writer), and from queued to its answer once the
+    /// WAL was synced (what a caller, e.g. a publish before its `202`,
+    /// waits in all).
+    pub(super) queue_nanos: AtomicU64,
+    pub(super) durable_nanos: AtomicU64,
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    d.as_nanos().try_into().unwrap_or(u64::MAX)
 }
 
 /// The writer loop: one transaction per batch of queued jobs; committed
@@ -105,10 +122,16 @@ pub(super) fn run_writer(
             }
             let started = Instant::now();
             let commit = run_batch(&conn, &mut batch);
-            let busy = started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
-            counters.busy_nanos.fetch_add(busy, Ordering::Relaxed);
+            counters
+                .busy_nanos
+                .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
             match commit {
                 Ok(()) => {
+                    let queued: u64 = batch
+                        .iter()
+                        .map(|job| nanos(started.saturating_duration_since(job.queued_at())))
+                        .sum();
+                    counters.queue_nanos.fetch_add(queued, Ordering::Relaxed);
                     counters.commits.fetch_add(1, Ordering::Relaxed);
                     counters
                         .writes
@@ -143,12 +166,20 @@ fn run_syncer(
         ready.extend(batches.try_iter());
         let started = Instant::now();
         let result = sync_wal(wal, &mut file);
-        let took = started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
-        counters.sync_nanos.fetch_add(took, Ordering::Relaxed);
+        counters
+            .sync_nanos
+            .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
         counters.syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(err) = &result {
             tracing::error!(error = %err, "making the WAL durable failed");
         }
+        let answered = Instant::now();
+        let waited: u64 = ready
+            .iter()
+            .flatten()
+            .map(|job| nanos(answered.saturating_duration_since(job.queued_at())))
+            .sum();
+        counters.durable_nanos.fetch_add(waited, Ordering::Relaxed);
         for batch in ready {
             answer_all(batch, result.clone());
         }
