@@ -72,47 +72,43 @@ struct WriterMetrics {
 impl WriterMetrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("hookline_sqlite_writer");
-        let commits = Counter::default();
-        registry.register(
+        let mut count = |name: &str, help: &str| {
+            let counter = Counter::default();
+            registry.register(name, help, counter.clone());
+            counter
+        };
+        let commits = count(
             "commits",
             "Transactions committed by the SQLite writer thread",
-            commits.clone(),
         );
-        let writes = Counter::default();
-        registry.register(
+        let writes = count(
             "writes",
             "Write jobs (publishes, claims, attempt batches, …) in those commits",
-            writes.clone(),
         );
-        let busy = Counter::<f64, AtomicU64>::default();
-        registry.register(
-            "busy_seconds",
-            "Time the SQLite writer thread spent running and committing batches",
-            busy.clone(),
-        );
-        let syncs = Counter::default();
-        registry.register(
+        let syncs = count(
             "syncs",
             "WAL syncs that made the writer's commits durable (each covers every commit before it)",
-            syncs.clone(),
         );
-        let sync = Counter::<f64, AtomicU64>::default();
-        registry.register(
+        let mut time = |name: &str, help: &str| {
+            let counter = Counter::<f64, AtomicU64>::default();
+            registry.register(name, help, counter.clone());
+            counter
+        };
+        let busy = time(
+            "busy_seconds",
+            "Time the SQLite writer thread spent running and committing batches",
+        );
+        let sync = time(
             "sync_seconds",
             "Time spent in those syncs (off the writer thread)",
-            sync.clone(),
         );
-        let queue = Counter::<f64, AtomicU64>::default();
-        registry.register(
+        let queue = time(
             "queue_seconds",
             "Time committed writes waited for the writer before their batch began, summed (divide by writes for the average)",
-            queue.clone(),
         );
-        let durable = Counter::<f64, AtomicU64>::default();
-        registry.register(
+        let durable = time(
             "durable_seconds",
             "Time committed writes took from queued to answered after their WAL sync, summed (divide by writes: what a publish waits before its 202)",
-            durable.clone(),
         );
         WriterMetrics {
             registry,
@@ -130,20 +126,19 @@ impl WriterMetrics {
     /// Brings the counters up to the store's totals.
     fn mirror(&self, stats: WriterStats) {
         let _one_at_a_time = self.mirror.lock().expect("never poisoned");
-        self.commits
-            .inc_by(stats.commits.saturating_sub(self.commits.get()));
-        self.writes
-            .inc_by(stats.writes.saturating_sub(self.writes.get()));
-        self.busy
-            .inc_by((stats.busy_seconds - self.busy.get()).max(0.0));
-        self.syncs
-            .inc_by(stats.syncs.saturating_sub(self.syncs.get()));
-        self.sync
-            .inc_by((stats.sync_seconds - self.sync.get()).max(0.0));
-        self.queue
-            .inc_by((stats.queue_seconds - self.queue.get()).max(0.0));
-        self.durable
-            .inc_by((stats.durable_seconds - self.durable.get()).max(0.0));
+        let count = |counter: &Counter, total: u64| {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        count(&self.commits, stats.commits);
+        count(&self.writes, stats.writes);
+        count(&self.syncs, stats.syncs);
+        let time = |counter: &Counter<f64, AtomicU64>, total: f64| {
+            counter.inc_by((total - counter.get()).max(0.0));
+        };
+        time(&self.busy, stats.busy_seconds);
+        time(&self.sync, stats.sync_seconds);
+        time(&self.queue, stats.queue_seconds);
+        time(&self.durable, stats.durable_seconds);
     }
 }
 
